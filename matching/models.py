@@ -1,0 +1,75 @@
+"""The face collection. The database is the record; the FAISS index is a cache rebuilt from it."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import models
+
+
+class Image(models.Model):
+    """One collected image. ``file`` holds a re-encoded copy: orientation applied, no metadata."""
+
+    file = models.FileField(upload_to="collection/%Y/%m/")
+    # sha256 of the bytes as collected: what a recipient of a copy holds, and the duplicate key.
+    sha256 = models.CharField(max_length=64, unique=True)
+    source_url = models.URLField(max_length=2000, blank=True)
+    platform = models.CharField(max_length=100, blank=True)
+    account = models.CharField(max_length=300, blank=True, db_index=True)
+    collected_at = models.DateTimeField(db_index=True)
+    ingested_at = models.DateTimeField(auto_now_add=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["source_url"])]
+
+    def __str__(self) -> str:
+        return f"Image {self.pk}"
+
+
+class Face(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="faces")
+    # Pixel box in the stored (orientation-corrected) image: [x1, y1, x2, y2].
+    x1 = models.FloatField()
+    y1 = models.FloatField()
+    x2 = models.FloatField()
+    y2 = models.FloatField()
+    det_score = models.FloatField()
+    # 512 float32 values, L2-normalised, little-endian: 2 KiB, the same on SQLite and PostgreSQL.
+    embedding = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"Face {self.pk} in image {self.image_id}"
+
+    @property
+    def bbox(self) -> list[float]:
+        return [self.x1, self.y1, self.x2, self.y2]
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.embedding), dtype="<f4")
+
+
+class SuppressedFace(models.Model):
+    """A face template kept, with its owner's consent, only so that they are not collected again.
+
+    ``reference`` is an opaque label chosen by the caller (the rights app stores the request's id);
+    ``matching`` knows nothing about requests.
+    """
+
+    reference = models.CharField(max_length=100, db_index=True)
+    embedding = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.embedding), dtype="<f4")
+
+
+class IngestionSkip(models.Model):
+    """A file ingestion refused because a face in it is on the suppression list (counted, not kept)."""
+
+    sha256 = models.CharField(max_length=64, db_index=True)
+    suppression = models.ForeignKey(SuppressedFace, null=True, on_delete=models.SET_NULL)
+    score = models.FloatField()
+    skipped_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,264 @@
+"""facerights settings: one module, every deployment-specific value from the environment.
+
+The defaults give a self-contained development portal: SQLite, an embedded (filesystem)
+Celery broker, files and the FAISS index under ``VAR_DIR``, and emails written to files.
+Production points ``DATABASE_URL`` at PostgreSQL and ``CELERY_BROKER_URL`` at Redis.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# --- Where a running portal writes ------------------------------------------------------------
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
+INDEX_DIR = Path(env_str("INDEX_DIR", str(VAR_DIR / "index"))).resolve()
+MAIL_DIR = Path(env_str("MAIL_DIR", str(VAR_DIR / "mail"))).resolve()
+BROKER_DIR = VAR_DIR / "broker"
+
+# --- Core Django ----------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+    # A per-checkout development key, kept out of the repository: generated once under VAR_DIR.
+    _key_file = VAR_DIR / "secret_key"
+    if not _key_file.exists():
+        import secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _key_file.write_text(secrets.token_urlsafe(50))
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "matching",
+    "rights",
+    "portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "portal" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.organisation",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+_default_sqlite = f"sqlite:///{VAR_DIR / 'facerights.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL", _default_sqlite), conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker process share this file: WAL lets readers and one writer
+    # work at once, and IMMEDIATE transactions make a writer wait instead of failing mid-way.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests run a real worker in another process, so the test database must be a file too.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-facerights.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
+MEDIA_URL = "/media-not-served/"  # media is never served directly: every file goes through a view
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(MEDIA_ROOT)}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and PUBLIC_BASE_URL.startswith("https"))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "no-referrer"  # status and download links carry secret tokens
+
+LOGIN_URL = "admin:login"
+
+# --- Email ---------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = str(MAIL_DIR)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@facerights.example")
+PRIVACY_OFFICER_EMAIL = env_str("PRIVACY_OFFICER_EMAIL", "dpo@facerights.example")
+
+# --- Celery --------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded broker: messages are files under VAR_DIR/broker, so a real, separate worker
+    # process runs the tasks with no server installed (the same code path as Redis).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    # A task not acknowledged within this time is handed to another worker (acks_late tasks).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_RESULT_BACKEND = None  # no result backend is the record of anything
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "facerights")
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Face matching -------------------------------------------------------------------------
+_shared_models = BASE_DIR.parent / "shared" / "models" / "buffalo_sc"
+FACE_MODEL_DIR = env_str("FACE_MODEL_DIR", str(_shared_models) if _shared_models.is_dir() else "")
+FACE_MODEL_NAME = env_str("FACE_MODEL_NAME", "buffalo_sc")  # fetched by insightface when no dir is given
+FACE_DET_SIZE = env_int("FACE_DET_SIZE", 640)
+FACE_DET_MIN_SCORE = env_float("FACE_DET_MIN_SCORE", 0.5)
+EMBEDDING_DIM = 512
+# Cosine-similarity bands, calibrated on ../shared/faces/lfw-dev by `manage.py calibrate_thresholds`
+# (see README "Matching accuracy" for the false-match rates they give).
+MATCH_THRESHOLD = env_float("MATCH_THRESHOLD", 0.40)
+REVIEW_THRESHOLD = env_float("REVIEW_THRESHOLD", 0.25)
+
+IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000)
+IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 12_000)
+
+# --- Rights requests -----------------------------------------------------------------------
+ORGANISATION_NAME = env_str("ORGANISATION_NAME", "Example Face Search Ltd")
+ORGANISATION_ADDRESS = env_str("ORGANISATION_ADDRESS", "1 Example Street, 75000 Paris, France")
+SUPERVISORY_AUTHORITY = env_str(
+    "SUPERVISORY_AUTHORITY",
+    "Commission Nationale de l'Informatique et des Libertés (CNIL), 3 Place de Fontenoy, "
+    "TSA 80715, 75334 Paris Cedex 07, https://www.cnil.fr/en/plaintes",
+)
+ACCESS_REQUIRES_APPROVAL = env_bool("ACCESS_REQUIRES_APPROVAL", True)
+SELFIES_MAX = 3
+SELFIE_MIN_FACE_PX = env_int("SELFIE_MIN_FACE_PX", 60)
+SELFIE_MIN_DET_SCORE = env_float("SELFIE_MIN_DET_SCORE", 0.6)
+CONFIRMATION_MAX_AGE = timedelta(days=env_int("CONFIRMATION_MAX_AGE_DAYS", 7))
+DOWNLOAD_LINK_MAX_AGE = timedelta(days=env_int("DOWNLOAD_LINK_MAX_AGE_DAYS", 30))
+SELFIE_RETENTION_DAYS = env_int("SELFIE_RETENTION_DAYS", 30)  # after the request closes
+CLOCK_PAUSES_WHILE_WAITING = env_bool("CLOCK_PAUSES_WHILE_WAITING", False)
+DUE_SOON_REMINDER_DAYS = [int(d) for d in env_list("DUE_SOON_REMINDER_DAYS", ["7", "2"])]
+COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 0)  # 0: no automatic deletion
+STUCK_AFTER = timedelta(minutes=env_int("STUCK_AFTER_MINUTES", 30))
+NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
+PROCESSING_PURPOSES = env_str(
+    "PROCESSING_PURPOSES",
+    "Providing a face search service to our customers; improving face recognition models.",
+)
+
+# --- API -----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+}
+SPECTACULAR_SETTINGS = {"TITLE": "facerights API", "VERSION": "1.0.0"}
+
+# --- Logging: ids only, never emails, images or embeddings -----------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
