@@ -1,0 +1,313 @@
+"""The rights request lifecycle.
+
+Status changes only through ``rights.services.transitions``: a conditional UPDATE and its
+audit row, in one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+
+
+def new_public_token() -> str:
+    # 256 bits: the status link is the only key to a request, so it must not be guessable.
+    return secrets.token_urlsafe(32)
+
+
+class RequestKind(models.TextChoices):
+    ACCESS = "access", "Access (which images of me do you hold?)"
+    ERASURE = "erasure", "Erasure (delete my images)"
+    OBJECTION = "objection", "Objection (delete my images and never collect me again)"
+
+
+class RequestStatus(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", "Waiting for email confirmation"
+    NEEDS_SELFIE = "needs_selfie", "Waiting for a usable photo"
+    QUEUED = "queued", "Confirmed, search queued"
+    SEARCHING = "searching", "Searching the collection"
+    REVIEW = "review", "Waiting for staff review"
+    APPROVED = "approved", "Approved, being carried out"
+    FULFILLING = "fulfilling", "Preparing the answer"
+    HELD = "held", "Held by staff (answer failed a check)"
+    ANSWERED = "answered", "Answered"
+    REFUSED = "refused", "Refused"
+
+
+OPEN_STATUSES = [s for s in RequestStatus.values if s not in (RequestStatus.ANSWERED, RequestStatus.REFUSED)]
+CLOSED_STATUSES = [RequestStatus.ANSWERED, RequestStatus.REFUSED]
+# Statuses in which a worker owns the request; a request left in one of them too long is re-enqueued.
+WORKING_STATUSES = [
+    RequestStatus.QUEUED,
+    RequestStatus.SEARCHING,
+    RequestStatus.APPROVED,
+    RequestStatus.FULFILLING,
+]
+# Statuses in which the organisation waits for the person (see CLOCK_PAUSES_WHILE_WAITING).
+WAITING_FOR_PERSON_STATUSES = [RequestStatus.UNCONFIRMED, RequestStatus.NEEDS_SELFIE]
+
+
+class DataRequest(models.Model):
+    public_token = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
+    kind = models.CharField(max_length=20, choices=RequestKind.choices)
+    status = models.CharField(
+        max_length=20, choices=RequestStatus.choices, default=RequestStatus.UNCONFIRMED, db_index=True
+    )
+    email = models.EmailField()
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    # Free text, one per line: profile URLs, account names, image URLs.
+    identifiers = models.TextField(blank=True)
+    # Objection only: explicit consent to keep a face template solely to stop re-collection.
+    suppression_consent = models.BooleanField(default=False)
+
+    # The statutory clock (rights.services.clock).
+    received_at = models.DateTimeField(db_index=True)
+    due_at = models.DateTimeField(db_index=True)
+    extended_until = models.DateTimeField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True)
+    extension_notified_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(default=0)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.JSONField(default=list, blank=True)  # days-before-due already reminded
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The person asked again ("where is my answer?") before being answered: a CNIL finding to count.
+    followups = models.PositiveIntegerField(default=0)
+    refusal_reason = models.TextField(blank=True)
+    hold_reason = models.TextField(blank=True)
+    # Why the last photo could not be used (shown on the status page while NEEDS_SELFIE).
+    selfie_problem = models.TextField(blank=True)
+    # Earlier requests of the same person (same email or same face): linked, never refused for it.
+    earlier_requests = models.ManyToManyField(
+        "self", symmetrical=False, related_name="later_requests", blank=True
+    )
+    # The span of collection dates a search covered: it must always be the whole collection.
+    searched_at = models.DateTimeField(null=True, blank=True)
+    searched_collection_from = models.DateTimeField(null=True, blank=True)
+    searched_collection_to = models.DateTimeField(null=True, blank=True)
+    searched_collection_size = models.PositiveIntegerField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)  # fulfilment attempts (erasure verification retries)
+
+    class Meta:
+        ordering = ["due_at"]
+        permissions = [
+            ("review_match", "Can confirm or reject candidate matches"),
+            ("approve_request", "Can approve a request for fulfilment"),
+            ("extend_request", "Can extend a request's deadline"),
+            ("refuse_request", "Can refuse a request"),
+            ("export_compliance_report", "Can export the compliance report"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display().split(' (')[0]} request #{self.pk}"
+
+    @property
+    def effective_due_at(self) -> datetime:
+        return self.extended_until or self.due_at
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+
+def selfie_upload_to(instance: Selfie, filename: str) -> str:
+    # Never the uploaded name: it may hold the person's name.
+    return f"selfies/{instance.request.public_token[:2]}/{secrets.token_hex(16)}.{instance.extension}"
+
+
+class Selfie(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not checked yet"
+        USABLE = "usable", "Usable"
+        REJECTED = "rejected", "Rejected"
+
+    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="selfies")
+    file = models.FileField(upload_to=selfie_upload_to, blank=True)
+    extension = models.CharField(max_length=5, default="jpg")
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    problem = models.TextField(blank=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    face_bbox = models.JSONField(null=True, blank=True)
+    embedding = models.BinaryField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Selfie {self.pk} of request {self.request_id}"
+
+    @property
+    def vector(self) -> np.ndarray | None:
+        if self.embedding is None:
+            return None
+        return np.frombuffer(bytes(self.embedding), dtype="<f4")
+
+
+class Match(models.Model):
+    class Band(models.TextChoices):
+        MATCH = "match", "Match"
+        REVIEW = "review", "Needs review"
+        IDENTIFIER = "identifier", "Found by identifier"
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+
+    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="matches")
+    # SET_NULL: after an erasure the match (and its hash) stays as the record of what was found.
+    image = models.ForeignKey(
+        "matching.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    image_sha256 = models.CharField(max_length=64)
+    face_id = models.BigIntegerField(null=True, blank=True)
+    face_bbox = models.JSONField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    band = models.CharField(max_length=12, choices=Band.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "image_sha256"], name="one_match_per_image")
+        ]
+        ordering = ["-score"]
+
+    def __str__(self) -> str:
+        return f"Match {self.pk} ({self.band}, {self.decision})"
+
+
+class Answer(models.Model):
+    """What the person receives: an access report, an erasure certificate or a refusal letter."""
+
+    class Kind(models.TextChoices):
+        ACCESS_REPORT = "access_report", "Access report"
+        ERASURE_CERTIFICATE = "erasure_certificate", "Erasure certificate"
+        REFUSAL = "refusal", "Refusal letter"
+
+    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="answers")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    archive = models.FileField(upload_to="answers/", blank=True)
+    download_token = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
+    download_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for request {self.request_id}"
+
+
+class ErasureRecord(models.Model):
+    """The erasure ledger: one row per deleted image, kept after the image is gone."""
+
+    request = models.ForeignKey(DataRequest, on_delete=models.PROTECT, related_name="erasures")
+    image_id = models.BigIntegerField()
+    image_sha256 = models.CharField(max_length=64)
+    source_url = models.URLField(max_length=2000, blank=True)
+    removed_from = models.JSONField(default=list)
+    erased_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "image_sha256"], name="one_erasure_per_image")
+        ]
+
+    def __str__(self) -> str:
+        return f"Erasure of {self.image_sha256[:12]} for request {self.request_id}"
+
+
+class PurgeRecord(models.Model):
+    """What was purged of a request's own verification data, and when (never the data itself)."""
+
+    request = models.ForeignKey(DataRequest, on_delete=models.PROTECT, related_name="purges")
+    what = models.JSONField(default=dict)  # e.g. {"selfie_files": 2, "selfie_embeddings": 2, ...}
+    purged_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Purge for request {self.request_id} at {self.purged_at:%Y-%m-%d}"
+
+
+class AuditEvent(models.Model):
+    """Append-only trail; each row carries the hash of the previous one (rights.services.audit)."""
+
+    request = models.ForeignKey(
+        DataRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    actor = models.CharField(max_length=150)  # "system", "requester" or "staff:<username>"
+    action = models.CharField(max_length=60)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    reason = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+class Recipient(models.Model):
+    """An organisation the collection's images were handed to (Art. 17(2), Art. 19)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    contact_email = models.EmailField()
+    webhook_url = models.URLField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Release(models.Model):
+    """Which image was handed to which recipient, and when. Outlives the image (hash kept)."""
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="releases")
+    image = models.ForeignKey(
+        "matching.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases"
+    )
+    image_sha256 = models.CharField(max_length=64, db_index=True)
+    released_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "image_sha256"], name="one_release_per_image")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_sha256[:12]} to {self.recipient}"
+
+
+class RecipientNotice(models.Model):
+    """An erasure notice to one recipient, listing the hashes of the erased images it held."""
+
+    request = models.ForeignKey(DataRequest, on_delete=models.PROTECT, related_name="notices")
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="notices")
+    image_hashes = models.JSONField(default=list)
+    ack_token = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    webhook_delivered_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    last_chased_at = models.DateTimeField(null=True, blank=True)
+    chase_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "recipient"], name="one_notice_per_recipient")
+        ]
+
+    def __str__(self) -> str:
+        return f"Notice to {self.recipient} for request {self.request_id}"

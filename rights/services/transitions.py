@@ -1,0 +1,87 @@
+"""Status changes of a request: a conditional UPDATE and its audit row, in one transaction.
+
+If the request is not in one of the expected statuses (another worker took it, it was already
+done, it is gone) nothing changes and the caller learns it from the return value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from rights.models import WAITING_FOR_PERSON_STATUSES, DataRequest, RequestStatus
+from rights.services.audit import audit_record
+from rights.services.clock import end_of_local_day, pause_length
+
+
+def request_transition(
+    *,
+    request_id: int,
+    from_statuses: Iterable[str],
+    to_status: str,
+    actor: str,
+    action: str,
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+) -> bool:
+    """Move a request from one of ``from_statuses`` to ``to_status``; False if it was not in one.
+
+    ``fields`` are further columns written in the same UPDATE (e.g. a hold reason).
+    """
+    allowed = list(from_statuses)
+    with transaction.atomic():
+        current = (
+            DataRequest.objects.select_for_update()
+            .filter(id=request_id, status__in=allowed)
+            .values("status", "due_at", "waiting_since", "paused_seconds")
+            .first()
+        )
+        if current is None:
+            return False
+        now = timezone.now()
+        updates: dict[str, Any] = {"status": to_status, "status_changed_at": now, **(fields or {})}
+        updates.update(_clock_updates(current=current, to_status=to_status, now=now))
+        if to_status == RequestStatus.ANSWERED:
+            updates.setdefault("answered_at", now)
+        if to_status in (RequestStatus.ANSWERED, RequestStatus.REFUSED):
+            updates.setdefault("closed_at", now)
+        changed = DataRequest.objects.filter(id=request_id, status=current["status"]).update(**updates)
+        if not changed:
+            return False
+        audit_record(
+            actor=actor,
+            action=action,
+            request_id=request_id,
+            from_status=current["status"],
+            to_status=to_status,
+            reason=reason,
+            detail=detail,
+        )
+    return True
+
+
+def _clock_updates(*, current: dict[str, Any], to_status: str, now: datetime) -> dict[str, Any]:
+    """Pause the clock while the organisation waits for the person, when settings say so."""
+    if not settings.CLOCK_PAUSES_WHILE_WAITING:
+        return {}
+    was_waiting = current["status"] in WAITING_FOR_PERSON_STATUSES
+    will_wait = to_status in WAITING_FOR_PERSON_STATUSES
+    if will_wait and not was_waiting:
+        return {"waiting_since": now}
+    if was_waiting and not will_wait and current["waiting_since"]:
+        paused = pause_length(waiting_since=current["waiting_since"], now=now)
+        # The deadline moves by whole days, so it still ends at the end of a local day.
+        days = paused.days
+        due_day = timezone.localtime(current["due_at"]).date() + timedelta(days=days)
+        return {
+            "waiting_since": None,
+            "paused_seconds": current["paused_seconds"] + int(paused.total_seconds()),
+            "due_at": end_of_local_day(day=due_day),
+        }
+    return {}
