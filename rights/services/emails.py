@@ -1,0 +1,55 @@
+"""Every email the portal sends, rendered from templates under rights/templates/rights/email/.
+
+A template's first line is the subject; the rest is the plain-text body. Callers pass ids and
+links, and logs name the template and request id, never the address.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+logger = logging.getLogger(__name__)
+
+
+def public_url(*, path: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def url_for(viewname: str, **kwargs: Any) -> str:
+    return public_url(path=reverse(viewname, kwargs=kwargs))
+
+
+def email_send(
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    request_id: int | None = None,
+    attachments: list[tuple[str, bytes, str]] | None = None,
+) -> None:
+    """Render ``rights/email/<template>.txt`` and send it. Raises if the mail server refuses it."""
+    full_context = {
+        "organisation_name": settings.ORGANISATION_NAME,
+        "organisation_address": settings.ORGANISATION_ADDRESS,
+        "supervisory_authority": settings.SUPERVISORY_AUTHORITY,
+        "privacy_email": settings.DEFAULT_FROM_EMAIL,
+        **context,
+    }
+    rendered = render_to_string(f"rights/email/{template}.txt", full_context).lstrip()
+    subject, _, body = rendered.partition("\n")
+    message = EmailMessage(
+        subject=subject.strip(),
+        body=body.lstrip("\n"),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+    )
+    for filename, content, mimetype in attachments or []:
+        message.attach(filename, content, mimetype)
+    message.send(fail_silently=False)
+    logger.info("email sent template=%s request=%s", template, request_id)
