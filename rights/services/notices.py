@@ -1,0 +1,273 @@
+"""Erasure notices to the recipients of copies (GDPR Art. 17(2) and Art. 19).
+
+Every erasure creates one notice per recipient that was handed any of the erased images, listing
+the sha256 of each such image (the hash is what the recipient can look its copy up by). A notice
+is sent by email, and to the recipient's webhook when it has one; the recipient acknowledges it
+through a link carrying the notice's unguessable ``ack_token``; unacknowledged notices are chased.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from rights.models import ErasureRecord, Recipient, RecipientNotice, Release
+from rights.services.audit import SYSTEM, audit_record
+from rights.services.emails import email_send, url_for
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue_send(notice_id: int) -> None:
+    # Imported here: rights.jobs imports this module.
+    from rights.jobs import notice_send_task
+
+    notice_send_task.delay(notice_id)
+
+
+def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
+    """One notice per recipient that held any image erased for this request; enqueues sending.
+
+    Idempotent per request and recipient: calling it again (a retried erasure, one run per chunk)
+    adds hashes erased since to the existing notice and sends it again only if something was
+    added. Returns the request's notices that this call created or extended.
+    """
+    erased = set(ErasureRecord.objects.filter(request_id=request_id).values_list("image_sha256", flat=True))
+    if not erased:
+        return []
+    held: dict[int, set[str]] = defaultdict(set)
+    for recipient_id, sha256 in Release.objects.filter(image_sha256__in=erased).values_list(
+        "recipient_id", "image_sha256"
+    ):
+        held[recipient_id].add(sha256)
+
+    touched: list[RecipientNotice] = []
+    with transaction.atomic():
+        recipients = Recipient.objects.in_bulk(list(held))
+        for recipient_id in sorted(held):
+            hashes = sorted(held[recipient_id])
+            notice, created = RecipientNotice.objects.select_for_update().get_or_create(
+                request_id=request_id,
+                recipient_id=recipient_id,
+                defaults={"image_hashes": hashes},
+            )
+            if created:
+                action = "recipient_notice_created"
+            else:
+                missing = sorted(set(hashes) - set(notice.image_hashes))
+                if not missing:
+                    continue
+                notice.image_hashes = sorted({*notice.image_hashes, *missing})
+                # The recipient has to hear about the added images: the notice goes out again.
+                notice.sent_at = None
+                notice.acknowledged_at = None
+                notice.save(update_fields=["image_hashes", "sent_at", "acknowledged_at"])
+                action = "recipient_notice_extended"
+            audit_record(
+                actor=SYSTEM,
+                action=action,
+                request_id=request_id,
+                detail={
+                    "notice_id": notice.id,
+                    "recipient_id": recipient_id,
+                    "recipient": recipients[recipient_id].name,
+                    "images": len(notice.image_hashes),
+                },
+            )
+            transaction.on_commit(functools.partial(_enqueue_send, notice.id))
+            touched.append(notice)
+    logger.info("recipient notices request=%s notices=%s", request_id, [n.id for n in touched])
+    return touched
+
+
+class WebhookError(Exception):
+    """The recipient's webhook did not accept the notice (retried by the task)."""
+
+
+def notice_ack_url(*, notice: RecipientNotice) -> str:
+    return url_for("notices:ack", token=notice.ack_token)
+
+
+def _notice_context(*, notice: RecipientNotice, chase: bool) -> dict[str, Any]:
+    return {
+        "recipient_name": notice.recipient.name,
+        "request_id": notice.request_id,
+        "notice_id": notice.id,
+        "image_hashes": notice.image_hashes,
+        "ack_url": notice_ack_url(notice=notice),
+        "chase": chase,
+        "chase_count": notice.chase_count,
+        "created_at": notice.created_at,
+    }
+
+
+def notice_send(*, notice_id: int, chase: bool = False) -> bool:
+    """Email the notice to the recipient's contact; then enqueue the webhook delivery if any.
+
+    Returns False, sending nothing, when the notice is gone, already acknowledged, or already sent
+    (unless ``chase``: a reminder of an unacknowledged notice). The row is locked while the mail
+    goes out so that two workers never both send it.
+    """
+    with transaction.atomic():
+        notice = (
+            RecipientNotice.objects.select_for_update()
+            .select_related("recipient")
+            .filter(id=notice_id)
+            .first()
+        )
+        if notice is None or notice.acknowledged_at is not None:
+            return False
+        if notice.sent_at is not None and not chase:
+            return False
+        now = timezone.now()
+        email_send(
+            to=notice.recipient.contact_email,
+            template="recipient_notice",
+            context=_notice_context(notice=notice, chase=chase),
+            request_id=notice.request_id,
+        )
+        fields = ["sent_at"]
+        if notice.sent_at is None:
+            notice.sent_at = now
+        if chase:
+            notice.chase_count += 1
+            notice.last_chased_at = now
+            fields += ["chase_count", "last_chased_at"]
+        notice.save(update_fields=fields)
+        audit_record(
+            actor=SYSTEM,
+            action="recipient_notice_chased" if chase else "recipient_notice_sent",
+            request_id=notice.request_id,
+            detail={
+                "notice_id": notice.id,
+                "recipient_id": notice.recipient_id,
+                "chase_count": notice.chase_count,
+            },
+        )
+        if notice.recipient.webhook_url and (chase or notice.webhook_delivered_at is None):
+            transaction.on_commit(functools.partial(_enqueue_webhook, notice.id))
+    logger.info("recipient notice sent notice=%s request=%s chase=%s", notice.id, notice.request_id, chase)
+    return True
+
+
+def _enqueue_webhook(notice_id: int) -> None:
+    from rights.jobs import notice_webhook_task
+
+    notice_webhook_task.delay(notice_id)
+
+
+def notice_webhook_payload(*, notice: RecipientNotice) -> dict[str, Any]:
+    return {
+        "type": "erasure_notice",
+        "notice_id": notice.id,
+        "request_id": notice.request_id,
+        "organisation": settings.ORGANISATION_NAME,
+        "legal_basis": "GDPR Art. 17(2) and Art. 19",
+        "action_required": "Erase every copy you hold of the images with these sha256 hashes.",
+        "image_hashes": notice.image_hashes,
+        "acknowledge_url": notice_ack_url(notice=notice),
+        "created_at": notice.created_at.isoformat(),
+    }
+
+
+def notice_webhook_deliver(*, notice_id: int) -> bool:
+    """POST the notice as JSON to the recipient's webhook. Raises WebhookError on any failure.
+
+    Returns False when there is nothing to deliver (notice gone, acknowledged, no webhook).
+    """
+    notice = RecipientNotice.objects.select_related("recipient").filter(id=notice_id).first()
+    if notice is None or notice.acknowledged_at is not None or not notice.recipient.webhook_url:
+        return False
+    body = json.dumps(notice_webhook_payload(notice=notice)).encode()
+    http_request = urllib.request.Request(
+        notice.recipient.webhook_url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "facerights-notices/1"},
+    )
+    try:
+        with urllib.request.urlopen(http_request, timeout=settings.NOTICE_WEBHOOK_TIMEOUT) as response:
+            status = response.status
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise WebhookError(f"webhook for notice {notice_id} failed: {exc.__class__.__name__}") from exc
+    if not 200 <= status < 300:
+        raise WebhookError(f"webhook for notice {notice_id} answered HTTP {status}")
+    with transaction.atomic():
+        RecipientNotice.objects.filter(id=notice_id).update(webhook_delivered_at=timezone.now())
+        audit_record(
+            actor=SYSTEM,
+            action="recipient_notice_webhook_delivered",
+            request_id=notice.request_id,
+            detail={"notice_id": notice.id, "recipient_id": notice.recipient_id, "http_status": status},
+        )
+    logger.info("recipient notice webhook delivered notice=%s", notice_id)
+    return True
+
+
+class NoticeNotFound(Exception):
+    pass
+
+
+def notice_for_token(*, token: str) -> RecipientNotice:
+    notice = RecipientNotice.objects.select_related("recipient").filter(ack_token=token).first()
+    if notice is None:
+        raise NoticeNotFound("no notice for this link")
+    return notice
+
+
+def notice_acknowledge(*, token: str) -> RecipientNotice:
+    """Record the recipient's acknowledgement. Idempotent: a second call changes nothing.
+
+    Raises NoticeNotFound for an unknown token.
+    """
+    with transaction.atomic():
+        notice = (
+            RecipientNotice.objects.select_for_update()
+            .select_related("recipient")
+            .filter(ack_token=token)
+            .first()
+        )
+        if notice is None:
+            raise NoticeNotFound("no notice for this link")
+        if notice.acknowledged_at is None:
+            notice.acknowledged_at = timezone.now()
+            notice.save(update_fields=["acknowledged_at"])
+            audit_record(
+                actor=f"recipient:{notice.recipient_id}",
+                action="recipient_notice_acknowledged",
+                request_id=notice.request_id,
+                detail={"notice_id": notice.id, "recipient_id": notice.recipient_id},
+            )
+            logger.info("recipient notice acknowledged notice=%s", notice.id)
+    return notice
+
+
+def notices_chase(*, now: datetime | None = None) -> int:
+    """Send again every unacknowledged notice whose last sending is older than NOTICE_CHASE_AFTER.
+
+    Returns how many were chased. Notices never sent yet are left to their own send task.
+    """
+    now = now or timezone.now()
+    cutoff = now - settings.NOTICE_CHASE_AFTER
+    due = (
+        RecipientNotice.objects.filter(acknowledged_at__isnull=True, sent_at__lt=cutoff)
+        .filter(Q(last_chased_at__isnull=True) | Q(last_chased_at__lt=cutoff))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    chased = 0
+    for notice_id in list(due):
+        if notice_send(notice_id=notice_id, chase=True):
+            chased += 1
+    return chased
