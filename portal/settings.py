@@ -241,6 +241,7 @@ DUE_SOON_REMINDER_DAYS = [int(d) for d in env_list("DUE_SOON_REMINDER_DAYS", ["7
 COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 0)  # 0: no automatic deletion
 STUCK_AFTER = timedelta(minutes=env_int("STUCK_AFTER_MINUTES", 30))
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
+NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 PROCESSING_PURPOSES = env_str(
     "PROCESSING_PURPOSES",
     "Providing a face search service to our customers; improving face recognition models.",
