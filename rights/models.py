@@ -96,6 +96,9 @@ class DataRequest(models.Model):
     searched_collection_size = models.PositiveIntegerField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)  # fulfilment attempts (erasure verification retries)
+    # The one-time key of the form this request was posted with: the same form posted again (a double
+    # click, a reload) finds this request instead of creating a second one.
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["due_at"]
