@@ -1,0 +1,97 @@
+"""The settings contract (DESIGN.md): everything from the environment, VAR_DIR holds what a
+running portal writes, and each part can be moved on its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+PROBE = """
+import json, django, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+django.setup()
+from django.conf import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST"),
+    "media": str(s.MEDIA_ROOT), "index": str(s.INDEX_DIR), "mail": s.EMAIL_FILE_PATH,
+    "email_backend": s.EMAIL_BACKEND, "broker": s.CELERY_BROKER_URL,
+    "broker_options": s.CELERY_BROKER_TRANSPORT_OPTIONS, "model_dir": s.FACE_MODEL_DIR,
+    "secret_key_set": bool(s.SECRET_KEY), "eager": s.CELERY_TASK_ALWAYS_EAGER,
+}))
+"""
+
+SETTING_VARIABLES = (
+    "VAR_DIR",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "MEDIA_ROOT",
+    "INDEX_DIR",
+    "EMAIL_BACKEND",
+    "FACE_MODEL_DIR",
+    "SECRET_KEY",
+    "MAIL_DIR",
+)
+
+
+def settings_with(env: dict[str, str]) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**clean, **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_var_dir_holds_everything_by_default(tmp_path: Path) -> None:
+    values = settings_with({"VAR_DIR": str(tmp_path)})
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["name"] == str(tmp_path / "facerights.sqlite3")
+    assert values["media"] == str(tmp_path / "media")
+    assert values["index"] == str(tmp_path / "index")
+    assert values["mail"] == str(tmp_path / "mail")
+    assert values["email_backend"] == "django.core.mail.backends.filebased.EmailBackend"
+    # The embedded broker keeps its queue under VAR_DIR, and a real worker runs the tasks.
+    assert values["broker"] == "filesystem://"
+    assert values["broker_options"]["data_folder_in"].startswith(str(tmp_path))
+    assert values["eager"] is False
+    # No secret in the repository: a development key is generated under VAR_DIR.
+    assert values["secret_key_set"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_each_part_can_be_moved_on_its_own(tmp_path: Path) -> None:
+    values = settings_with(
+        {
+            "VAR_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": "postgres://someone@db.internal:5432/rights",
+            "CELERY_BROKER_URL": "redis://cache.internal:6379/3",
+            "MEDIA_ROOT": str(tmp_path / "elsewhere-media"),
+            "INDEX_DIR": str(tmp_path / "elsewhere-index"),
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "FACE_MODEL_DIR": str(tmp_path / "models"),
+            "SECRET_KEY": "from-the-environment",
+        }
+    )
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert (values["name"], values["host"]) == ("rights", "db.internal")
+    assert values["broker"] == "redis://cache.internal:6379/3"
+    assert values["media"] == str(tmp_path / "elsewhere-media")
+    assert values["index"] == str(tmp_path / "elsewhere-index")
+    assert values["email_backend"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert values["model_dir"] == str(tmp_path / "models")
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_face_models_default_to_the_shared_offline_copy(tmp_path: Path) -> None:
+    values = settings_with({"VAR_DIR": str(tmp_path)})
+    assert values["model_dir"] == str(Path(settings.BASE_DIR).parent / "shared" / "models" / "buffalo_sc")
