@@ -51,3 +51,37 @@ def days_left(*, due_at: datetime, now: datetime | None = None) -> int:
 
 def pause_length(*, waiting_since: datetime, now: datetime) -> timedelta:
     return max(now - waiting_since, timedelta(0))
+
+
+def extended_due_at(*, due_at: datetime, months: int) -> datetime:
+    """The deadline after an extension by ``months`` (1 or 2) further months, end of that local day."""
+    if not 1 <= months <= MAX_EXTENSION_MONTHS:
+        raise ValueError(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months, not {months}")
+    return end_of_local_day(day=date_add_months(day=timezone.localtime(due_at).date(), months=months))
+
+
+def effective_due_at(*, due_at: datetime, extended_until: datetime | None) -> datetime:
+    return extended_until or due_at
+
+
+def is_overdue(*, due_at: datetime, now: datetime | None = None) -> bool:
+    return (now or timezone.now()) > due_at
+
+
+def answered_in_time(*, answered_at: datetime, due_at: datetime) -> bool:
+    return answered_at <= due_at
+
+
+def reminders_due(
+    *, due_at: datetime, reminder_days: list[int], already_sent: list[int], now: datetime | None = None
+) -> list[int]:
+    """The reminder thresholds (days before due) reached and not yet sent, largest first.
+
+    A threshold is reached once the days left fall to it or below; none is due once the request
+    is overdue (that is escalation's business).
+    """
+    left = days_left(due_at=due_at, now=now)
+    if left < 0:
+        return []
+    sent = set(already_sent)
+    return sorted((d for d in set(reminder_days) if left <= d and d not in sent), reverse=True)

@@ -39,7 +39,7 @@ def request_transition(
         current = (
             DataRequest.objects.select_for_update()
             .filter(id=request_id, status__in=allowed)
-            .values("status", "due_at", "waiting_since", "paused_seconds")
+            .values("status", "received_at", "due_at", "extended_until", "waiting_since", "paused_seconds")
             .first()
         )
         if current is None:
@@ -74,14 +74,27 @@ def _clock_updates(*, current: dict[str, Any], to_status: str, now: datetime) ->
     will_wait = to_status in WAITING_FOR_PERSON_STATUSES
     if will_wait and not was_waiting:
         return {"waiting_since": now}
-    if was_waiting and not will_wait and current["waiting_since"]:
-        paused = pause_length(waiting_since=current["waiting_since"], now=now)
+    waiting_since = current["waiting_since"]
+    if waiting_since is None and current["status"] == RequestStatus.UNCONFIRMED:
+        # A request is created unconfirmed (not through a transition): it has waited since receipt.
+        waiting_since = current["received_at"]
+    if was_waiting and will_wait:
+        # Still waiting (e.g. confirmed straight into needing a new photo): the pause goes on.
+        return {"waiting_since": waiting_since} if waiting_since != current["waiting_since"] else {}
+    if was_waiting and waiting_since:
+        paused = pause_length(waiting_since=waiting_since, now=now)
         # The deadline moves by whole days, so it still ends at the end of a local day.
         days = paused.days
-        due_day = timezone.localtime(current["due_at"]).date() + timedelta(days=days)
-        return {
+        updates: dict[str, Any] = {
             "waiting_since": None,
             "paused_seconds": current["paused_seconds"] + int(paused.total_seconds()),
-            "due_at": end_of_local_day(day=due_day),
+            "due_at": _shift_days(current["due_at"], days),
         }
+        if current["extended_until"]:
+            updates["extended_until"] = _shift_days(current["extended_until"], days)
+        return updates
     return {}
+
+
+def _shift_days(moment: datetime, days: int) -> datetime:
+    return end_of_local_day(day=timezone.localtime(moment).date() + timedelta(days=days))

@@ -1,0 +1,262 @@
+"""Staff decisions on a request: extend the deadline, refuse, link to an earlier request.
+
+Each is a deliberate act by a named member of staff with a permission: the service checks the
+permission itself (the admin checks it too, but a service must not trust its caller), and every
+refusal to act is one error type, ``ActionRefused``, with a machine-readable code and a message
+fit to show to staff.
+
+Letters go out before anything is recorded: an extension or a refusal the person was never told
+about must not exist. The row is locked while the letter is sent, so no worker can move the
+request under us, and the record is written in the same transaction right after sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+
+from rights.models import Answer, DataRequest, RequestStatus
+from rights.services import clock
+from rights.services.audit import actor_for, audit_record
+from rights.services.emails import email_send, url_for
+from rights.services.transitions import request_transition
+
+logger = logging.getLogger(__name__)
+
+# A refusal must explain itself (Art. 12(5)): a word or two is not a justification.
+REFUSAL_REASON_MIN_CHARS = 40
+# Not while a worker is searching or carrying out the request: the refusal would race its work.
+REFUSABLE_STATUSES = [
+    RequestStatus.NEEDS_SELFIE,
+    RequestStatus.QUEUED,
+    RequestStatus.REVIEW,
+    RequestStatus.APPROVED,
+    RequestStatus.HELD,
+]
+
+User = AbstractBaseUser | AnonymousUser | None
+
+
+class ActionRefused(Exception):
+    """A staff action that was not carried out; nothing was changed."""
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.message} [{self.reason_code}]"
+
+
+def _require_permission(*, user: User, permission: str) -> None:
+    if user is None or not user.is_authenticated or not user.is_active or not user.has_perm(permission):
+        raise ActionRefused("not_permitted", f"You do not have the permission this needs ({permission}).")
+
+
+def _locked_request(*, request_id: int) -> DataRequest:
+    request = DataRequest.objects.select_for_update().filter(id=request_id).first()
+    if request is None:
+        raise ActionRefused("not_found", f"There is no request #{request_id}.")
+    return request
+
+
+def _letter_context(*, request: DataRequest) -> dict[str, Any]:
+    return {
+        "request": request,
+        "received_at": timezone.localtime(request.received_at),
+        "status_url": url_for("public:status", token=request.public_token),
+    }
+
+
+def request_extend(*, request_id: int, user: User, months: int, reason: str) -> DataRequest:
+    """Extend the deadline once, by 1 or 2 further months, after telling the person why."""
+    _require_permission(user=user, permission="rights.extend_request")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionRefused("no_reason", "An extension needs a reason; it is sent to the person.")
+    if (
+        isinstance(months, bool)
+        or not isinstance(months, int)
+        or not 1 <= months <= clock.MAX_EXTENSION_MONTHS
+    ):
+        raise ActionRefused(
+            "months_out_of_range",
+            f"An extension is of 1 to {clock.MAX_EXTENSION_MONTHS} further months, not {months!r}.",
+        )
+    try:
+        with transaction.atomic():
+            request = _locked_request(request_id=request_id)
+            if request.is_closed:
+                raise ActionRefused("closed", f"Request #{request_id} is already closed.")
+            if request.status == RequestStatus.UNCONFIRMED:
+                raise ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+            if request.extended_until or request.extension_notified_at:
+                raise ActionRefused(
+                    "already_extended",
+                    f"Request #{request_id} has already been extended once; only one is allowed.",
+                )
+            now = timezone.now()
+            if now > request.due_at:
+                raise ActionRefused(
+                    "too_late",
+                    f"The original due date ({timezone.localtime(request.due_at):%d %B %Y}) has passed: "
+                    "an extension must be notified before it.",
+                )
+            extended_until = clock.extended_due_at(due_at=request.due_at, months=months)
+            if extended_until > clock.latest_extension_for(due_at=request.due_at):
+                raise ActionRefused("months_out_of_range", "That is beyond two further months.")
+            context = {
+                **_letter_context(request=request),
+                "original_due_at": timezone.localtime(request.due_at),
+                "extended_until": timezone.localtime(extended_until),
+                "reason": reason,
+            }
+            _send_letter(request=request, template="extension", context=context)
+            notified_at = timezone.now()
+            DataRequest.objects.filter(id=request.id).update(
+                extended_until=extended_until, extension_reason=reason, extension_notified_at=notified_at
+            )
+            audit_record(
+                actor=actor_for(user),
+                action="extended",
+                request_id=request.id,
+                reason=reason,
+                detail={
+                    "months": months,
+                    "original_due_at": request.due_at.isoformat(),
+                    "extended_until": extended_until.isoformat(),
+                    "letter_sent_at": notified_at.isoformat(),
+                },
+            )
+    except _LetterFailed as failed:
+        _record_failed_letter(
+            user=user, request_id=request_id, action="extension_letter_failed", error=failed
+        )
+        raise ActionRefused(
+            "letter_not_sent",
+            "The extension letter could not be sent, so the deadline was not extended. "
+            "Check the mail server and try again.",
+        ) from failed.__cause__
+    logger.info("request extended request=%s months=%s", request_id, months)
+    return DataRequest.objects.get(id=request_id)
+
+
+def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
+    """Refuse a request as manifestly unfounded or excessive (Art. 12(5)), with a letter (Art. 12(4))."""
+    _require_permission(user=user, permission="rights.refuse_request")
+    reason = (reason or "").strip()
+    if len(reason) < REFUSAL_REASON_MIN_CHARS:
+        raise ActionRefused(
+            "reason_too_short",
+            "A refusal needs a written justification of why the request is manifestly unfounded or "
+            f"excessive (at least {REFUSAL_REASON_MIN_CHARS} characters); it is sent to the person.",
+        )
+    try:
+        with transaction.atomic():
+            request = _locked_request(request_id=request_id)
+            if request.is_closed:
+                raise ActionRefused("closed", f"Request #{request_id} is already closed.")
+            if request.status == RequestStatus.UNCONFIRMED:
+                raise ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+            if request.status not in REFUSABLE_STATUSES:
+                raise ActionRefused(
+                    "busy",
+                    f"Request #{request_id} is being worked on ({request.get_status_display()}); "
+                    "try again when that step is finished.",
+                )
+            context = {**_letter_context(request=request), "reason": reason}
+            _send_letter(request=request, template="refusal", context=context)
+            now = timezone.now()
+            Answer.objects.create(
+                request=request,
+                kind=Answer.Kind.REFUSAL,
+                payload={
+                    "reason": reason,
+                    "legal_basis": "GDPR Art. 12(5): manifestly unfounded or excessive",
+                    "letter_sent_at": now.isoformat(),
+                },
+            )
+            moved = request_transition(
+                request_id=request.id,
+                from_statuses=[request.status],
+                to_status=RequestStatus.REFUSED,
+                actor=actor_for(user),
+                action="refused",
+                reason=reason,
+                detail={"letter_sent_at": now.isoformat()},
+                fields={"refusal_reason": reason, "answered_at": now},
+            )
+            if not moved:  # cannot happen while the row is locked; never leave a half-refusal
+                raise RuntimeError(f"request {request.id} changed status while locked")
+    except _LetterFailed as failed:
+        _record_failed_letter(user=user, request_id=request_id, action="refusal_letter_failed", error=failed)
+        raise ActionRefused(
+            "letter_not_sent",
+            "The refusal letter could not be sent, so the request was not refused. "
+            "Check the mail server and try again.",
+        ) from failed.__cause__
+    logger.info("request refused request=%s", request_id)
+    return DataRequest.objects.get(id=request_id)
+
+
+def requests_link(*, request_id: int, earlier_id: int, user: User) -> DataRequest:
+    """Record that ``earlier_id`` is an earlier request of the same person. Never refuses anything."""
+    _require_permission(user=user, permission="rights.change_datarequest")
+    if request_id == earlier_id:
+        raise ActionRefused("same_request", "A request cannot be linked to itself.")
+    with transaction.atomic():
+        request = _locked_request(request_id=request_id)
+        earlier = DataRequest.objects.filter(id=earlier_id).first()
+        if earlier is None:
+            raise ActionRefused("not_found", f"There is no request #{earlier_id}.")
+        if earlier.received_at > request.received_at:
+            raise ActionRefused(
+                "not_earlier",
+                f"Request #{earlier_id} was received after #{request_id}; link it the other way.",
+            )
+        if (
+            request.earlier_requests.filter(id=earlier_id).exists()
+            or earlier.earlier_requests.filter(id=request_id).exists()
+        ):
+            raise ActionRefused(
+                "already_linked", f"Requests #{request_id} and #{earlier_id} are already linked."
+            )
+        request.earlier_requests.add(earlier)
+        audit_record(
+            actor=actor_for(user),
+            action="linked",
+            request_id=request.id,
+            detail={"earlier_id": earlier_id, "by": "staff"},
+        )
+    return request
+
+
+class _LetterFailed(Exception):
+    pass
+
+
+def _send_letter(*, request: DataRequest, template: str, context: dict[str, Any]) -> None:
+    try:
+        email_send(to=request.email, template=template, context=context, request_id=request.id)
+    except Exception as exc:  # any mail failure: nothing may be recorded
+        logger.warning(
+            "letter not sent template=%s request=%s error=%s", template, request.id, type(exc).__name__
+        )
+        raise _LetterFailed(template) from exc
+
+
+def _record_failed_letter(*, user: User, request_id: int, action: str, error: _LetterFailed) -> None:
+    cause = error.__cause__
+    with transaction.atomic():
+        audit_record(
+            actor=actor_for(user),
+            action=action,
+            request_id=request_id,
+            reason="letter could not be sent; nothing was changed",
+            detail={"error": type(cause).__name__ if cause else "unknown"},
+        )
