@@ -1,6 +1,12 @@
+import logging
+
 from django.apps import AppConfig
 
 
 class MatchingConfig(AppConfig):
     name = "matching"
     verbose_name = "Face collection"
+
+    def ready(self) -> None:
+        # faiss announces at INFO which SIMD build it loaded, in every process: noise in our logs.
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)

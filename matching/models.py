@@ -61,6 +61,9 @@ class SuppressedFace(models.Model):
     embedding = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"Suppressed face {self.pk}"
+
     @property
     def vector(self) -> np.ndarray:
         return np.frombuffer(bytes(self.embedding), dtype="<f4")
@@ -73,3 +76,6 @@ class IngestionSkip(models.Model):
     suppression = models.ForeignKey(SuppressedFace, null=True, on_delete=models.SET_NULL)
     score = models.FloatField()
     skipped_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Ingestion skip {self.pk}"

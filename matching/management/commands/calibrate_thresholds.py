@@ -1,0 +1,70 @@
+"""manage.py calibrate_thresholds FOLDER [--manifest CSV] [--json]"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from matching.services.calibration import calibration_manifest_read, calibration_run
+from matching.services.embedding import FaceModelUnavailable
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure genuine and impostor score distributions on labelled faces (CSV path,identity; the "
+        "central face of each image is the labelled person) and recommend MATCH_THRESHOLD (FMR 1e-4) "
+        "and REVIEW_THRESHOLD (FMR 1e-2)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("folder")
+        parser.add_argument("--manifest", help="CSV path,identity (default: FOLDER/manifest.csv)")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        folder = Path(options["folder"])
+        try:
+            labelled = calibration_manifest_read(
+                folder=folder, manifest=Path(options["manifest"]) if options["manifest"] else None
+            )
+        except (OSError, KeyError) as exc:
+            raise CommandError(f"Cannot read the manifest (CSV with columns path,identity): {exc}") from exc
+        bar = None
+        if not options["json"] and self.stdout.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(labelled), unit="img", desc="embed")
+        try:
+            report = calibration_run(labelled=labelled, progress=(lambda: bar.update(1)) if bar else None)
+        except FaceModelUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            if bar is not None:
+                bar.close()
+        if options["json"]:
+            self.stdout.write(json.dumps(dataclasses.asdict(report)))
+            return
+        out = self.stdout.write
+        out(
+            f"{report.images} images of {report.identities} people ({report.failed} without a usable face); "
+            f"{report.genuine_pairs:,} genuine pairs (mean {report.genuine_mean:.3f}), "
+            f"{report.impostor_pairs:,} impostor pairs "
+            f"(mean {report.impostor_mean:.3f}, max {report.impostor_max:.3f})"
+        )
+        out(f"{'threshold':>9}  {'FMR':>10}  {'FNMR':>8}")
+        for row in report.table:
+            out(f"{row.threshold:>9.2f}  {row.fmr:>10.2e}  {row.fnmr:>8.4f}")
+        out(
+            f"Recommended MATCH_THRESHOLD={report.match.threshold:.2f} "
+            f"(FMR {report.match.fmr:.2e}, FNMR {report.match.fnmr:.4f})"
+        )
+        out(
+            f"Recommended REVIEW_THRESHOLD={report.review.threshold:.2f} "
+            f"(FMR {report.review.fmr:.2e}, FNMR {report.review.fnmr:.4f})"
+        )

@@ -1,0 +1,87 @@
+"""Removing images from the collection everywhere they live: file, faces, embeddings, index.
+
+Order matters for a crash half-way, and every step may be re-run:
+1. the file goes first: while the Image row exists, a re-run knows which file to remove, and a
+   missing file is not an error;
+2. then the Face rows (with their embeddings) and the Image row, in one transaction;
+3. then the index ids. If we crash before this step, the ids left in the index point at nothing:
+   searches drop ids without a Face row, and the next ``index_sync`` removes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from matching.models import Face, Image
+from matching.services.index import index_remove
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageDeletion:
+    image_id: int
+    found: bool  # False: nothing was left to delete (an earlier run finished, or no such image)
+    sha256: str = ""
+    source_url: str = ""
+    faces: int = 0
+    removed_from: list[str] = field(
+        default_factory=list
+    )  # of "file", "faces", "embeddings", "image", "index"
+
+
+def _file_remove(name: str) -> None:
+    if name:
+        with contextlib.suppress(FileNotFoundError):
+            Path(default_storage.path(name)).unlink()
+
+
+def images_delete(*, image_ids: list[int]) -> list[ImageDeletion]:
+    """Delete many images with one index write. Idempotent: an image already gone is reported found=False."""
+    results: list[ImageDeletion] = []
+    all_face_ids: list[int] = []
+    for image_id in image_ids:
+        image = Image.objects.filter(pk=image_id).first()
+        if image is None:
+            results.append(ImageDeletion(image_id=image_id, found=False))
+            continue
+        removed: list[str] = []
+        # Reported even when an earlier, interrupted run already removed it: it is gone either way.
+        _file_remove(image.file.name)
+        removed.append("file")
+        with transaction.atomic():
+            face_ids = list(Face.objects.filter(image_id=image_id).values_list("pk", flat=True))
+            Face.objects.filter(image_id=image_id).delete()
+            Image.objects.filter(pk=image_id).delete()
+        if face_ids:
+            removed += ["faces", "embeddings"]
+        removed.append("image")
+        all_face_ids.extend(face_ids)
+        results.append(
+            ImageDeletion(
+                image_id=image_id,
+                found=True,
+                sha256=image.sha256,
+                source_url=image.source_url,
+                faces=len(face_ids),
+                removed_from=removed,
+            )
+        )
+        logger.info("delete: image %s removed (%s faces)", image_id, len(face_ids))
+    if all_face_ids:
+        index_remove(ids=all_face_ids)
+        for result in results:
+            if result.faces:
+                result.removed_from.append("index")
+    return results
+
+
+def image_delete(*, image_id: int) -> ImageDeletion:
+    """Delete one image's file, faces, embeddings, row and index entries. Safe to re-run."""
+    return images_delete(image_ids=[image_id])[0]

@@ -1,0 +1,204 @@
+"""Safe image decoding: the only way any part of the portal turns uploaded bytes into pixels.
+
+Every image that reaches the portal (a collected file, a requester's selfie) is hostile until
+proven otherwise. The format is decided from the content, never from the file name; sizes are
+checked from the header before any pixel is decoded, so a decompression bomb costs nothing; a
+truncated or corrupt file is refused rather than half-decoded; and the copy we keep is
+re-encoded without any metadata (EXIF GPS positions, camera serial numbers, XMP, comments).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+ACCEPTED = "JPEG, PNG or WebP"
+
+# Magic bytes of the formats we accept. Pillow is then told to try only that one decoder.
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Magic bytes of images we recognise but do not accept, so the message can say so precisely.
+_OTHER_IMAGE_MAGICS = {
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"\x00\x00\x01\x00": "ICO",
+    b"8BPS": "PSD",
+    b"\xff\x0a": "JPEG XL",
+    b"\x00\x00\x00\x0cJXL ": "JPEG XL",
+}
+
+
+class ImageRejected(ValueError):
+    """The bytes are not an image we accept. ``reason`` is a stable code; the message is for people."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    rgb: np.ndarray  # (height, width, 3) uint8, orientation applied
+    width: int
+    height: int
+    format: str  # "JPEG", "PNG" or "WEBP": the format of the original bytes
+    sha256: str  # of the original bytes, as collected
+    clean_bytes: bytes  # the same pixels re-encoded without any metadata
+    clean_extension: str  # "jpg", "png" or "webp"
+
+
+def _format_sniff(data: bytes) -> str:
+    if data.startswith(_JPEG_MAGIC):
+        return "JPEG"
+    if data.startswith(_PNG_MAGIC):
+        return "PNG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    for magic, name in _OTHER_IMAGE_MAGICS.items():
+        if data.startswith(magic):
+            raise ImageRejected(
+                "unsupported_format",
+                f"This file is a {name} image; only {ACCEPTED} images are accepted. "
+                "Please convert it to JPEG or PNG and try again.",
+            )
+    if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in {b"heic", b"heix", b"mif1", b"avif"}:
+        raise ImageRejected(
+            "unsupported_format",
+            f"This file is a HEIC/AVIF image; only {ACCEPTED} images are accepted. "
+            "Please convert it to JPEG (most phones can export as JPEG) and try again.",
+        )
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<?xml", b"<svg", b"<!doctype svg")) or b"<svg" in head:
+        raise ImageRejected(
+            "unsupported_format",
+            f"This file is an SVG drawing; only {ACCEPTED} photos are accepted.",
+        )
+    raise ImageRejected(
+        "not_an_image",
+        f"This file is not a {ACCEPTED} image (whatever its name says). Please choose a photo file.",
+    )
+
+
+def _size_check(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageRejected("corrupt", "This image says it has no pixels; the file is damaged.")
+    max_side = settings.IMAGE_MAX_SIDE
+    if width > max_side or height > max_side:
+        raise ImageRejected(
+            "too_many_pixels",
+            f"This image is {width}x{height} pixels; the largest accepted side is {max_side} pixels. "
+            "Please send a smaller version.",
+        )
+    max_pixels = settings.IMAGE_MAX_PIXELS
+    if width * height > max_pixels:
+        raise ImageRejected(
+            "too_many_pixels",
+            f"This image has {width * height:,} pixels; at most {max_pixels:,} are accepted. "
+            "Please send a smaller version.",
+        )
+
+
+def _to_rgb(image: PILImage.Image) -> PILImage.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
+        # Transparent areas become white, not black: a face on a transparent background stays visible.
+        rgba = image.convert("RGBA")
+        background = PILImage.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if image.mode in {"I;16", "I;16B", "I;16L", "I"}:
+        # 16-bit greyscale: scale to 8 bits rather than clipping everything to white.
+        array = np.asarray(image, dtype=np.float64)
+        peak = array.max() or 1.0
+        return PILImage.fromarray((array * (255.0 / peak)).astype(np.uint8), mode="L").convert("RGB")
+    return image.convert("RGB")
+
+
+def _clean_encode(image: PILImage.Image, source_format: str) -> tuple[bytes, str]:
+    # A fresh image from raw pixels carries no info dict: no EXIF, XMP, ICC, comments or text chunks.
+    bare = PILImage.frombytes("RGB", image.size, image.tobytes())
+    out = io.BytesIO()
+    if source_format == "PNG":
+        bare.save(out, format="PNG", optimize=False)
+        return out.getvalue(), "png"
+    if source_format == "WEBP":
+        bare.save(out, format="WEBP", quality=95, method=4)
+        return out.getvalue(), "webp"
+    bare.save(out, format="JPEG", quality=95, subsampling=0)
+    return out.getvalue(), "jpg"
+
+
+def image_decode(*, data: bytes) -> DecodedImage:
+    """Decode untrusted bytes into RGB pixels and a metadata-free copy, or raise ImageRejected."""
+    if not data:
+        raise ImageRejected("empty", "This file is empty (0 bytes). Please choose the photo again.")
+    max_bytes = settings.IMAGE_MAX_BYTES
+    if len(data) > max_bytes:
+        raise ImageRejected(
+            "too_large",
+            f"This file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+            "Please send a smaller version.",
+        )
+    fmt = _format_sniff(data)
+    if fmt == "PNG" and b"IEND" not in data[-4096:]:
+        # Pillow decodes a PNG cut short after its last row without complaint; a whole PNG ends with IEND.
+        raise ImageRejected(
+            "corrupt",
+            "This image file is incomplete (perhaps the upload or download was cut short). "
+            "Please try again with the original file.",
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        # Pillow's own bomb check (DecompressionBombError) stays on as a second line of defence
+        # behind _size_check, which is stricter and runs first.
+        image = PILImage.open(io.BytesIO(data), formats=[fmt])
+        if image.format != fmt:
+            raise ImageRejected("not_an_image", f"This file is not a {ACCEPTED} image.")
+        # The header's size, before a single pixel is decoded.
+        _size_check(*image.size)
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)  # animated: the first frame is the picture
+        image.load()
+        oriented = ImageOps.exif_transpose(image)
+        rgb_image = _to_rgb(oriented)
+    except ImageRejected:
+        raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise ImageRejected(
+            "too_many_pixels",
+            "This image has far too many pixels to be a photo. Please send a smaller version.",
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
+        # Truncated data, bad CRCs, broken Huffman tables, lying headers all end here.
+        raise ImageRejected(
+            "corrupt",
+            "This image file is damaged or incomplete (perhaps the upload or download was cut short). "
+            "Please try again with the original file.",
+        ) from exc
+    # exif_transpose may swap width and height: re-check what we now hold.
+    _size_check(*rgb_image.size)
+    rgb = np.asarray(rgb_image, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageRejected("corrupt", "This image could not be read as a colour picture.")
+    clean_bytes, clean_extension = _clean_encode(rgb_image, fmt)
+    return DecodedImage(
+        rgb=np.ascontiguousarray(rgb),
+        width=rgb.shape[1],
+        height=rgb.shape[0],
+        format=fmt,
+        sha256=digest,
+        clean_bytes=clean_bytes,
+        clean_extension=clean_extension,
+    )

@@ -1,0 +1,477 @@
+"""Adding images to the collection: decode safely, find faces, respect objections, store, index.
+
+The slow part (decoding and the face models) needs no database, so a batch is analysed in a
+pool of processes while this process does the database and index writes, one index write per
+batch. Each image is stored in its own transaction: one bad file never undoes the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from matching.models import Face, Image, IngestionSkip
+from matching.services.embedding import (
+    DetectedFace,
+    default_threads_for,
+    embedding_to_bytes,
+    face_model_configure,
+    faces_detect,
+)
+from matching.services.imaging import ImageRejected, image_decode
+from matching.services.index import index_add, index_sync
+from matching.services.search import account_normalise, platform_normalise, source_url_normalise
+from matching.services.suppression import suppression_match, suppression_templates
+from matching.signals import image_ingested
+
+logger = logging.getLogger(__name__)
+
+ADDED = "added"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+SUPPRESSED = "suppressed"
+
+BATCH_SIZE = 64  # images per index write
+MANIFEST_COLUMNS = ("path", "source_url", "collected_at", "platform", "account")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp"}
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    name: str
+    status: str  # added / duplicate / rejected / suppressed
+    image_id: int | None = None
+    faces: int = 0
+    reason: str = ""  # ImageRejected.reason, "unreadable", or "suppressed"
+    message: str = ""
+    sha256: str = ""
+
+
+@dataclass
+class IngestItem:
+    """One file to ingest: its bytes (``data``) or a ``path`` read when its turn comes."""
+
+    name: str
+    data: bytes | None = None
+    path: str | None = None
+    source_url: str = ""
+    collected_at: datetime | None = None
+    platform: str = ""
+    account: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageAnalysis:
+    """What the pixels gave: everything needed to store the image, nothing of the raw upload."""
+
+    sha256: str
+    width: int
+    height: int
+    clean_bytes: bytes
+    clean_extension: str
+    faces: list[DetectedFace]
+
+
+def image_analyse(*, data: bytes) -> ImageAnalysis:
+    """Decode and find faces (no database). Raises ImageRejected."""
+    decoded = image_decode(data=data)
+    faces = faces_detect(rgb=decoded.rgb)
+    return ImageAnalysis(
+        sha256=decoded.sha256,
+        width=decoded.width,
+        height=decoded.height,
+        clean_bytes=decoded.clean_bytes,
+        clean_extension=decoded.clean_extension,
+        faces=faces,
+    )
+
+
+# --- Metadata -----------------------------------------------------------------------------------
+
+
+def collected_at_parse(*, value: str | datetime | None) -> datetime | None:
+    """An ISO date or datetime (naive ones are in TIME_ZONE); None or "" means "now" at ingestion."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed: datetime | None = value
+    else:
+        parsed = parse_datetime(value.strip())
+        if parsed is None:
+            day = parse_date(value.strip())
+            if day is None:
+                raise ValueError(f"collected_at {value!r} is not an ISO date or datetime")
+            parsed = datetime(day.year, day.month, day.day)
+    assert parsed is not None
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def manifest_read(*, path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Manifest rows by resolved file path. Relative paths are relative to the manifest's folder.
+
+    Columns path,source_url,collected_at,platform,account (only path required); any other column
+    is kept in ``extra`` for other apps (e.g. released_to: who a copy was given to).
+    """
+    manifest = Path(path)
+    rows: dict[str, dict[str, Any]] = {}
+    with open(manifest, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "path" not in reader.fieldnames:
+            raise ValueError(
+                f"{manifest} has no 'path' column (columns: path,{','.join(MANIFEST_COLUMNS[1:])})"
+            )
+        for line, row in enumerate(reader, start=2):
+            raw_path = (row.get("path") or "").strip()
+            if not raw_path:
+                continue
+            file_path = Path(raw_path)
+            if not file_path.is_absolute():
+                file_path = manifest.parent / file_path
+            try:
+                collected_at = collected_at_parse(value=row.get("collected_at") or "")
+            except ValueError as exc:
+                raise ValueError(f"{manifest}, line {line}: {exc}") from exc
+            rows[str(file_path.resolve())] = {
+                "source_url": (row.get("source_url") or "").strip(),
+                "collected_at": collected_at,
+                "platform": (row.get("platform") or "").strip(),
+                "account": (row.get("account") or "").strip(),
+                "extra": {
+                    k: (v or "").strip()
+                    for k, v in row.items()
+                    if k and k not in MANIFEST_COLUMNS and v is not None
+                },
+            }
+    return rows
+
+
+def files_collect(*, paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files named, and image files (by suffix, only to skip obvious non-images) under folders named.
+
+    A file named explicitly is always tried: its content decides, not its name.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                found.extend(
+                    Path(root) / name
+                    for name in sorted(files)
+                    if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")
+                )
+        else:
+            found.append(path)
+    return found
+
+
+def items_from_files(
+    *, files: list[Path], manifest: dict[str, dict[str, Any]] | None = None
+) -> list[IngestItem]:
+    manifest = manifest or {}
+    items = []
+    for path in files:
+        meta = manifest.get(str(path.resolve()), {})
+        items.append(
+            IngestItem(
+                name=str(path),
+                path=str(path),
+                source_url=meta.get("source_url", ""),
+                collected_at=meta.get("collected_at"),
+                platform=meta.get("platform", ""),
+                account=meta.get("account", ""),
+                extra=dict(meta.get("extra", {})),
+            )
+        )
+    return items
+
+
+# --- Storing ----------------------------------------------------------------------------------
+
+
+def _file_name(sha256: str, extension: str) -> str:
+    # Named by content: a retry after a crash overwrites the same file instead of leaving a twin.
+    return f"collection/{sha256[:2]}/{sha256}.{extension}"
+
+
+def _file_write(name: str, data: bytes) -> Path:
+    from django.core.files.storage import default_storage
+
+    target = Path(default_storage.path(name))
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+    return target
+
+
+def _image_store(
+    *, item: IngestItem, analysis: ImageAnalysis, templates: tuple[list[int], np.ndarray]
+) -> tuple[IngestOutcome, list[int], list[np.ndarray]]:
+    vectors = [face.embedding for face in analysis.faces]
+    if vectors:
+        suppressed = suppression_match(vectors=np.stack(vectors), templates=templates)
+        if suppressed is not None:
+            template, score = suppressed
+            IngestionSkip.objects.create(sha256=analysis.sha256, suppression=template, score=score)
+            logger.info(
+                "ingest: image not collected, face on the suppression list (template %s)", template.pk
+            )
+            outcome = IngestOutcome(
+                name=item.name,
+                status=SUPPRESSED,
+                reason="suppressed",
+                message="A face in this image belongs to a person who objected to collection.",
+                sha256=analysis.sha256,
+            )
+            return outcome, [], []
+
+    name = _file_name(analysis.sha256, analysis.clean_extension)
+    path = _file_write(name, analysis.clean_bytes)
+    extra = dict(item.extra)
+    try:
+        with transaction.atomic():
+            image = Image(
+                sha256=analysis.sha256,
+                source_url=source_url_normalise(url=item.source_url),
+                platform=platform_normalise(platform=item.platform),
+                account=account_normalise(account=item.account),
+                collected_at=item.collected_at or timezone.now(),
+                width=analysis.width,
+                height=analysis.height,
+            )
+            image.file.name = name
+            image.save()
+            faces = Face.objects.bulk_create(
+                [
+                    Face(
+                        image=image,
+                        x1=f.bbox[0],
+                        y1=f.bbox[1],
+                        x2=f.bbox[2],
+                        y2=f.bbox[3],
+                        det_score=f.det_score,
+                        embedding=embedding_to_bytes(vector=f.embedding),
+                    )
+                    for f in analysis.faces
+                ]
+            )
+            image_id = image.pk
+            transaction.on_commit(lambda: image_ingested.send(sender=Image, image_id=image_id, extra=extra))
+    except IntegrityError:
+        # Another process stored the same bytes first. Its row names this very file (same content,
+        # same name), so the file stays.
+        if not Image.objects.filter(sha256=analysis.sha256).exists():
+            raise
+        return IngestOutcome(name=item.name, status=DUPLICATE, sha256=analysis.sha256), [], []
+    except BaseException:
+        # Nothing half-written: no row committed, so no file either (unless a row names it).
+        if not Image.objects.filter(sha256=analysis.sha256).exists():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        raise
+    face_ids = [face.pk for face in faces]
+    if any(pk is None for pk in face_ids):  # backends without RETURNING on bulk insert
+        face_ids = list(Face.objects.filter(image_id=image_id).order_by("pk").values_list("pk", flat=True))
+    logger.info("ingest: image %s added with %s faces", image_id, len(face_ids))
+    outcome = IngestOutcome(
+        name=item.name, status=ADDED, image_id=image_id, faces=len(face_ids), sha256=analysis.sha256
+    )
+    return outcome, face_ids, vectors
+
+
+# --- Analysis in worker processes -------------------------------------------------------------
+
+_SETTINGS_FOR_WORKERS = (
+    "FACE_MODEL_DIR",
+    "FACE_MODEL_NAME",
+    "FACE_DET_SIZE",
+    "FACE_DET_MIN_SCORE",
+    "IMAGE_MAX_BYTES",
+    "IMAGE_MAX_PIXELS",
+    "IMAGE_MAX_SIDE",
+)
+
+
+def _worker_init(overrides: dict[str, Any], threads: int) -> None:
+    # A fresh (spawned) interpreter: set up Django, then take this process's settings as they are
+    # now (tests and callers may have changed them) rather than as the environment says.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    face_model_configure(threads=threads)
+
+
+def _analyse_job(data: bytes) -> ImageAnalysis | tuple[str, str]:
+    try:
+        return image_analyse(data=data)
+    except ImageRejected as exc:
+        return exc.reason, exc.message
+
+
+def _bytes_read(item: IngestItem) -> bytes:
+    if item.data is not None:
+        return item.data
+    assert item.path is not None
+    with open(item.path, "rb") as handle:
+        # Read one byte past the limit, never a whole huge file: image_decode then says "too large".
+        return handle.read(settings.IMAGE_MAX_BYTES + 1)
+
+
+def default_workers(*, files: int) -> int:
+    """Processes worth starting for a number of files: loading the models costs about a second."""
+    return 1 if files < 48 else max(1, min(os.cpu_count() or 1, 8))
+
+
+def images_ingest(
+    *,
+    items: list[IngestItem],
+    workers: int = 1,
+    progress: Callable[[IngestOutcome], None] | None = None,
+    sync: bool = True,
+) -> list[IngestOutcome]:
+    """Ingest many images: outcomes in the order given, one index write per batch, then a sync.
+
+    ``workers`` > 1 analyses in that many processes (each with cores // workers model threads).
+    """
+    outcomes: list[IngestOutcome] = []
+    pool: ProcessPoolExecutor | None = None
+    if workers > 1 and len(items) > 1:
+        overrides = {key: getattr(settings, key) for key in _SETTINGS_FOR_WORKERS}
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(overrides, default_threads_for(processes=workers)),
+        )
+    try:
+        for batch in _batches_analysed(items, pool):
+            outcomes.extend(_batch_store(batch, progress))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if sync and any(o.status == ADDED for o in outcomes):
+        # Repairs any index write lost to a crash, ours or an earlier run's.
+        index_sync()
+    return outcomes
+
+
+_Pending = list[tuple[IngestItem, str, "Future[Any] | ImageAnalysis | tuple[str, str] | IngestOutcome"]]
+
+
+def _batches_analysed(items: list[IngestItem], pool: ProcessPoolExecutor | None) -> Iterator[_Pending]:
+    """Batches whose analyses are under way in the pool while the previous batch is being stored."""
+    previous: _Pending | None = None
+    seen: set[str] = set()
+    for start in range(0, len(items), BATCH_SIZE):
+        batch: _Pending = []
+        chunk = items[start : start + BATCH_SIZE]
+        datas: list[bytes | None] = []
+        for item in chunk:
+            try:
+                datas.append(_bytes_read(item))
+            except OSError as exc:
+                datas.append(None)
+                logger.warning("ingest: cannot read a file (%s)", type(exc).__name__)
+        digests = [hashlib.sha256(d).hexdigest() if d is not None else "" for d in datas]
+        known = set(
+            Image.objects.filter(sha256__in=[d for d in digests if d]).values_list("sha256", flat=True)
+        )
+        for item, data, digest in zip(chunk, datas, digests, strict=True):
+            if data is None:
+                outcome = IngestOutcome(
+                    name=item.name,
+                    status=REJECTED,
+                    reason="unreadable",
+                    message="This file could not be read (missing, or no permission).",
+                )
+                batch.append((item, "", outcome))
+            elif digest in known or digest in seen:
+                batch.append((item, digest, IngestOutcome(name=item.name, status=DUPLICATE, sha256=digest)))
+            else:
+                seen.add(digest)
+                job: Any = pool.submit(_analyse_job, data) if pool is not None else None
+                batch.append((item, digest, job if job is not None else _analyse_job(data)))
+        if previous is not None:
+            yield previous
+        previous = batch
+    if previous is not None:
+        yield previous
+
+
+def _batch_store(batch: _Pending, progress: Callable[[IngestOutcome], None] | None) -> list[IngestOutcome]:
+    templates = suppression_templates()
+    outcomes: list[IngestOutcome] = []
+    new_ids: list[int] = []
+    new_vectors: list[np.ndarray] = []
+    for item, digest, state in batch:
+        result = state.result() if isinstance(state, Future) else state
+        if isinstance(result, IngestOutcome):
+            outcome = result
+        elif isinstance(result, tuple):
+            reason, message = result
+            outcome = IngestOutcome(
+                name=item.name, status=REJECTED, reason=reason, message=message, sha256=digest
+            )
+            logger.info("ingest: file rejected (%s)", reason)
+        else:
+            outcome, ids, vectors = _image_store(item=item, analysis=result, templates=templates)
+            new_ids.extend(ids)
+            new_vectors.extend(vectors)
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+    if new_ids:
+        index_add(ids=new_ids, vectors=np.stack(new_vectors))
+    return outcomes
+
+
+def image_ingest(
+    *,
+    data: bytes,
+    name: str,
+    source_url: str = "",
+    collected_at: datetime | None = None,
+    platform: str = "",
+    account: str = "",
+    extra: dict[str, str] | None = None,
+) -> IngestOutcome:
+    """Ingest one image given as bytes (same rules as images_ingest)."""
+    item = IngestItem(
+        name=name,
+        data=data,
+        source_url=source_url,
+        collected_at=collected_at,
+        platform=platform,
+        account=account,
+        extra=dict(extra or {}),
+    )
+    # No full reconcile for one image: searches reconcile before they run (faces_search(sync=True)).
+    return images_ingest(items=[item], sync=False)[0]

@@ -1,0 +1,46 @@
+"""Celery tasks: thin wrappers that call one service. Idempotent (a file already held is a duplicate)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from matching.services.ingestion import IngestItem, collected_at_parse, images_ingest
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(DatabaseError, OSError),
+    max_retries=3,
+    retry_backoff=True,
+    retry_jitter=True,
+)
+def ingest_files(items: list[dict[str, Any]]) -> dict[str, int]:
+    """Ingest a chunk of files: dicts of path, source_url, collected_at, platform, account, extra.
+
+    The paths must be readable by the worker (a shared folder). Re-running the chunk adds nothing
+    twice: every file already stored comes back as a duplicate.
+    """
+    ingest_items = [
+        IngestItem(
+            name=str(entry["path"]),
+            path=str(entry["path"]),
+            source_url=entry.get("source_url") or "",
+            collected_at=collected_at_parse(value=entry.get("collected_at") or None),
+            platform=entry.get("platform") or "",
+            account=entry.get("account") or "",
+            extra=dict(entry.get("extra") or {}),
+        )
+        for entry in items
+    ]
+    outcomes = images_ingest(items=ingest_items)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    logger.info("ingest_files: %s", counts)
+    return counts
