@@ -244,6 +244,17 @@ COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 0)  # 0: no aut
 STUCK_AFTER = timedelta(minutes=env_int("STUCK_AFTER_MINUTES", 30))
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# Due-soon reminders go to the privacy team's shared mailbox; escalations to PRIVACY_OFFICER_EMAIL.
+STAFF_REMINDER_EMAIL = env_str("STAFF_REMINDER_EMAIL", DEFAULT_FROM_EMAIL)
+# A request found stuck this many times is held for staff instead of being re-enqueued again.
+STUCK_MAX_REQUEUES = env_int("STUCK_MAX_REQUEUES", 3)
+# When the periodic jobs run (rights.schedule): hours are local (TIME_ZONE), intervals in minutes.
+DEADLINE_SWEEP_HOUR = env_int("DEADLINE_SWEEP_HOUR", 7)
+NOTICE_CHASE_HOUR = env_int("NOTICE_CHASE_HOUR", 9)
+PURGE_HOUR = env_int("PURGE_HOUR", 3)
+RETENTION_HOUR = env_int("RETENTION_HOUR", 2)
+RECOVERY_INTERVAL = timedelta(minutes=env_int("RECOVERY_INTERVAL_MINUTES", 5))
+SUPPRESSION_CHECK_INTERVAL = timedelta(minutes=env_int("SUPPRESSION_CHECK_INTERVAL_MINUTES", 15))
 PROCESSING_PURPOSES = env_str(
     "PROCESSING_PURPOSES",
     "Providing a face search service to our customers; improving face recognition models.",

@@ -1,7 +1,7 @@
 """Celery tasks of the jobs side: sending recipient notices, and every periodic job.
 
-Thin and idempotent: each takes ids (or nothing), calls one service, and is safe to run twice.
-The schedule is declared in ``rights.schedule``.
+Thin and idempotent: each takes ids (or nothing), calls one service, and is safe to run twice or
+at the same time as another run. The schedule is declared in ``rights.schedule``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from rights.services import notices
+from rights.services import deadlines, notices, purge, recovery, retention
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +28,47 @@ def notice_send_task(notice_id: int) -> bool:
     retry_backoff_max=6 * 3600,
 )
 def notice_webhook_task(notice_id: int) -> bool:
-    # A failing webhook only retries this task: the email has gone already, in its own task.
+    # A failing webhook only retries this task: the email went out in its own task.
     return notices.notice_webhook_deliver(notice_id=notice_id)
 
 
 @shared_task(acks_late=True)
 def notices_chase_job() -> int:
     return notices.notices_chase()
+
+
+@shared_task(acks_late=True)
+def deadlines_sweep_job() -> dict[str, int]:
+    result = deadlines.deadlines_sweep()
+    return {"reminded": result.reminded, "escalated": result.escalated, "overdue": result.overdue}
+
+
+@shared_task(acks_late=True)
+def requests_recover_job() -> dict[str, int]:
+    result = recovery.requests_recover_stuck()
+    return {"requeued": result.requeued, "held": result.held}
+
+
+@shared_task(acks_late=True)
+def requests_purge_job() -> dict[str, int]:
+    result = purge.requests_purge_due()
+    return {"requests": result.requests, "answer_archives": result.answer_archives}
+
+
+@shared_task(acks_late=True)
+def suppression_check_job() -> dict[str, int]:
+    result = retention.suppression_check()
+    return {
+        "faces_checked": result.faces_checked,
+        "templates_checked": result.templates_checked,
+        "images_deleted": result.images_deleted,
+    }
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), max_retries=3, retry_backoff=True)
+def retention_job() -> int:
+    result = retention.retention_delete_chunk()
+    if result.more:
+        # One chunk per run, so no worker is held for a deletion of unbounded length.
+        retention_job.delay()
+    return result.deleted

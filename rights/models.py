@@ -314,3 +314,14 @@ class RecipientNotice(models.Model):
 
     def __str__(self) -> str:
         return f"Notice to {self.recipient} for request {self.request_id}"
+
+
+class JobCursor(models.Model):
+    """How far a periodic job got through an ever-growing table (e.g. the highest Face id checked)."""
+
+    name = models.CharField(max_length=60, unique=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.position}"

@@ -1,3 +1,43 @@
-"""Every periodic job, declared in one place (Celery beat reads this)."""
+"""Every periodic job, declared in one place (Celery beat reads this through portal.celery).
 
-BEAT_SCHEDULE: dict[str, dict] = {}
+Times and intervals are settings (portal/settings.py, "Rights requests"). Each job is a thin task
+in ``rights.jobs`` calling one service; all are safe to run twice or concurrently.
+"""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+from django.conf import settings
+
+BEAT_SCHEDULE: dict[str, dict] = {
+    # Due-soon reminders to staff and escalation of overdue requests, once a day before work.
+    "deadline-sweep": {
+        "task": "rights.jobs.deadlines_sweep_job",
+        "schedule": crontab(minute=0, hour=settings.DEADLINE_SWEEP_HOUR),
+    },
+    # Requests left in a working status by a dead worker, put back and re-enqueued.
+    "recover-stuck-requests": {
+        "task": "rights.jobs.requests_recover_job",
+        "schedule": settings.RECOVERY_INTERVAL,
+    },
+    # Selfies, embeddings, unconsented suppression templates and expired archives of closed requests.
+    "purge-verification-data": {
+        "task": "rights.jobs.requests_purge_job",
+        "schedule": crontab(minute=30, hour=settings.PURGE_HOUR),
+    },
+    # Recipients that have not acknowledged an erasure notice are sent it again.
+    "chase-recipient-notices": {
+        "task": "rights.jobs.notices_chase_job",
+        "schedule": crontab(minute=0, hour=settings.NOTICE_CHASE_HOUR),
+    },
+    # Newly ingested faces (and new objections) against the suppression list.
+    "suppression-check": {
+        "task": "rights.jobs.suppression_check_job",
+        "schedule": settings.SUPPRESSION_CHECK_INTERVAL,
+    },
+    # Collection images past the retention period (a no-op unless COLLECTION_RETENTION_DAYS > 0).
+    "collection-retention": {
+        "task": "rights.jobs.retention_job",
+        "schedule": crontab(minute=0, hour=settings.RETENTION_HOUR),
+    },
+}

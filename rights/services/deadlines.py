@@ -1,0 +1,162 @@
+"""The deadline sweep: due-soon reminders to staff and escalation of overdue requests.
+
+The clock rules themselves are in ``rights.services.clock``; this only watches them. Each
+reminder threshold (settings.DUE_SOON_REMINDER_DAYS) is sent once per request, recorded in
+``DataRequest.reminders_sent``; an overdue request is escalated once to the privacy officer
+(``escalated_at``). Both are audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from rights.models import OPEN_STATUSES, DataRequest, RequestStatus
+from rights.services.audit import SYSTEM, audit_record
+from rights.services.clock import days_left
+from rights.services.emails import email_send, public_url
+
+logger = logging.getLogger(__name__)
+
+# Requests whose email was never confirmed are not yet requests staff can act on; the public side
+# expires them. Every other open request is watched, including those waiting for a new photo.
+WATCHED_STATUSES = [s for s in OPEN_STATUSES if s != RequestStatus.UNCONFIRMED]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    reminded: int  # reminder emails sent by this sweep
+    escalated: int  # overdue requests escalated by this sweep
+    overdue: int  # open requests past their effective due date now
+
+
+def _admin_url(request_id: int) -> str:
+    try:
+        return public_url(path=reverse("admin:rights_datarequest_change", args=[request_id]))
+    except NoReverseMatch:
+        return public_url(path=f"/admin/rights/datarequest/{request_id}/change/")
+
+
+def _watched() -> QuerySet[DataRequest]:
+    return DataRequest.objects.filter(status__in=WATCHED_STATUSES).annotate(
+        effective_due=Coalesce("extended_until", "due_at")
+    )
+
+
+def reminder_thresholds_due(*, request: DataRequest, now: datetime) -> list[int]:
+    """The reminder thresholds (days before due) reached and not yet sent; empty once overdue."""
+    left = days_left(due_at=request.effective_due_at, now=now)
+    if left < 0:
+        return []
+    sent = set(request.reminders_sent or [])
+    return sorted(d for d in set(settings.DUE_SOON_REMINDER_DAYS) if left <= d and d not in sent)
+
+
+def request_remind(*, request_id: int, now: datetime) -> bool:
+    """Send one due-soon reminder if a threshold is reached and not yet reminded; True if sent.
+
+    When a sweep was missed and several thresholds are reached at once, one email goes out and
+    every reached threshold is marked, so staff are not sent a burst of reminders.
+    """
+    with transaction.atomic():
+        request = (
+            DataRequest.objects.select_for_update().filter(id=request_id, status__in=WATCHED_STATUSES).first()
+        )
+        if request is None:
+            return False
+        reached = reminder_thresholds_due(request=request, now=now)
+        if not reached:
+            return False
+        left = days_left(due_at=request.effective_due_at, now=now)
+        email_send(
+            to=settings.STAFF_REMINDER_EMAIL,
+            template="reminder",
+            context={
+                "request": request,
+                "days_left": left,
+                "due_at": request.effective_due_at,
+                "admin_url": _admin_url(request.id),
+            },
+            request_id=request.id,
+        )
+        request.reminders_sent = sorted({*(request.reminders_sent or []), *reached})
+        request.save(update_fields=["reminders_sent"])
+        audit_record(
+            actor=SYSTEM,
+            action="due_soon_reminder",
+            request_id=request.id,
+            detail={"days_left": left, "thresholds": reached, "due_at": request.effective_due_at.isoformat()},
+        )
+    logger.info("reminder sent request=%s days_left=%s", request_id, left)
+    return True
+
+
+def request_escalate(*, request_id: int, now: datetime) -> bool:
+    """Escalate an overdue request to the privacy officer, once; True if escalated now."""
+    with transaction.atomic():
+        request = (
+            DataRequest.objects.select_for_update()
+            .filter(id=request_id, status__in=WATCHED_STATUSES, escalated_at__isnull=True)
+            .first()
+        )
+        if request is None or request.effective_due_at >= now:
+            return False
+        overdue_days = -days_left(due_at=request.effective_due_at, now=now)
+        email_send(
+            to=settings.PRIVACY_OFFICER_EMAIL,
+            template="escalation",
+            context={
+                "request": request,
+                "due_at": request.effective_due_at,
+                "days_overdue": overdue_days,
+                "admin_url": _admin_url(request.id),
+            },
+            request_id=request.id,
+        )
+        DataRequest.objects.filter(id=request.id).update(escalated_at=now)
+        audit_record(
+            actor=SYSTEM,
+            action="overdue_escalated",
+            request_id=request.id,
+            detail={"days_overdue": overdue_days, "due_at": request.effective_due_at.isoformat()},
+        )
+    logger.info("overdue request escalated request=%s days_overdue=%s", request_id, overdue_days)
+    return True
+
+
+def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Remind staff of requests due soon, escalate overdue ones, and count those overdue now."""
+    now = now or timezone.now()
+    horizon_days = max(settings.DUE_SOON_REMINDER_DAYS, default=0) + 1
+    reminded = escalated = 0
+
+    overdue_ids = list(
+        _watched().filter(effective_due__lt=now).order_by("effective_due").values_list("id", flat=True)
+    )
+    for request_id in overdue_ids:
+        if request_escalate(request_id=request_id, now=now):
+            escalated += 1
+
+    # Due soon: due within the largest threshold, not overdue; a wide filter, the exact rule is
+    # counted in local calendar days by reminder_thresholds_due.
+    soon = (
+        _watched()
+        .filter(effective_due__gte=now, effective_due__lt=now + timedelta(days=horizon_days))
+        .order_by("effective_due")
+        .values_list("id", flat=True)
+    )
+    for request_id in list(soon):
+        if request_remind(request_id=request_id, now=now):
+            reminded += 1
+
+    result = SweepResult(reminded=reminded, escalated=escalated, overdue=len(overdue_ids))
+    logger.info("deadline sweep reminded=%s escalated=%s overdue=%s", reminded, escalated, result.overdue)
+    return result

@@ -1,0 +1,126 @@
+"""Recipients of copies of collection images, and what was released to them (Art. 17(2), Art. 19).
+
+Releases are recorded through the ingest manifest's ``released_to`` column (see
+``rights.signals``) or the admin. A release keeps the image's hash, so it outlives the image and
+an erasure can still tell who must be notified.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+
+from matching.models import Image
+from rights.models import Recipient, Release
+from rights.services.audit import SYSTEM, audit_record
+
+logger = logging.getLogger(__name__)
+
+# A recipient first named in a manifest has no known contact yet: the reserved ``.invalid`` domain
+# (RFC 2606) can never deliver, notices to it wait unsent, and the admin flags it for staff to fill in.
+CONTACT_UNKNOWN = "contact-unknown@recipients.invalid"
+
+
+def recipient_contact_missing(*, recipient: Recipient) -> bool:
+    return not recipient.contact_email or recipient.contact_email == CONTACT_UNKNOWN
+
+
+def recipient_names_parse(*, value: str) -> list[str]:
+    """``"Acme Ltd; Foo Inc"`` -> ``["Acme Ltd", "Foo Inc"]``: trimmed, blanks and repeats dropped."""
+    names: list[str] = []
+    for part in (value or "").split(";"):
+        name = " ".join(part.split())
+        if name and name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    return names
+
+
+def recipient_get_or_create(
+    *, name: str, contact_email: str = "", webhook_url: str = "", actor: str = SYSTEM
+) -> tuple[Recipient, bool]:
+    """The recipient with this name (case-insensitive), created if unknown.
+
+    A recipient created without a contact gets ``CONTACT_UNKNOWN``; an existing recipient's
+    details are never overwritten here (the admin is where staff change them).
+    """
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValueError("a recipient needs a name")
+    if len(name) > Recipient._meta.get_field("name").max_length:
+        raise ValueError("a recipient name is at most 200 characters")
+    with transaction.atomic():
+        existing = Recipient.objects.filter(name__iexact=name).first()
+        if existing is not None:
+            return existing, False
+        recipient = Recipient.objects.create(
+            name=name, contact_email=contact_email or CONTACT_UNKNOWN, webhook_url=webhook_url
+        )
+        audit_record(
+            actor=actor,
+            action="recipient_created",
+            detail={
+                "recipient_id": recipient.id,
+                "recipient": recipient.name,
+                "contact_missing": recipient_contact_missing(recipient=recipient),
+            },
+        )
+    logger.info("recipient created recipient=%s contact_missing=%s", recipient.id, not contact_email)
+    return recipient, True
+
+
+def releases_record(
+    *, recipient: Recipient, image_ids: Iterable[int], released_at: datetime, actor: str = SYSTEM
+) -> list[Release]:
+    """Record that these collection images were handed to ``recipient`` at ``released_at``.
+
+    Idempotent: an image already released to this recipient keeps its first release. Returns the
+    releases created by this call. Raises ValueError naming ids that are not in the collection.
+    """
+    wanted = sorted(set(image_ids))
+    if not wanted:
+        return []
+    images = dict(Image.objects.filter(id__in=wanted).values_list("id", "sha256"))
+    unknown = [image_id for image_id in wanted if image_id not in images]
+    if unknown:
+        raise ValueError(f"not in the collection: image ids {unknown}")
+    with transaction.atomic():
+        already = set(
+            Release.objects.filter(recipient=recipient, image_sha256__in=images.values()).values_list(
+                "image_sha256", flat=True
+            )
+        )
+        created = [
+            Release(recipient=recipient, image_id=image_id, image_sha256=sha256, released_at=released_at)
+            for image_id, sha256 in images.items()
+            if sha256 not in already
+        ]
+        if not created:
+            return []
+        Release.objects.bulk_create(created)
+        audit_record(
+            actor=actor,
+            action="releases_recorded",
+            detail={
+                "recipient_id": recipient.id,
+                "images": len(created),
+                "image_ids": [release.image_id for release in created][:100],
+                "released_at": released_at.isoformat(),
+            },
+        )
+    logger.info("releases recorded recipient=%s images=%s", recipient.id, len(created))
+    return created
+
+
+def image_recipients(*, image_sha256s: Iterable[str]) -> dict[str, list[Recipient]]:
+    """sha256 -> the recipients it was released to (for access answers, Art. 15(1)(c))."""
+    by_hash: dict[str, list[Recipient]] = {}
+    for release in (
+        Release.objects.filter(image_sha256__in=list(image_sha256s))
+        .select_related("recipient")
+        .order_by("recipient__name")
+    ):
+        by_hash.setdefault(release.image_sha256, []).append(release.recipient)
+    return by_hash

@@ -1,0 +1,129 @@
+"""Resuming work left by a dead worker.
+
+A request stays in a working status (``WORKING_STATUSES``) only while a task owns it. One left
+there longer than settings.STUCK_AFTER lost its worker (killed, out of memory, redeployed) or its
+message: it is put back in the status its task starts from and the task is enqueued again. The
+tasks are idempotent and take the request with a conditional UPDATE, so a request that was only
+slow is never worked on twice. A request found stuck settings.STUCK_MAX_REQUEUES times is held for
+staff: something in it kills the worker, and re-enqueuing it forever would hide that.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from rights.models import WORKING_STATUSES, AuditEvent, DataRequest, RequestStatus
+from rights.services.audit import SYSTEM
+from rights.services.transitions import request_transition
+
+logger = logging.getLogger(__name__)
+
+REQUEUE_ACTION = "requeued_after_stuck"
+
+# stuck status -> (status its task starts from, the task that takes it from there)
+_RESUME = {
+    RequestStatus.QUEUED: (RequestStatus.QUEUED, "request_search"),
+    RequestStatus.SEARCHING: (RequestStatus.QUEUED, "request_search"),
+    RequestStatus.APPROVED: (RequestStatus.APPROVED, "request_fulfil"),
+    RequestStatus.FULFILLING: (RequestStatus.APPROVED, "request_fulfil"),
+}
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    requeued: int
+    held: int
+
+
+def _enqueue(task_name: str, request_id: int) -> None:
+    # Imported here: the pipeline's tasks import services, and this module must load without them.
+    from rights import tasks
+
+    getattr(tasks, task_name).delay(request_id)
+
+
+def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
+    """Put one stuck request back and enqueue its task: "requeued", "held", or None if not stuck.
+
+    The move is a conditional transition from the status it was seen in, with the time it was
+    seen stuck: if a worker moved it meanwhile, nothing happens.
+    """
+    cutoff = now - settings.STUCK_AFTER
+    seen = (
+        DataRequest.objects.filter(id=request_id, status__in=WORKING_STATUSES, status_changed_at__lt=cutoff)
+        .values("status", "status_changed_at")
+        .first()
+    )
+    if seen is None:
+        return None
+    stuck_status = seen["status"]
+    resume_status, task_name = _RESUME[stuck_status]
+    detail = {"stuck_in": stuck_status, "since": seen["status_changed_at"].isoformat()}
+    previous = AuditEvent.objects.filter(request_id=request_id, action=REQUEUE_ACTION).count()
+    with transaction.atomic():
+        # Guard on status_changed_at too: a request that moved out and back in meanwhile is not stuck.
+        still_stuck = (
+            DataRequest.objects.select_for_update()
+            .filter(id=request_id, status=stuck_status, status_changed_at=seen["status_changed_at"])
+            .values_list("id", flat=True)
+            .first()
+        )
+        if still_stuck is None:
+            return None
+        if previous >= settings.STUCK_MAX_REQUEUES:
+            moved = request_transition(
+                request_id=request_id,
+                from_statuses=[stuck_status],
+                to_status=RequestStatus.HELD,
+                actor=SYSTEM,
+                action="held_after_stuck",
+                reason=(
+                    f"Left unfinished by a worker {previous + 1} times; held for staff to look at "
+                    "before it is tried again."
+                ),
+                detail={**detail, "requeues": previous},
+                fields={
+                    "hold_reason": f"Stuck in {stuck_status} {previous + 1} times (a worker died on it)."
+                },
+            )
+            outcome = "held" if moved else None
+        else:
+            moved = request_transition(
+                request_id=request_id,
+                from_statuses=[stuck_status],
+                to_status=resume_status,
+                actor=SYSTEM,
+                action=REQUEUE_ACTION,
+                reason=f"No progress for more than {settings.STUCK_AFTER}; the worker is presumed dead.",
+                detail={**detail, "requeues": previous + 1},
+            )
+            if moved:
+                transaction.on_commit(functools.partial(_enqueue, task_name, request_id))
+            outcome = "requeued" if moved else None
+    if outcome:
+        logger.warning("stuck request %s in %s: %s", request_id, stuck_status, outcome)
+    return outcome
+
+
+def requests_recover_stuck(*, now: datetime | None = None) -> RecoveryResult:
+    """Re-enqueue every request stuck in a working status; hold those stuck too often."""
+    now = now or timezone.now()
+    cutoff = now - settings.STUCK_AFTER
+    stuck_ids = list(
+        DataRequest.objects.filter(status__in=WORKING_STATUSES, status_changed_at__lt=cutoff)
+        .order_by("status_changed_at")
+        .values_list("id", flat=True)
+    )
+    requeued = held = 0
+    for request_id in stuck_ids:
+        outcome = request_requeue_if_stuck(request_id=request_id, now=now)
+        requeued += outcome == "requeued"
+        held += outcome == "held"
+    return RecoveryResult(requeued=requeued, held=held)

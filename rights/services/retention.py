@@ -1,0 +1,244 @@
+"""Keeping the collection within what it may hold: the objection list and the retention period.
+
+- Suppression check: ingestion refuses faces on the suppression list, but an image can slip in
+  around an objection (ingested by a batch that loaded the list before the objection's template
+  was added, or collected before the objection took effect and not yet searched). Every run checks
+  the faces ingested since the last run against every template, and every template added since
+  the last run against the whole collection; a face at or above MATCH_THRESHOLD gets its image
+  deleted through matching's delete service, counted as an ``IngestionSkip``, ledgered as an
+  erasure of the objecting request and notified to the image's recipients.
+- Retention: when settings.COLLECTION_RETENTION_DAYS > 0, images collected longer ago than that
+  are deleted, in chunks; images still part of an open request are left until it closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from matching.models import Face, Image, IngestionSkip, SuppressedFace
+from matching.services.deletion import ImageDeletion, images_delete
+from matching.services.search import faces_search
+from matching.services.suppression import suppression_templates
+from rights.models import OPEN_STATUSES, DataRequest, ErasureRecord, JobCursor, Match
+from rights.services.audit import SYSTEM, audit_record
+from rights.services.notices import notices_create_for_erasure
+
+logger = logging.getLogger(__name__)
+
+FACE_CURSOR = "suppression_check.face"
+TEMPLATE_CURSOR = "suppression_check.template"
+FACE_CHUNK = 5000
+RETENTION_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class SuppressionCheckResult:
+    faces_checked: int
+    templates_checked: int
+    images_deleted: int
+
+
+def _cursor(name: str) -> JobCursor:
+    cursor, _ = JobCursor.objects.select_for_update().get_or_create(name=name)
+    return cursor
+
+
+def _request_id_for(reference: str) -> int | None:
+    """The rights request behind a suppression reference ("request:<id>"), if it still exists."""
+    prefix, _, raw_id = reference.partition(":")
+    if prefix != "request" or not raw_id.isdigit():
+        return None
+    return DataRequest.objects.filter(id=int(raw_id)).values_list("id", flat=True).first()
+
+
+def _new_faces_hits(
+    *, after_id: int, template_ids: list[int], matrix: np.ndarray
+) -> tuple[int, int, dict[int, tuple[int, float]]]:
+    """(faces checked, highest face id seen, image id -> (template id, score)) for faces > after_id."""
+    hits: dict[int, tuple[int, float]] = {}
+    checked = 0
+    last_id = after_id
+    while True:
+        rows = list(
+            Face.objects.filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", "image_id", "embedding")[:FACE_CHUNK]
+        )
+        if not rows:
+            break
+        vectors = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype="<f4").reshape(len(rows), -1)
+        scores = vectors @ matrix.T
+        best = scores.argmax(axis=1)
+        for (_, image_id, _), column, row_scores in zip(rows, best, scores, strict=True):
+            score = float(row_scores[column])
+            if score >= settings.MATCH_THRESHOLD and score > hits.get(image_id, (0, -1.0))[1]:
+                hits[image_id] = (template_ids[int(column)], score)
+        checked += len(rows)
+        last_id = rows[-1][0]
+    return checked, last_id, hits
+
+
+def _new_templates_hits(*, after_id: int) -> tuple[int, int, dict[int, tuple[int, float]]]:
+    """(templates checked, highest template id seen, image id -> (template id, score)) over the collection."""
+    rows = list(SuppressedFace.objects.filter(id__gt=after_id).order_by("id").values_list("id", "embedding"))
+    if not rows:
+        return 0, after_id, {}
+    vectors = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), -1)
+    hits: dict[int, tuple[int, float]] = {}
+    for (template_id, _), face_hits in zip(rows, faces_search(vectors=vectors), strict=True):
+        for hit in face_hits:
+            if hit.score >= settings.MATCH_THRESHOLD and hit.score > hits.get(hit.image_id, (0, -1.0))[1]:
+                hits[hit.image_id] = (template_id, hit.score)
+    return len(rows), rows[-1][0], hits
+
+
+def _suppressed_images_delete(*, hits: dict[int, tuple[int, float]], now: datetime) -> int:
+    """Delete each image, count it as a skip, ledger it under the objecting request, notify recipients."""
+    references = dict(
+        SuppressedFace.objects.filter(id__in={t for t, _ in hits.values()}).values_list("id", "reference")
+    )
+    deleted = 0
+    notify: set[int] = set()
+    for image_id, (template_id, score) in sorted(hits.items()):
+        outcome: ImageDeletion = images_delete(image_ids=[image_id])[0]
+        if not outcome.found:
+            continue
+        request_id = _request_id_for(references.get(template_id, ""))
+        with transaction.atomic():
+            # The image is gone like one refused at ingestion: counted the same way, hash only.
+            IngestionSkip.objects.create(
+                sha256=outcome.sha256,
+                suppression_id=template_id if template_id in references else None,
+                score=score,
+            )
+            if request_id is not None:
+                ErasureRecord.objects.get_or_create(
+                    request_id=request_id,
+                    image_sha256=outcome.sha256,
+                    defaults={
+                        "image_id": image_id,
+                        "source_url": outcome.source_url,
+                        "removed_from": outcome.removed_from,
+                        "erased_at": now,
+                    },
+                )
+                notify.add(request_id)
+            audit_record(
+                actor=SYSTEM,
+                action="suppressed_image_deleted",
+                request_id=request_id,
+                detail={
+                    "image_id": image_id,
+                    "image_sha256": outcome.sha256,
+                    "template_id": template_id,
+                    "score": round(score, 4),
+                    "removed_from": outcome.removed_from,
+                },
+            )
+        deleted += 1
+        logger.info("suppression check: image %s deleted (template %s)", image_id, template_id)
+    for request_id in sorted(notify):
+        notices_create_for_erasure(request_id=request_id)
+    return deleted
+
+
+def suppression_check(*, now: datetime | None = None) -> SuppressionCheckResult:
+    """Check faces and templates added since the last run; delete images of people who objected.
+
+    The cursors only move forward once the run's deletions are done, so a run that dies half-way
+    is redone (deleting an image already gone is a no-op).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        face_after = _cursor(FACE_CURSOR).position
+        template_after = _cursor(TEMPLATE_CURSOR).position
+    template_ids, matrix = suppression_templates()
+    if not template_ids:
+        # Nothing to check against: faces ingested until now need no later check (a template added
+        # later is checked against the whole collection).
+        highest_face = Face.objects.aggregate(m=Max("id"))["m"] or face_after
+        JobCursor.objects.filter(name=FACE_CURSOR, position__lt=highest_face).update(position=highest_face)
+        return SuppressionCheckResult(faces_checked=0, templates_checked=0, images_deleted=0)
+
+    faces_checked, face_last, hits = _new_faces_hits(
+        after_id=face_after, template_ids=template_ids, matrix=matrix
+    )
+    templates_checked, template_last, template_hits = _new_templates_hits(after_id=template_after)
+    for image_id, (template_id, score) in template_hits.items():
+        if score > hits.get(image_id, (0, -1.0))[1]:
+            hits[image_id] = (template_id, score)
+    deleted = _suppressed_images_delete(hits=hits, now=now) if hits else 0
+
+    # Conditional on position: a concurrent run that got further is never moved back.
+    JobCursor.objects.filter(name=FACE_CURSOR, position__lt=face_last).update(position=face_last)
+    JobCursor.objects.filter(name=TEMPLATE_CURSOR, position__lt=template_last).update(position=template_last)
+    result = SuppressionCheckResult(
+        faces_checked=faces_checked, templates_checked=templates_checked, images_deleted=deleted
+    )
+    logger.info(
+        "suppression check faces=%s templates=%s deleted=%s", faces_checked, templates_checked, deleted
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    deleted: int
+    more: bool  # another chunk is waiting (the job re-enqueues itself)
+
+
+def retention_cutoff(*, now: datetime) -> datetime | None:
+    if settings.COLLECTION_RETENTION_DAYS <= 0:
+        return None
+    return now - timedelta(days=settings.COLLECTION_RETENTION_DAYS)
+
+
+def _expired_images(*, cutoff: datetime, limit: int) -> list[int]:
+    in_open_requests = Match.objects.filter(request__status__in=OPEN_STATUSES, image__isnull=False).values(
+        "image_id"
+    )
+    return list(
+        Image.objects.filter(collected_at__lt=cutoff)
+        .exclude(id__in=in_open_requests)
+        .order_by("collected_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def retention_delete_chunk(*, now: datetime | None = None, chunk: int = RETENTION_CHUNK) -> RetentionResult:
+    """Delete up to ``chunk`` collection images older than the retention period.
+
+    Returns whether more remain, so the caller re-enqueues itself instead of holding a worker for
+    a deletion of unbounded length. Does nothing when no retention period is set.
+    """
+    now = now or timezone.now()
+    cutoff = retention_cutoff(now=now)
+    if cutoff is None:
+        return RetentionResult(deleted=0, more=False)
+    candidates = _expired_images(cutoff=cutoff, limit=chunk + 1)
+    batch, more = candidates[:chunk], len(candidates) > chunk
+    if not batch:
+        return RetentionResult(deleted=0, more=False)
+    outcomes = images_delete(image_ids=batch)
+    deleted = sum(1 for outcome in outcomes if outcome.found)
+    with transaction.atomic():
+        audit_record(
+            actor=SYSTEM,
+            action="retention_images_deleted",
+            detail={
+                "images": deleted,
+                "collected_before": cutoff.isoformat(),
+                "retention_days": settings.COLLECTION_RETENTION_DAYS,
+                "image_ids": [outcome.image_id for outcome in outcomes if outcome.found][:RETENTION_CHUNK],
+            },
+        )
+    logger.info("retention: %s images collected before %s deleted; more=%s", deleted, cutoff.date(), more)
+    return RetentionResult(deleted=deleted, more=more)
