@@ -37,9 +37,18 @@ def notices_chase_job() -> int:
     return notices.notices_chase()
 
 
-@shared_task(acks_late=True)
+class SweepIncomplete(Exception):
+    """Some reminders or escalations could not be sent: the sweep is run again shortly."""
+
+
+@shared_task(
+    acks_late=True, autoretry_for=(SweepIncomplete,), max_retries=6, retry_backoff=300, retry_backoff_max=3600
+)
 def deadlines_sweep_job() -> dict[str, int]:
     result = deadlines.deadlines_sweep()
+    if result.failed:
+        # The next daily run would be a day late for an escalation; what was sent is not resent.
+        raise SweepIncomplete(f"{result.failed} reminders or escalations failed")
     return {"reminded": result.reminded, "escalated": result.escalated, "overdue": result.overdue}
 
 

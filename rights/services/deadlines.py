@@ -36,6 +36,7 @@ class SweepResult:
     reminded: int  # reminder emails sent by this sweep
     escalated: int  # overdue requests escalated by this sweep
     overdue: int  # open requests past their effective due date now
+    failed: int = 0  # reminders or escalations that could not be sent (left for the next run)
 
 
 def _admin_url(request_id: int) -> str:
@@ -141,9 +142,14 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     overdue_ids = list(
         _watched().filter(effective_due__lt=now).order_by("effective_due").values_list("id", flat=True)
     )
+    failed = 0
     for request_id in overdue_ids:
-        if request_escalate(request_id=request_id, now=now):
-            escalated += 1
+        try:
+            escalated += request_escalate(request_id=request_id, now=now)
+        except Exception:
+            # One unsendable email must not stop the others; nothing was recorded, so it is retried.
+            logger.exception("escalation of request %s failed", request_id)
+            failed += 1
 
     # Due soon: due within the largest threshold, not overdue; a wide filter, the exact rule is
     # counted in local calendar days by reminder_thresholds_due.
@@ -154,9 +160,18 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
         .values_list("id", flat=True)
     )
     for request_id in list(soon):
-        if request_remind(request_id=request_id, now=now):
-            reminded += 1
+        try:
+            reminded += request_remind(request_id=request_id, now=now)
+        except Exception:
+            logger.exception("reminder for request %s failed", request_id)
+            failed += 1
 
-    result = SweepResult(reminded=reminded, escalated=escalated, overdue=len(overdue_ids))
-    logger.info("deadline sweep reminded=%s escalated=%s overdue=%s", reminded, escalated, result.overdue)
+    result = SweepResult(reminded=reminded, escalated=escalated, overdue=len(overdue_ids), failed=failed)
+    logger.info(
+        "deadline sweep reminded=%s escalated=%s overdue=%s failed=%s",
+        reminded,
+        escalated,
+        result.overdue,
+        failed,
+    )
     return result

@@ -1,0 +1,111 @@
+"""Seeding helpers for the jobs tests (recipients, notices, purge, deadlines, recovery, retention)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from django.utils import timezone
+
+from matching.models import Image
+from rights.models import DataRequest, ErasureRecord, Recipient, Release, RequestKind, RequestStatus
+from rights.services.clock import due_at_for
+
+
+def local(*args: int) -> datetime:
+    """An aware datetime in settings.TIME_ZONE (Europe/Paris in the tests)."""
+    return timezone.make_aware(datetime(*args))
+
+
+def make_request(
+    *,
+    kind: str = RequestKind.ERASURE,
+    status: str = RequestStatus.REVIEW,
+    received_at: datetime | None = None,
+    status_changed_at: datetime | None = None,
+    **fields: Any,
+) -> DataRequest:
+    received_at = received_at or timezone.now()
+    fields.setdefault("due_at", due_at_for(received_at=received_at))
+    if status != RequestStatus.UNCONFIRMED:
+        fields.setdefault("email_verified_at", received_at)
+    request = DataRequest.objects.create(
+        kind=kind, status=status, email="person@example.org", received_at=received_at, **fields
+    )
+    if status_changed_at is not None:
+        # auto_now_add ignores the value given to create().
+        DataRequest.objects.filter(id=request.id).update(status_changed_at=status_changed_at)
+        request.refresh_from_db()
+    return request
+
+
+def sha(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def make_image(label: str, **fields: Any) -> Image:
+    """A collection image row without a file (for tests that only need its id and hash)."""
+    fields.setdefault("collected_at", timezone.now())
+    return Image.objects.create(
+        sha256=sha(label), file=f"collection/{label}.jpg", width=10, height=10, **fields
+    )
+
+
+def release(recipient: Recipient, image: Image, at: datetime | None = None) -> Release:
+    return Release.objects.create(
+        recipient=recipient, image=image, image_sha256=image.sha256, released_at=at or timezone.now()
+    )
+
+
+def erase(request: DataRequest, image: Image) -> ErasureRecord:
+    """The ledger row the pipeline's erasure writes for one image (the image itself is left alone)."""
+    return ErasureRecord.objects.create(
+        request=request,
+        image_id=image.id,
+        image_sha256=image.sha256,
+        source_url=image.source_url,
+        removed_from=["file", "faces", "embeddings", "image", "index"],
+        erased_at=timezone.now(),
+    )
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        self.server.received.append(  # type: ignore[attr-defined]
+            {"path": self.path, "content_type": self.headers.get("Content-Type"), "json": json.loads(body)}
+        )
+        status = self.server.statuses.pop(0) if self.server.statuses else 204  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def webhook_server(statuses: list[int] | None = None) -> Iterator[ThreadingHTTPServer]:
+    """A real HTTP server on 127.0.0.1 recording each POST; answers ``statuses`` in turn, then 204."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    server.received = []  # type: ignore[attr-defined]
+    server.statuses = list(statuses or [])  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def server_url(server: ThreadingHTTPServer, path: str = "/hook") -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}{path}"
