@@ -1,0 +1,511 @@
+"""The access answer (GDPR Art. 15): an HTML report and a ZIP (report.json, report.html, images).
+
+For every image of the person we hold: a copy in which every OTHER person's face is blurred beyond
+recognition and which carries no metadata (Art. 15(4): the copy must not adversely affect the
+rights of others), with where it came from, when it was collected, why we hold it, who it was
+shared with and how long it is kept. Then the Art. 15(1) items for the whole processing, the right
+to complain, and a statement that the search covered the whole collection whatever the
+collection date (CNIL SAN-2022-019).
+
+Nothing goes out partial: a completeness check reads back what was built (every confirmed image
+present in the ZIP and the HTML, every item filled, no other face detectable in any copy); if it
+fails the request is HELD and staff are alerted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import escape
+from PIL import Image as PILImage
+from PIL import ImageFilter
+
+from matching.models import Face, Image
+from matching.services.embedding import faces_detect
+from matching.services.imaging import ImageRejected, image_decode
+from rights.models import Answer, DataRequest, Match, Recipient, RequestKind, RequestStatus, Selfie
+from rights.services.audit import SYSTEM, audit_record
+from rights.services.fulfilment import request_answered, request_hold
+
+logger = logging.getLogger(__name__)
+
+REPORT_VERSION = 1
+# The part of a face box grown on every side before blurring, so that hair, ears and jaw go too.
+BLUR_MARGIN = 0.2
+# A face detected in a finished copy overlapping the requester's own face this much is theirs.
+OWN_FACE_IOU = 0.3
+
+ITEM_TEXT_KEYS = (
+    "file",
+    "image_sha256",
+    "source_url",
+    "platform",
+    "account",
+    "collected_at",
+    "purposes",
+    "recipients_text",
+    "retention",
+    "how_found",
+)
+GENERAL_KEYS = (
+    "controller",
+    "purposes",
+    "categories",
+    "recipients",
+    "retention",
+    "rights",
+    "complaint",
+    "source",
+    "automated_decision_making",
+    "search_coverage",
+)
+NOT_RECORDED = "Not recorded: we did not keep this when the image was collected."
+
+
+class ReportIncomplete(Exception):
+    """The built answer failed the completeness check; ``problems`` says where."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+# --- Which matches the answer covers --------------------------------------------------------
+
+
+def matches_confirmed(*, request: DataRequest) -> list[Match]:
+    """The matches an approved request acts on: `match` band unless rejected, others only if confirmed."""
+    confirmed = Q(decision=Match.Decision.CONFIRMED) | Q(
+        band=Match.Band.MATCH, decision=Match.Decision.PENDING
+    )
+    return list(request.matches.filter(confirmed).order_by("id"))
+
+
+# --- Blurring -------------------------------------------------------------------------------
+
+
+def _box_grow(box: list[float] | tuple[float, ...], width: int, height: int) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = (x2 - x1) * BLUR_MARGIN, (y2 - y1) * BLUR_MARGIN
+    return (
+        max(0, int(x1 - mx)),
+        max(0, int(y1 - my)),
+        min(width, int(np.ceil(x2 + mx))),
+        min(height, int(np.ceil(y2 + my))),
+    )
+
+
+def face_regions_blur(*, rgb: np.ndarray, boxes: list[list[float]]) -> np.ndarray:
+    """A copy with each box (grown by BLUR_MARGIN) made unrecognisable.
+
+    Pixelated down to 3x3 blocks, then a Gaussian blur as wide as the face: what is left is a
+    smooth patch of the average colours, with no eyes, nose or mouth a person or a detector could
+    pick out (and nothing to "unblur": the detail is gone, not hidden).
+    """
+    out = rgb.copy()
+    height, width = out.shape[:2]
+    for box in boxes:
+        x1, y1, x2, y2 = _box_grow(box, width, height)
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            continue
+        region = PILImage.fromarray(out[y1:y2, x1:x2])
+        small = region.resize((3, 3), PILImage.Resampling.BOX)
+        smooth = small.resize(region.size, PILImage.Resampling.BILINEAR)
+        smooth = smooth.filter(ImageFilter.GaussianBlur(radius=max(region.size) / 4))
+        out[y1:y2, x1:x2] = np.asarray(smooth, dtype=np.uint8)
+    return out
+
+
+def _iou(a: list[float] | tuple[float, ...], b: list[float] | tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    # A new image from raw pixels: no EXIF, XMP, ICC profile or comment can come along.
+    out = io.BytesIO()
+    PILImage.fromarray(rgb, mode="RGB").save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def _own_face_for_identifier_hit(*, image: Image, selfie_vectors: np.ndarray) -> Face | None:
+    """For an image found by identifier: the face most like the requester's selfies, if any is alike."""
+    best, best_score = None, settings.REVIEW_THRESHOLD
+    if selfie_vectors.shape[0] == 0:
+        return None
+    for face in image.faces.all():
+        score = float(np.max(selfie_vectors @ face.vector))
+        if score >= best_score:
+            best, best_score = face, score
+    return best
+
+
+@dataclass(frozen=True)
+class RequesterCopy:
+    jpeg: bytes
+    own_bbox: list[float] | None
+    blurred: int
+
+
+def image_copy_for_requester(*, image: Image, own_face: Face | None) -> RequesterCopy:
+    """The image with every face but ``own_face`` blurred, re-encoded without metadata.
+
+    The faces come from the collection's Face rows; the detector is then run on the result and any
+    face it still finds that is not the requester's (one the collection missed) is blurred too.
+    """
+    with image.file.open("rb") as handle:
+        decoded = image_decode(data=handle.read())
+    rgb = decoded.rgb
+    own_bbox = own_face.bbox if own_face is not None else None
+    others = [face.bbox for face in image.faces.all() if own_face is None or face.pk != own_face.pk]
+    copy = face_regions_blur(rgb=rgb, boxes=others)
+    blurred = len(others)
+    jpeg = _jpeg(copy)
+    for _ in range(3):
+        # Looked for in the JPEG exactly as the person (and the completeness check) will get it.
+        seen = faces_detect(rgb=image_decode(data=jpeg).rgb)
+        leftover = [list(f.bbox) for f in seen if own_bbox is None or _iou(f.bbox, own_bbox) < OWN_FACE_IOU]
+        if not leftover:
+            break
+        copy = face_regions_blur(rgb=copy, boxes=leftover)
+        blurred += len(leftover)
+        jpeg = _jpeg(copy)
+    return RequesterCopy(
+        jpeg=jpeg, own_bbox=[round(float(v), 1) for v in own_bbox] if own_bbox else None, blurred=blurred
+    )
+
+
+# --- The report's content -------------------------------------------------------------------
+
+
+def _date(value: datetime | None) -> str:
+    return timezone.localtime(value).strftime("%d %B %Y") if value else ""
+
+
+def retention_text(*, collected_at: datetime | None) -> str:
+    days = settings.COLLECTION_RETENTION_DAYS
+    if days and days > 0:
+        until = _date(collected_at + timedelta(days=days)) if collected_at else "an unknown date"
+        return f"Kept for {days} days after collection (until {until}), or until you ask us to erase it."
+    return (
+        "Kept until it is erased: no fixed retention period applies. You can ask us to erase it at any time."
+    )
+
+
+def general_items(*, request: DataRequest) -> dict[str, str]:
+    """The Art. 15(1) items for the whole processing, in plain words."""
+    recipients = list(Recipient.objects.order_by("name").values_list("name", flat=True))
+    span_from, span_to = request.searched_collection_from, request.searched_collection_to
+    size = request.searched_collection_size or 0
+    if size:
+        coverage = (
+            "We searched the whole collection, whatever the date an image was collected: "
+            f"all {size} images, collected between {_date(span_from)} and {_date(span_to)}. "
+            "No image was left out because of its age or its source."
+        )
+    else:
+        coverage = "We searched the whole collection, whatever the collection date; it held no images."
+    return {
+        "controller": (
+            f"{settings.ORGANISATION_NAME}, {settings.ORGANISATION_ADDRESS}. "
+            f"Contact: {settings.DEFAULT_FROM_EMAIL}."
+        ),
+        "purposes": settings.PROCESSING_PURPOSES,
+        "categories": (
+            "Photographs showing your face; the face template (a list of numbers computed from "
+            "each face, used to compare faces); for each photograph, the address of the page it was "
+            "collected from, the platform and account name that published it, and the date we "
+            "collected it."
+        ),
+        "recipients": (
+            "Organisations we have handed copies of images to: "
+            + ", ".join(recipients)
+            + ". For each of your "
+            "images we say below whether it was handed to any of them."
+            if recipients
+            else "We have not handed copies of images to any other organisation."
+        ),
+        "retention": retention_text(collected_at=None),
+        "rights": (
+            "You may ask us to correct inaccurate data about you (rectification, Art. 16), to erase "
+            "it (Art. 17), to restrict its processing (Art. 18) and you may object to its processing "
+            "(Art. 21). You can make each of these requests through the same portal, free of charge, "
+            "as often as you wish."
+        ),
+        "complaint": (
+            "You have the right to lodge a complaint with a supervisory authority, in particular in "
+            f"the country where you live or work. Ours is: {settings.SUPERVISORY_AUTHORITY}."
+        ),
+        "source": (
+            "We did not collect these images from you: they were collected from publicly accessible "
+            "web pages and platforms. The source of each image is given with it below."
+        ),
+        "automated_decision_making": (
+            "We take no decision about you based solely on automated processing that produces legal "
+            "effects or similarly affects you (Art. 22). Faces are compared automatically to find "
+            "images in the collection; doubtful results were checked by a member of our staff before "
+            "this answer was sent."
+        ),
+        "search_coverage": coverage,
+    }
+
+
+def _how_found(match: Match) -> str:
+    if match.band == Match.Band.IDENTIFIER:
+        return "Found by one of the identifiers you gave (address or account name), checked by our staff."
+    if match.decision == Match.Decision.CONFIRMED:
+        return f"Found by comparing faces (similarity {match.score:.2f}), confirmed by our staff."
+    return f"Found by comparing faces (similarity {match.score:.2f})."
+
+
+def _recipients_of(*, image: Image) -> list[dict[str, str]]:
+    from rights.models import Release
+
+    return [
+        {"name": name, "released_at": released_at.isoformat()}
+        for name, released_at in Release.objects.filter(image_sha256=image.sha256)
+        .order_by("released_at")
+        .values_list("recipient__name", "released_at")
+    ]
+
+
+@dataclass
+class BuiltReport:
+    payload: dict[str, Any]
+    archive: bytes
+    html: str
+    expected_hashes: list[str]
+
+
+def access_report_build(*, request: DataRequest) -> BuiltReport:
+    """Everything the answer holds, built from the database and the collection's files."""
+    selfie_vectors = np.stack(
+        [s.vector for s in request.selfies.filter(status=Selfie.Status.USABLE) if s.vector is not None]
+        or [np.zeros(settings.EMBEDDING_DIM, dtype=np.float32)]
+    )
+    matches = matches_confirmed(request=request)
+    images: list[dict[str, Any]] = []
+    files: dict[str, bytes] = {}
+    expected: list[str] = []
+    no_longer_held: list[dict[str, str]] = []
+    for number, match in enumerate(matches, start=1):
+        image = Image.objects.filter(sha256=match.image_sha256).first()
+        if image is None:
+            # Erased (by another request or by retention) since the search: no longer held.
+            no_longer_held.append({"image_sha256": match.image_sha256})
+            continue
+        expected.append(image.sha256)
+        own_face = Face.objects.filter(pk=match.face_id, image=image).first() if match.face_id else None
+        if own_face is None:
+            own_face = _own_face_for_identifier_hit(image=image, selfie_vectors=selfie_vectors)
+        try:
+            copy = image_copy_for_requester(image=image, own_face=own_face)
+        except (OSError, ImageRejected, ValueError) as exc:
+            # Left out here; the completeness check below names it and holds the answer.
+            logger.error(
+                "request %s: image %s could not be copied (%s)", request.id, image.pk, type(exc).__name__
+            )
+            continue
+        name = f"images/{number:03d}-{image.sha256[:16]}.jpg"
+        files[name] = copy.jpeg
+        recipients = _recipients_of(image=image)
+        images.append(
+            {
+                "file": name,
+                "image_sha256": image.sha256,
+                "source_url": image.source_url or NOT_RECORDED,
+                "platform": image.platform or NOT_RECORDED,
+                "account": image.account or NOT_RECORDED,
+                "collected_at": image.collected_at.isoformat(),
+                "collected_on": _date(image.collected_at),
+                "purposes": settings.PROCESSING_PURPOSES,
+                "recipients": recipients,
+                "recipients_text": (
+                    "Handed to: " + ", ".join(f"{r['name']} ({r['released_at'][:10]})" for r in recipients)
+                    if recipients
+                    else "Not handed to anyone."
+                ),
+                "retention": retention_text(collected_at=image.collected_at),
+                "how_found": _how_found(match),
+                "your_face": copy.own_bbox,
+                "other_faces_blurred": copy.blurred,
+            }
+        )
+    now = timezone.now()
+    payload: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "kind": "access_report",
+        "organisation": settings.ORGANISATION_NAME,
+        "request": {
+            "received_at": request.received_at.isoformat(),
+            "kind": request.kind,
+            "reference": request.public_token[:8],
+        },
+        "generated_at": now.isoformat(),
+        "searched_at": request.searched_at.isoformat() if request.searched_at else "",
+        "searched_collection": {
+            "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
+            "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
+            "size": request.searched_collection_size or 0,
+            "whole_collection": True,
+        },
+        "summary": (
+            f"We hold {len(expected)} image(s) of you."
+            if expected
+            else "We hold no images of you: the search of the whole collection found none."
+        ),
+        "image_count": len(expected),
+        "images": images,
+        "no_longer_held": no_longer_held,
+        "general": general_items(request=request),
+    }
+    html = render_to_string(
+        "rights/report/access_report.html", {"report": payload, "image_base": "", "generated_on": _date(now)}
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("report.json", json.dumps(payload, indent=2, ensure_ascii=False))
+        archive.writestr("report.html", html)
+        for name, data in files.items():
+            # JPEG is already compressed: stored as is.
+            archive.writestr(zipfile.ZipInfo(name, date_time=now.timetuple()[:6]), data, zipfile.ZIP_STORED)
+    return BuiltReport(payload=payload, archive=buffer.getvalue(), html=html, expected_hashes=expected)
+
+
+# --- The completeness check -----------------------------------------------------------------
+
+
+def access_report_check(*, built: BuiltReport) -> list[str]:
+    """Read back what was built. Empty when complete; otherwise every problem found."""
+    problems: list[str] = []
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(built.archive))
+        names = set(archive.namelist())
+        report = json.loads(archive.read("report.json"))
+        archived_html = archive.read("report.html").decode()
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        return [f"the ZIP cannot be read back ({type(exc).__name__})"]
+    if report != json.loads(json.dumps(built.payload, ensure_ascii=False)):
+        problems.append("report.json differs from the stored answer")
+    if archived_html != built.html:
+        problems.append("report.html differs from the HTML answer")
+    items = {item.get("image_sha256"): item for item in report.get("images", [])}
+    for sha in built.expected_hashes:
+        item = items.get(sha)
+        if item is None:
+            problems.append(f"confirmed image {sha[:12]} is missing from the report")
+            continue
+        for key in ITEM_TEXT_KEYS:
+            if not str(item.get(key) or "").strip():
+                problems.append(f"image {sha[:12]}: '{key}' is empty")
+        name = item.get("file", "")
+        if name not in names:
+            problems.append(f"image {sha[:12]}: its copy is missing from the ZIP")
+            continue
+        if name not in built.html or sha not in built.html:
+            problems.append(f"image {sha[:12]}: not shown in the HTML report")
+        try:
+            copy = image_decode(data=archive.read(name))
+        except ImageRejected:
+            problems.append(f"image {sha[:12]}: its copy cannot be opened")
+            continue
+        own = item.get("your_face")
+        strangers = [f for f in faces_detect(rgb=copy.rgb) if not own or _iou(f.bbox, own) < OWN_FACE_IOU]
+        if strangers:
+            problems.append(f"image {sha[:12]}: {len(strangers)} other person's face(s) still recognisable")
+    extra = set(items) - set(built.expected_hashes)
+    if extra:
+        problems.append(f"{len(extra)} image(s) in the report were not confirmed matches")
+    if report.get("image_count") != len(built.expected_hashes):
+        problems.append("the image count does not match the confirmed images")
+    general = report.get("general", {})
+    for key in GENERAL_KEYS:
+        value = str(general.get(key) or "").strip()
+        if not value:
+            problems.append(f"Art. 15(1) item '{key}' is empty")
+        elif escape(value) not in built.html:
+            problems.append(f"Art. 15(1) item '{key}' is not in the HTML report")
+    if not report.get("searched_collection", {}).get("whole_collection"):
+        problems.append("the report does not state that the whole collection was searched")
+    return problems
+
+
+# --- Running it ------------------------------------------------------------------------------
+
+
+def access_answer_run(*, request_id: int) -> Answer | None:
+    """Build, check, store and send the access answer of a FULFILLING request; HELD if incomplete."""
+    request = DataRequest.objects.get(id=request_id)
+    built = access_report_build(request=request)
+    problems = access_report_check(built=built)
+    if problems:
+        reason = "The access answer failed its completeness check: " + "; ".join(problems)
+        request_hold(
+            request_id=request_id,
+            from_statuses=[RequestStatus.FULFILLING],
+            reason=reason[:4000],
+            action="answer_held_incomplete",
+        )
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        # A retry after a crash replaces an answer built but never sent.
+        for stale in request.answers.filter(kind=Answer.Kind.ACCESS_REPORT):
+            stale.archive.delete(save=False)
+            stale.delete()
+        answer = Answer(
+            request=request,
+            kind=Answer.Kind.ACCESS_REPORT,
+            payload=built.payload,
+            download_expires_at=now + settings.DOWNLOAD_LINK_MAX_AGE,
+        )
+        answer.archive.save(f"{secrets.token_hex(16)}.zip", ContentFile(built.archive), save=False)
+        answer.save()
+        audit_record(
+            actor=SYSTEM,
+            action="access_report_built",
+            request_id=request_id,
+            detail={"answer_id": answer.id, "images": built.payload["image_count"]},
+        )
+    request_answered(
+        request_id=request_id,
+        answer_token=answer.download_token,
+        detail={"answer_id": answer.id, "images": built.payload["image_count"]},
+    )
+    erasures_waiting_resume(request=request)
+    logger.info(
+        "request %s: access answer %s sent (%s images)", request_id, answer.id, built.payload["image_count"]
+    )
+    return answer
+
+
+def erasures_waiting_resume(*, request: DataRequest) -> list[int]:
+    """Enqueue the same person's approved erasures/objections that waited for this access answer."""
+    from rights.services.linking import requests_same_person
+    from rights.tasks import request_fulfil
+
+    waiting = list(
+        requests_same_person(request=request)
+        .filter(kind__in=[RequestKind.ERASURE, RequestKind.OBJECTION], status=RequestStatus.APPROVED)
+        .values_list("id", flat=True)
+    )
+    for request_id in waiting:
+        transaction.on_commit(lambda rid=request_id: request_fulfil.delay(rid))
+    return waiting

@@ -1,0 +1,249 @@
+"""Erasure (GDPR Art. 17): delete every confirmed image everywhere, prove it, certify it.
+
+Per image, in an order a dead worker can resume from:
+1. the ledger row (ErasureRecord) is written first, with ``removed_from`` empty: "being erased";
+2. matching's delete service removes file, faces, embeddings, row and index entries (safe to redo);
+3. the ledger row is completed with what was removed and when.
+A retry finds the rows: an empty one whose image is still there is erased again, one whose image
+is gone is completed. One ledger row per image, whatever happens.
+
+Then the requester's selfies search the collection again: nothing may remain at or above the
+REVIEW threshold (apart from images staff decided are not them), or the erasure fails loudly and is
+retried, then held for staff. Only then the certificate, the notices to recipients and the answer.
+Nothing else in the collection is touched: only the images of this request's matches are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from matching.models import Image
+from matching.services.deletion import image_delete
+from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestStatus
+from rights.services.access_report import matches_confirmed
+from rights.services.audit import SYSTEM, audit_record
+from rights.services.fulfilment import request_answered
+from rights.services.linking import access_requests_open_for
+from rights.services.search import collection_candidates, request_identifiers, selfies_usable_vectors
+
+logger = logging.getLogger(__name__)
+
+# What a completed deletion removed, when an interrupted run did it and could not say.
+REMOVED_EVERYWHERE = ["file", "faces", "embeddings", "image", "index"]
+ALREADY_GONE = "already erased before this request"
+WAIT_ACTION = "erasure_waiting_for_access"
+
+
+class ErasureVerificationFailed(RuntimeError):
+    """After the deletions, a search with the requester's selfies still finds images."""
+
+    def __init__(self, request_id: int, image_ids: list[int]) -> None:
+        super().__init__(
+            f"request {request_id}: {len(image_ids)} image(s) still match the requester after erasure "
+            f"(image ids {image_ids[:50]})"
+        )
+        self.request_id = request_id
+        self.image_ids = image_ids
+
+
+def erasure_must_wait(*, request: DataRequest) -> bool:
+    """True while the same person has an access request open: that one is answered first.
+
+    The erasure stays APPROVED; the access answer re-enqueues it (and the recovery job would too).
+    """
+    open_ids = access_requests_open_for(request=request)
+    if not open_ids:
+        return False
+    already = AuditEvent.objects.filter(request_id=request.id, action=WAIT_ACTION).exists()
+    if not already:
+        with transaction.atomic():
+            audit_record(
+                actor=SYSTEM,
+                action=WAIT_ACTION,
+                request_id=request.id,
+                reason="the same person's access request is answered first",
+                detail={"access_request_ids": open_ids},
+            )
+    logger.info("request %s: erasure waits for access request(s) %s", request.id, open_ids)
+    return True
+
+
+def _ledger_open(*, request: DataRequest, match: Match) -> ErasureRecord:
+    """Step 1: the ledger row, written before anything is deleted."""
+    image = Image.objects.filter(sha256=match.image_sha256).only("pk", "source_url").first()
+    record, _ = ErasureRecord.objects.get_or_create(
+        request=request,
+        image_sha256=match.image_sha256,
+        defaults={
+            "image_id": image.pk if image else (match.image_id or 0),
+            "source_url": (image.source_url if image else "")[:2000],
+            # Not there when we start: nothing of it is left for this erasure to remove.
+            "removed_from": [] if image else [ALREADY_GONE],
+            "erased_at": timezone.now(),
+        },
+    )
+    return record
+
+
+def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
+    """Steps 2 and 3 for one image; does nothing more for a row already completed."""
+    if record.removed_from:
+        return record
+    image_id = Image.objects.filter(sha256=record.image_sha256).values_list("pk", flat=True).first()
+    if image_id is None:
+        # The row was opened while the image existed: an earlier run of this erasure deleted it and
+        # stopped before completing the row.
+        removed = REMOVED_EVERYWHERE
+    else:
+        result = image_delete(image_id=image_id)
+        removed = result.removed_from or [ALREADY_GONE]
+    record.removed_from = removed
+    record.erased_at = timezone.now()
+    record.save(update_fields=["removed_from", "erased_at"])
+    logger.info("request %s: image %s erased (%s)", record.request_id, record.image_id, ",".join(removed))
+    return record
+
+
+def erasure_images_delete(*, request: DataRequest) -> list[ErasureRecord]:
+    """Delete every confirmed image of the request, one ledger row each. Safe to run again."""
+    records = []
+    for match in matches_confirmed(request=request):
+        record = _ledger_open(request=request, match=match)
+        records.append(_image_erase(record=record))
+    return records
+
+
+def erasure_verify(*, request: DataRequest) -> dict[str, Any]:
+    """Search the whole collection again with the requester's selfies and identifiers.
+
+    Images staff rejected as not the requester stay, and do not count.
+    """
+    rejected = set(
+        request.matches.filter(decision=Match.Decision.REJECTED).values_list("image_sha256", flat=True)
+    )
+    vectors = selfies_usable_vectors(request=request)
+    candidates = collection_candidates(vectors=vectors, identifiers=request_identifiers(request=request))
+    hashes = dict(Image.objects.filter(pk__in=list(candidates)).values_list("pk", "sha256"))
+    remaining = sorted(image_id for image_id, sha in hashes.items() if sha not in rejected)
+    return {
+        "searched_at": timezone.now().isoformat(),
+        "selfies_used": int(vectors.shape[0]),
+        "identifiers_used": len(request_identifiers(request=request)),
+        "threshold": settings.REVIEW_THRESHOLD,
+        "collection_size": Image.objects.count(),
+        "remaining": remaining,
+        "kept_as_not_you": len([sha for sha in hashes.values() if sha in rejected]),
+    }
+
+
+def erasure_certificate_issue(
+    *, request: DataRequest, records: list[ErasureRecord], verification: dict[str, Any], extra: dict[str, Any]
+) -> Answer:
+    """The certificate: what was deleted, counted, with hashes and times, and the verification."""
+    erased = [
+        {
+            "image_sha256": r.image_sha256,
+            "source_url": r.source_url,
+            "removed_from": r.removed_from,
+            "erased_at": r.erased_at.isoformat(),
+        }
+        for r in sorted(records, key=lambda r: (r.erased_at, r.image_sha256))
+    ]
+    now = timezone.now()
+    payload: dict[str, Any] = {
+        "kind": "erasure_certificate",
+        "organisation": settings.ORGANISATION_NAME,
+        "request": {
+            "received_at": request.received_at.isoformat(),
+            "kind": request.kind,
+            "reference": request.public_token[:8],
+        },
+        "issued_at": now.isoformat(),
+        "erased_count": len([e for e in erased if ALREADY_GONE not in e["removed_from"]]),
+        "erased": erased,
+        "searched_collection": {
+            "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
+            "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
+            "size": request.searched_collection_size or 0,
+            "whole_collection": True,
+        },
+        "verification": {
+            "searched_at": verification["searched_at"],
+            "selfies_used": verification["selfies_used"],
+            "identifiers_used": verification["identifiers_used"],
+            "threshold": verification["threshold"],
+            "collection_size_after": verification["collection_size"],
+            "images_found_after": len(verification["remaining"]),
+            "kept_as_not_you": verification["kept_as_not_you"],
+            "result": "No image of you remains in the collection.",
+        },
+        "complaint": settings.SUPERVISORY_AUTHORITY,
+        **extra,
+    }
+    html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
+    with transaction.atomic():
+        for stale in request.answers.filter(kind=Answer.Kind.ERASURE_CERTIFICATE):
+            stale.archive.delete(save=False)
+            stale.delete()
+        answer = Answer(
+            request=request,
+            kind=Answer.Kind.ERASURE_CERTIFICATE,
+            payload=payload,
+            download_expires_at=now + settings.DOWNLOAD_LINK_MAX_AGE,
+        )
+        answer.archive.save(f"{secrets.token_hex(16)}.html", ContentFile(html.encode()), save=False)
+        answer.save()
+        audit_record(
+            actor=SYSTEM,
+            action="erasure_certified",
+            request_id=request.id,
+            detail={"answer_id": answer.id, "erased": payload["erased_count"], "ledger_rows": len(erased)},
+        )
+    return answer
+
+
+def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -> Answer:
+    """Delete, verify (raising ErasureVerificationFailed), certify, notify recipients, answer."""
+    from rights.services.notices import notices_create_for_erasure
+
+    request = DataRequest.objects.get(id=request_id)
+    records = erasure_images_delete(request=request)
+    verification = erasure_verify(request=request)
+    if verification["remaining"]:
+        error = ErasureVerificationFailed(request_id, verification["remaining"])
+        logger.error("%s", error)
+        with transaction.atomic():
+            audit_record(
+                actor=SYSTEM,
+                action="erasure_verification_failed",
+                request_id=request_id,
+                reason=str(error),
+                detail={"remaining_image_ids": verification["remaining"]},
+            )
+        raise error
+    answer = erasure_certificate_issue(
+        request=request, records=records, verification=verification, extra=extra or {}
+    )
+    notices_create_for_erasure(request_id=request_id)
+    request_answered(
+        request_id=request_id,
+        answer_token=answer.download_token,
+        detail={"answer_id": answer.id, "erased": answer.payload["erased_count"]},
+    )
+    logger.info("request %s: erasure certified (%s images)", request_id, answer.payload["erased_count"])
+    return answer
+
+
+def erasure_run(*, request_id: int) -> Answer | None:
+    """The fulfilment of an erasure request (FULFILLING)."""
+    if not DataRequest.objects.filter(id=request_id, status=RequestStatus.FULFILLING).exists():
+        return None
+    return erasure_carry_out(request_id=request_id)

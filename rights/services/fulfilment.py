@@ -1,0 +1,206 @@
+"""Taking a request for work, dispatching its fulfilment, and what happens when a step fails.
+
+A worker claims a request with a conditional UPDATE (QUEUED -> SEARCHING, APPROVED -> FULFILLING).
+A claim older than STUCK_AFTER belongs to a worker that died (acks_late redelivers its message, and
+the recovery job re-enqueues): it may be taken over, again by a conditional UPDATE on the claim's
+own timestamp, so two workers can never both hold it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from rights.models import DataRequest, RequestKind, RequestStatus
+from rights.services.audit import SYSTEM, audit_record
+from rights.services.emails import email_send, url_for
+from rights.services.transitions import request_transition
+
+logger = logging.getLogger(__name__)
+
+
+class FulfilmentWaiting(Exception):
+    """The request must wait (e.g. the same person's access request is answered first)."""
+
+
+def claim_stale_take_over(*, request_id: int, status: str, action: str) -> bool:
+    """Take over a claim (``status``) left by a dead worker for longer than STUCK_AFTER."""
+    cutoff = timezone.now() - settings.STUCK_AFTER
+    with transaction.atomic():
+        row = (
+            DataRequest.objects.select_for_update()
+            .filter(id=request_id, status=status, status_changed_at__lt=cutoff)
+            .values("status_changed_at")
+            .first()
+        )
+        if row is None:
+            return False
+        changed = DataRequest.objects.filter(
+            id=request_id, status=status, status_changed_at=row["status_changed_at"]
+        ).update(status_changed_at=timezone.now())
+        if not changed:
+            return False
+        audit_record(
+            actor=SYSTEM,
+            action=action,
+            request_id=request_id,
+            from_status=status,
+            to_status=status,
+            reason="the worker that held it stopped; taken over",
+        )
+    logger.warning("request %s: stale %s claim taken over", request_id, status)
+    return True
+
+
+def staff_alert(*, request_id: int, subject: str, reason: str) -> None:
+    """Tell the privacy officer that a request needs a person (held answer, failed erasure)."""
+    try:
+        email_send(
+            to=settings.PRIVACY_OFFICER_EMAIL,
+            template="pipeline_alert",
+            context={"request_id": request_id, "subject": subject, "reason": reason},
+            request_id=request_id,
+        )
+    except Exception:  # the hold itself is the record; a mail outage must not hide it
+        logger.exception("request %s: staff alert could not be sent", request_id)
+
+
+def request_hold(*, request_id: int, from_statuses: list[str], reason: str, action: str) -> bool:
+    """HELD with a reason, and staff alerted. Never a partial answer."""
+    moved = request_transition(
+        request_id=request_id,
+        from_statuses=from_statuses,
+        to_status=RequestStatus.HELD,
+        actor=SYSTEM,
+        action=action,
+        reason=reason,
+        fields={"hold_reason": reason},
+    )
+    if moved:
+        logger.error("request %s held: %s", request_id, action)
+        staff_alert(request_id=request_id, subject=f"Request {request_id} held", reason=reason)
+    return moved
+
+
+def requester_notify_answer(*, request: DataRequest, answer_token: str) -> None:
+    email_send(
+        to=request.email,
+        template="answer_ready",
+        context={
+            "request": request,
+            "kind": request.kind,
+            "status_url": url_for("public:status", token=request.public_token),
+            "download_url": url_for("public:download", token=answer_token),
+            "answer_url": url_for("public:answer", token=answer_token),
+        },
+        request_id=request.id,
+    )
+
+
+def request_answered(*, request_id: int, answer_token: str, detail: dict[str, object]) -> bool:
+    """Email the person, then FULFILLING -> ANSWERED.
+
+    The email goes first: if the worker dies in between, the retry sends it again (a duplicate
+    email) rather than closing the request with nobody told.
+    """
+    request = DataRequest.objects.get(id=request_id)
+    requester_notify_answer(request=request, answer_token=answer_token)
+    return request_transition(
+        request_id=request_id,
+        from_statuses=[RequestStatus.FULFILLING],
+        to_status=RequestStatus.ANSWERED,
+        actor=SYSTEM,
+        action="answered",
+        detail=detail,
+        fields={"hold_reason": ""},
+    )
+
+
+def request_fulfil_run(*, request_id: int) -> str | None:
+    """Claim an APPROVED request and carry it out; returns the status it ends in.
+
+    None when it is gone or someone else holds it; "waiting" when it must wait for the same
+    person's access request. An exception leaves it FULFILLING: see ``fulfil_failed``.
+    """
+    from rights.services.access_report import access_answer_run
+    from rights.services.erasure import erasure_must_wait, erasure_run
+    from rights.services.objection import objection_run
+
+    request = DataRequest.objects.filter(id=request_id).first()
+    if request is None:
+        return None
+    erases = request.kind in (RequestKind.ERASURE, RequestKind.OBJECTION)
+    if erases and request.status == RequestStatus.APPROVED and erasure_must_wait(request=request):
+        return "waiting"
+    taken = request_transition(
+        request_id=request_id,
+        from_statuses=[RequestStatus.APPROVED],
+        to_status=RequestStatus.FULFILLING,
+        actor=SYSTEM,
+        action="fulfilment_started",
+    ) or claim_stale_take_over(
+        request_id=request_id, status=RequestStatus.FULFILLING, action="fulfilment_resumed"
+    )
+    if not taken:
+        return None
+    if request.kind == RequestKind.ACCESS:
+        access_answer_run(request_id=request_id)
+    elif request.kind == RequestKind.ERASURE:
+        erasure_run(request_id=request_id)
+    else:
+        objection_run(request_id=request_id)
+    return DataRequest.objects.filter(id=request_id).values_list("status", flat=True).first()
+
+
+def fulfil_failed(*, request_id: int, error: BaseException, final: bool) -> None:
+    """Count the attempt; back to APPROVED for the retry, or HELD with staff alerted after the last."""
+    DataRequest.objects.filter(id=request_id).update(attempts=F("attempts") + 1)
+    reason = f"{type(error).__name__}: {error}"[:2000]
+    logger.error("request %s: fulfilment failed (%s), final=%s", request_id, type(error).__name__, final)
+    if final:
+        request_hold(
+            request_id=request_id,
+            from_statuses=[RequestStatus.FULFILLING, RequestStatus.APPROVED],
+            reason=f"Fulfilment failed after every retry: {reason}",
+            action="fulfilment_failed",
+        )
+        return
+    request_transition(
+        request_id=request_id,
+        from_statuses=[RequestStatus.FULFILLING],
+        to_status=RequestStatus.APPROVED,
+        actor=SYSTEM,
+        action="fulfilment_retry",
+        reason=reason,
+    )
+
+
+def search_failed(*, request_id: int, error: BaseException, final: bool) -> None:
+    """Back to QUEUED for the retry, or HELD with staff alerted after the last."""
+    reason = f"{type(error).__name__}: {error}"[:2000]
+    logger.error("request %s: search failed (%s), final=%s", request_id, type(error).__name__, final)
+    if final:
+        request_hold(
+            request_id=request_id,
+            from_statuses=[RequestStatus.SEARCHING, RequestStatus.QUEUED],
+            reason=f"The search failed after every retry: {reason}",
+            action="search_failed",
+        )
+        return
+    request_transition(
+        request_id=request_id,
+        from_statuses=[RequestStatus.SEARCHING],
+        to_status=RequestStatus.QUEUED,
+        actor=SYSTEM,
+        action="search_retry",
+        reason=reason,
+    )
+
+
+def retry_delay(*, retries: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2**retries, 1800))

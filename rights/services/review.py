@@ -1,0 +1,136 @@
+"""Staff review of candidate matches, and approval of a request for fulfilment.
+
+Who may do this is the caller's business (the dashboard and the management commands check the
+``rights.review_match`` and ``rights.approve_request`` permissions); these services enforce what
+must hold whoever calls them: decisions only while the request waits for staff, and no approval
+while a candidate is still undecided (a `review`-band or identifier candidate is never shown to
+the requester, nor erased, without a person having looked at it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from rights.models import DataRequest, Match, RequestStatus
+from rights.services.audit import actor_for, audit_record
+from rights.services.transitions import request_transition
+
+logger = logging.getLogger(__name__)
+
+# Matches can be decided, and a request approved, while staff hold it: waiting for review, or held
+# after a failed check (staff may correct the decisions and approve again).
+DECIDABLE_STATUSES = [RequestStatus.REVIEW, RequestStatus.HELD]
+APPROVABLE_STATUSES = [RequestStatus.REVIEW, RequestStatus.HELD]
+
+
+class ReviewError(ValueError):
+    """A review action that cannot be done; the message says why, for the member of staff."""
+
+
+def _decide(*, match_ids: list[int], decision: str, user: AbstractBaseUser | None) -> list[Match]:
+    if decision not in (Match.Decision.CONFIRMED, Match.Decision.REJECTED):
+        raise ReviewError(f"Unknown decision {decision!r}: use 'confirmed' or 'rejected'.")
+    if not match_ids:
+        raise ReviewError("No match was given.")
+    now = timezone.now()
+    with transaction.atomic():
+        matches = list(Match.objects.select_for_update().filter(id__in=match_ids).order_by("id"))
+        missing = sorted(set(match_ids) - {m.id for m in matches})
+        if missing:
+            raise ReviewError(f"No match with id {', '.join(map(str, missing))}.")
+        request_ids = {m.request_id for m in matches}
+        statuses = dict(DataRequest.objects.filter(id__in=request_ids).values_list("id", "status"))
+        for request_id, status in sorted(statuses.items()):
+            if status not in DECIDABLE_STATUSES:
+                raise ReviewError(
+                    f"Request {request_id} is {status!r}: matches can only be decided while it waits for "
+                    "staff review (or is held)."
+                )
+        for match in matches:
+            previous = match.decision
+            match.decision = decision
+            match.decided_by = user if user is not None and user.is_authenticated else None
+            match.decided_at = now
+            match.save(update_fields=["decision", "decided_by", "decided_at"])
+            audit_record(
+                actor=actor_for(user),
+                action=f"match_{decision}",
+                request_id=match.request_id,
+                detail={
+                    "match_id": match.id,
+                    "band": match.band,
+                    "score": match.score,
+                    "image_sha256": match.image_sha256,
+                    "previous_decision": previous,
+                },
+            )
+    logger.info("matches %s %s by %s", [m.id for m in matches], decision, actor_for(user))
+    return matches
+
+
+def match_confirm(*, match_id: int, user: AbstractBaseUser | None) -> Match:
+    """Staff confirm that a candidate image shows the requester."""
+    return _decide(match_ids=[match_id], decision=Match.Decision.CONFIRMED, user=user)[0]
+
+
+def match_reject(*, match_id: int, user: AbstractBaseUser | None) -> Match:
+    """Staff decide that a candidate image does not show the requester (kept out of the answer)."""
+    return _decide(match_ids=[match_id], decision=Match.Decision.REJECTED, user=user)[0]
+
+
+def matches_decide(*, match_ids: Iterable[int], decision: str, user: AbstractBaseUser | None) -> list[Match]:
+    """Confirm or reject several matches at once: all of them, or none if any cannot be decided."""
+    return _decide(match_ids=list(dict.fromkeys(int(i) for i in match_ids)), decision=decision, user=user)
+
+
+def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRequest:
+    """Approve a request for fulfilment and enqueue it. Refused while any match awaits a decision."""
+    from rights.tasks import request_fulfil
+
+    with transaction.atomic():
+        request = DataRequest.objects.select_for_update().filter(id=request_id).first()
+        if request is None:
+            raise ReviewError(f"No request with id {request_id}.")
+        if request.status not in APPROVABLE_STATUSES:
+            raise ReviewError(
+                f"Request {request_id} is {request.status!r}: only a request waiting for staff review "
+                "(or held) can be approved."
+            )
+        pending = list(
+            request.matches.filter(decision=Match.Decision.PENDING)
+            .exclude(band=Match.Band.MATCH)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if pending:
+            raise ReviewError(
+                f"Request {request_id} still has {len(pending)} candidate match(es) waiting for review "
+                f"(match ids {', '.join(map(str, pending))}): confirm or reject each before approving."
+            )
+        counts = {
+            "match_band": request.matches.filter(band=Match.Band.MATCH)
+            .exclude(decision=Match.Decision.REJECTED)
+            .count(),
+            "confirmed": request.matches.filter(decision=Match.Decision.CONFIRMED).count(),
+            "rejected": request.matches.filter(decision=Match.Decision.REJECTED).count(),
+        }
+        moved = request_transition(
+            request_id=request_id,
+            from_statuses=[request.status],
+            to_status=RequestStatus.APPROVED,
+            actor=actor_for(user),
+            action="request_approved",
+            detail=counts,
+            fields={"hold_reason": ""},
+        )
+        if not moved:  # pragma: no cover - the row is locked above
+            raise ReviewError(f"Request {request_id} changed while being approved; try again.")
+        transaction.on_commit(lambda: request_fulfil.delay(request_id))
+    request.refresh_from_db()
+    logger.info("request %s approved by %s", request_id, actor_for(user))
+    return request

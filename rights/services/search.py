@@ -1,0 +1,303 @@
+"""The search step of a request: check the selfies, search the whole collection, apply the policy.
+
+Runs in the worker (the web process never loads the face models). A request is searched against
+the WHOLE collection, whatever the collection date of an image (CNIL SAN-2022-019: a search limited
+to recent images is a partial answer), and the span it covered is recorded on the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from matching.models import Image
+from matching.services.embedding import DetectedFace, embedding_to_bytes, faces_detect
+from matching.services.imaging import ImageRejected, image_decode
+from matching.services.search import faces_search, images_by_identifiers
+from rights.models import DataRequest, Match, RequestKind, RequestStatus, Selfie
+from rights.services.audit import SYSTEM, audit_record
+from rights.services.emails import email_send, url_for
+from rights.services.fulfilment import claim_stale_take_over
+from rights.services.linking import requests_link_by_face
+from rights.services.transitions import request_transition
+
+logger = logging.getLogger(__name__)
+
+NO_FACE = (
+    "We found no face in this photo. Please send a photo of your face, looking at the camera, "
+    "in good light, with nothing covering it."
+)
+UNCLEAR_FACE = (
+    "We found a face in this photo, but not clearly enough to compare it. Please send a sharper, "
+    "well-lit photo of your face, looking at the camera."
+)
+TOO_SMALL = (
+    "The face is too small in this photo ({size} pixels across; we need at least {minimum}). "
+    "Please send a photo taken closer, where your face fills more of the picture."
+)
+SEVERAL_FACES = (
+    "We found {count} faces in this photo, so we cannot tell which one is you. Please send a photo "
+    "in which only your face appears."
+)
+UNREADABLE = "We could not read this photo: {message}"
+
+
+@dataclass(frozen=True)
+class SelfieVerdict:
+    face: DetectedFace | None
+    problem: str
+
+
+def selfie_face_pick(*, faces: list[DetectedFace]) -> SelfieVerdict:
+    """Exactly one clear face of a usable size, or the problem in words the person understands.
+
+    Faces below SELFIE_MIN_DET_SCORE are not counted as faces of a person in the photo: they are
+    the detector's doubtful finds (a poster, a pattern). Among clear faces, more than one is
+    refused, whatever their size: if we searched the wrong one we would disclose a stranger's
+    images.
+    """
+    clear = [f for f in faces if f.det_score >= settings.SELFIE_MIN_DET_SCORE]
+    if not faces:
+        return SelfieVerdict(None, NO_FACE)
+    if not clear:
+        return SelfieVerdict(None, UNCLEAR_FACE)
+    if len(clear) > 1:
+        return SelfieVerdict(None, SEVERAL_FACES.format(count=len(clear)))
+    face = clear[0]
+    x1, y1, x2, y2 = face.bbox
+    size = int(min(x2 - x1, y2 - y1))
+    if size < settings.SELFIE_MIN_FACE_PX:
+        return SelfieVerdict(None, TOO_SMALL.format(size=size, minimum=settings.SELFIE_MIN_FACE_PX))
+    return SelfieVerdict(face, "")
+
+
+def selfie_check(*, selfie: Selfie) -> Selfie:
+    """Detect the face of one PENDING selfie: USABLE with its box and embedding, or REJECTED."""
+    try:
+        with selfie.file.open("rb") as handle:
+            data = handle.read()
+        decoded = image_decode(data=data)
+    except ImageRejected as exc:
+        verdict = SelfieVerdict(None, UNREADABLE.format(message=exc.message))
+    except (FileNotFoundError, ValueError):
+        verdict = SelfieVerdict(None, UNREADABLE.format(message="the file is missing. Please send it again."))
+    else:
+        verdict = selfie_face_pick(faces=faces_detect(rgb=decoded.rgb))
+    if verdict.face is not None:
+        selfie.status = Selfie.Status.USABLE
+        selfie.problem = ""
+        selfie.face_bbox = [round(float(v), 1) for v in verdict.face.bbox]
+        selfie.embedding = embedding_to_bytes(vector=verdict.face.embedding)
+    else:
+        selfie.status = Selfie.Status.REJECTED
+        selfie.problem = verdict.problem
+        selfie.face_bbox = None
+        selfie.embedding = None
+    with transaction.atomic():
+        selfie.save(update_fields=["status", "problem", "face_bbox", "embedding"])
+        audit_record(
+            actor=SYSTEM,
+            action="selfie_checked",
+            request_id=selfie.request_id,
+            detail={"selfie_id": selfie.id, "status": selfie.status},
+        )
+    logger.info("selfie %s of request %s: %s", selfie.id, selfie.request_id, selfie.status)
+    return selfie
+
+
+def selfies_usable_vectors(*, request: DataRequest) -> np.ndarray:
+    vectors = [s.vector for s in request.selfies.filter(status=Selfie.Status.USABLE).order_by("id")]
+    vectors = [v for v in vectors if v is not None]
+    if not vectors:
+        return np.empty((0, settings.EMBEDDING_DIM), dtype=np.float32)
+    return np.stack(vectors).astype(np.float32)
+
+
+def request_identifiers(*, request: DataRequest) -> list[str]:
+    return [line.strip() for line in (request.identifiers or "").splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    image_id: int
+    face_id: int | None
+    bbox: list[float] | None
+    score: float | None
+    band: str
+
+
+def collection_candidates(*, vectors: np.ndarray, identifiers: list[str]) -> dict[int, Candidate]:
+    """Every image of the whole collection a face or an identifier points to, best face hit per image.
+
+    Used both to search and, after an erasure, to verify that nothing is left.
+    """
+    best: dict[int, Candidate] = {}
+    if vectors.shape[0]:
+        for hits in faces_search(vectors=vectors):
+            for hit in hits:
+                current = best.get(hit.image_id)
+                if current is None or (current.score or 0.0) < hit.score:
+                    best[hit.image_id] = Candidate(
+                        image_id=hit.image_id,
+                        face_id=hit.face_id,
+                        bbox=[round(float(v), 1) for v in hit.bbox],
+                        score=round(float(hit.score), 4),
+                        band=hit.band,
+                    )
+    if identifiers:
+        for image in images_by_identifiers(identifiers=identifiers):
+            # A face hit on the same image says more (which face, how sure) than the identifier.
+            best.setdefault(
+                image.pk,
+                Candidate(image_id=image.pk, face_id=None, bbox=None, score=None, band=Match.Band.IDENTIFIER),
+            )
+    return best
+
+
+def _matches_record(*, request: DataRequest, candidates: dict[int, Candidate]) -> dict[str, int]:
+    """One Match per image (unique per request and sha256), keeping the best score and any decision."""
+    hashes = dict(Image.objects.filter(pk__in=list(candidates)).values_list("pk", "sha256"))
+    counts = {"new": 0, "updated": 0}
+    rank = {Match.Band.MATCH: 2, Match.Band.REVIEW: 1, Match.Band.IDENTIFIER: 0}
+    with transaction.atomic():
+        existing = {m.image_sha256: m for m in request.matches.select_for_update()}
+        for image_id, cand in sorted(candidates.items()):
+            sha = hashes.get(image_id)
+            if sha is None:  # deleted between the search and now
+                continue
+            match = existing.get(sha)
+            if match is None:
+                Match.objects.create(
+                    request=request,
+                    image_id=image_id,
+                    image_sha256=sha,
+                    face_id=cand.face_id,
+                    face_bbox=cand.bbox,
+                    score=cand.score,
+                    band=cand.band,
+                )
+                counts["new"] += 1
+            elif (cand.score or -1.0) > (match.score or -1.0) or rank[cand.band] > rank[match.band]:
+                match.image_id = image_id
+                match.face_id, match.face_bbox, match.score = cand.face_id, cand.bbox, cand.score
+                match.band = cand.band if rank[cand.band] >= rank[match.band] else match.band
+                match.save(update_fields=["image", "face_id", "face_bbox", "score", "band"])
+                counts["updated"] += 1
+    return counts
+
+
+def collection_span() -> dict[str, object]:
+    span = Image.objects.aggregate(first=Min("collected_at"), last=Max("collected_at"), size=Count("id"))
+    return {"from": span["first"], "to": span["last"], "size": span["size"]}
+
+
+def request_search_run(*, request_id: int) -> str | None:
+    """Take a QUEUED request and carry the search through; returns the status it ends in.
+
+    None when the request is gone or not QUEUED (another worker has it, or it is done); a
+    SEARCHING claim left by a dead worker is taken over. An exception leaves it SEARCHING; the
+    task puts it back to QUEUED to retry (``fulfilment.search_failed``).
+    """
+    taken = request_transition(
+        request_id=request_id,
+        from_statuses=[RequestStatus.QUEUED],
+        to_status=RequestStatus.SEARCHING,
+        actor=SYSTEM,
+        action="search_started",
+    ) or claim_stale_take_over(request_id=request_id, status=RequestStatus.SEARCHING, action="search_resumed")
+    if not taken:
+        return None
+    request = DataRequest.objects.get(id=request_id)
+
+    for selfie in request.selfies.filter(status=Selfie.Status.PENDING).order_by("id"):
+        selfie_check(selfie=selfie)
+    vectors = selfies_usable_vectors(request=request)
+    if vectors.shape[0] == 0:
+        return _needs_selfie(request=request)
+
+    requests_link_by_face(request=request)
+
+    span = collection_span()
+    candidates = collection_candidates(vectors=vectors, identifiers=request_identifiers(request=request))
+    counts = _matches_record(request=request, candidates=candidates)
+    DataRequest.objects.filter(id=request_id).update(
+        searched_at=timezone.now(),
+        searched_collection_from=span["from"],
+        searched_collection_to=span["to"],
+        searched_collection_size=span["size"],
+    )
+    return _policy_apply(request=request, detail={**counts, "collection_size": span["size"]})
+
+
+def _needs_selfie(*, request: DataRequest) -> str:
+    last = request.selfies.filter(status=Selfie.Status.REJECTED).order_by("-id").first()
+    problem = last.problem if last else NO_FACE
+    moved = request_transition(
+        request_id=request.id,
+        from_statuses=[RequestStatus.SEARCHING],
+        to_status=RequestStatus.NEEDS_SELFIE,
+        actor=SYSTEM,
+        action="selfie_unusable",
+        reason=problem,
+        fields={"selfie_problem": problem},
+    )
+    if moved:
+        request.refresh_from_db()
+        email_send(
+            to=request.email,
+            template="needs_selfie",
+            context={
+                "request": request,
+                "problem": problem,
+                "status_url": url_for("public:status", token=request.public_token),
+                "upload_url": url_for("public:selfie_upload", token=request.public_token),
+            },
+            request_id=request.id,
+        )
+    return RequestStatus.NEEDS_SELFIE
+
+
+def _policy_apply(*, request: DataRequest, detail: dict[str, object]) -> str:
+    """REVIEW when a person must look first; otherwise APPROVED and fulfilment enqueued."""
+    from rights.tasks import request_fulfil
+
+    awaiting_review = request.matches.filter(
+        decision=Match.Decision.PENDING, band__in=[Match.Band.REVIEW, Match.Band.IDENTIFIER]
+    ).count()
+    reasons = []
+    if awaiting_review:
+        reasons.append(f"{awaiting_review} candidate(s) need staff review")
+    if request.kind == RequestKind.ACCESS and settings.ACCESS_REQUIRES_APPROVAL:
+        reasons.append("an access answer discloses images and needs staff approval")
+    detail = {**detail, "awaiting_review": awaiting_review}
+    with transaction.atomic():
+        if reasons:
+            request_transition(
+                request_id=request.id,
+                from_statuses=[RequestStatus.SEARCHING],
+                to_status=RequestStatus.REVIEW,
+                actor=SYSTEM,
+                action="search_done",
+                reason="; ".join(reasons),
+                detail=detail,
+                fields={"selfie_problem": ""},
+            )
+            return RequestStatus.REVIEW
+        request_transition(
+            request_id=request.id,
+            from_statuses=[RequestStatus.SEARCHING],
+            to_status=RequestStatus.APPROVED,
+            actor=SYSTEM,
+            action="search_done",
+            reason="approved by policy: nothing needs staff review",
+            detail=detail,
+            fields={"selfie_problem": ""},
+        )
+        transaction.on_commit(lambda: request_fulfil.delay(request.id))
+    return RequestStatus.APPROVED
