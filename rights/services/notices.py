@@ -25,6 +25,7 @@ from django.utils import timezone
 from rights.models import ErasureRecord, Recipient, RecipientNotice, Release
 from rights.services.audit import SYSTEM, audit_record
 from rights.services.emails import email_send, url_for
+from rights.services.recipients import recipient_contact_missing
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,12 @@ def notice_send(*, notice_id: int, chase: bool = False) -> bool:
             return False
         if notice.sent_at is not None and not chase:
             return False
+        if recipient_contact_missing(recipient=notice.recipient):
+            # Left unsent, and shown as such to staff; the chase sends it once a contact is filled in.
+            logger.warning(
+                "notice %s not sent: recipient %s has no known contact", notice.id, notice.recipient_id
+            )
+            return False
         now = timezone.now()
         email_send(
             to=notice.recipient.contact_email,
@@ -199,6 +206,8 @@ def notice_webhook_deliver(*, notice_id: int) -> bool:
     try:
         with urllib.request.urlopen(http_request, timeout=settings.NOTICE_WEBHOOK_TIMEOUT) as response:
             status = response.status
+    except urllib.error.HTTPError as exc:
+        raise WebhookError(f"webhook for notice {notice_id} answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise WebhookError(f"webhook for notice {notice_id} failed: {exc.__class__.__name__}") from exc
     if not 200 <= status < 300:
@@ -254,20 +263,24 @@ def notice_acknowledge(*, token: str) -> RecipientNotice:
 
 
 def notices_chase(*, now: datetime | None = None) -> int:
-    """Send again every unacknowledged notice whose last sending is older than NOTICE_CHASE_AFTER.
+    """Chase every unacknowledged notice older than NOTICE_CHASE_AFTER; returns how many went out.
 
-    Returns how many were chased. Notices never sent yet are left to their own send task.
+    A notice sent (or last chased) longer ago than that is sent again as a reminder. A notice never
+    sent that long after its creation (its send task failed for good, or its recipient had no
+    contact until staff filled it in) is sent a first time.
     """
     now = now or timezone.now()
     cutoff = now - settings.NOTICE_CHASE_AFTER
-    due = (
-        RecipientNotice.objects.filter(acknowledged_at__isnull=True, sent_at__lt=cutoff)
+    unacknowledged = RecipientNotice.objects.filter(acknowledged_at__isnull=True).order_by("id")
+    reminders = list(
+        unacknowledged.filter(sent_at__lt=cutoff)
         .filter(Q(last_chased_at__isnull=True) | Q(last_chased_at__lt=cutoff))
-        .order_by("id")
         .values_list("id", flat=True)
     )
-    chased = 0
-    for notice_id in list(due):
-        if notice_send(notice_id=notice_id, chase=True):
-            chased += 1
+    never_sent = list(
+        unacknowledged.filter(sent_at__isnull=True, created_at__lt=cutoff).values_list("id", flat=True)
+    )
+    chased = sum(1 for notice_id in reminders if notice_send(notice_id=notice_id, chase=True))
+    chased += sum(1 for notice_id in never_sent if notice_send(notice_id=notice_id))
+    logger.info("recipient notices chased=%s", chased)
     return chased
