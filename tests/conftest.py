@@ -21,7 +21,9 @@ GROUP_PHOTO = FACES_DIR / "samples" / "group_6_faces.jpg"
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not (LFW_DIR / "manifest.csv").is_file():
-        raise pytest.UsageError(f"Test faces not found at {LFW_DIR}: the suite needs ../shared beside the checkout.")
+        raise pytest.UsageError(
+            f"Test faces not found at {LFW_DIR}: the suite needs ../shared beside the checkout."
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +50,123 @@ def lfw_identities() -> dict[str, list[Path]]:
         for row in csv.DictReader(handle):
             by_identity[row["identity"]].append(LFW_DIR / row["path"])
     return {identity: sorted(paths) for identity, paths in by_identity.items()}
+
+
+# --- A real Celery worker --------------------------------------------------------------------
+
+
+class CeleryWorkerProcess:
+    """A running ``celery -A portal worker`` subprocess bound to the test database and folders.
+
+    ``queue``: the dedicated queue it consumes; while the fixture is active the Celery app's
+    default queue is this one, so ``task.delay(...)`` and ``transaction.on_commit(...)`` enqueues
+    reach it without naming it. ``log``: the worker's combined output so far (for failure messages).
+    """
+
+    def __init__(self, process, queue: str, log_path: Path, env: dict[str, str]) -> None:
+        self.process = process
+        self.queue = queue
+        self.log_path = log_path
+        self.env = env
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for(self, predicate, *, timeout: float = 120.0, interval: float = 0.2, what: str = "the worker"):
+        """Poll ``predicate()`` until it returns something truthy; fail with the worker's log otherwise."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                pytest.fail(f"Celery worker exited ({code}) waiting for {what}:\n{self.log[-4000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"Gave up waiting for {what}:\n{self.log[-4000:]}")
+            time.sleep(interval)
+
+
+def _test_database_url() -> str:
+    """A DATABASE_URL for the database the tests are using right now (the test database)."""
+    from urllib.parse import quote
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        user = quote(db.get("USER") or "", safe="")
+        password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+        credentials = f"{user}{password}@" if user else ""
+        host = db.get("HOST") or "localhost"
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        return f"postgres://{credentials}{host}{port}/{db['NAME']}"
+    raise NotImplementedError(f"no worker DATABASE_URL for {db['ENGINE']}")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings, tmp_path: Path):
+    """Start a real Celery worker (``--pool=solo``) against the test database, yield it, stop it.
+
+    The worker gets the environment of the tests plus the test DATABASE_URL, the broker the
+    settings give (Redis, or the embedded ``filesystem://`` one), and this test's MEDIA_ROOT and
+    INDEX_DIR. It consumes a fresh queue (purged before use), which is also made the default
+    queue meanwhile, so it never takes another run's or a developer's messages. It needs
+    ``transactional_db`` (it requests it): the worker only sees committed rows.
+
+        def test_something(celery_worker_process):
+            some_task.delay(obj.pk)
+            celery_worker_process.wait_for(lambda: reload(obj).done, what="the task")
+    """
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from portal.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"  # no dots: the filesystem transport splits on them
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": _test_database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "INDEX_DIR": str(settings.INDEX_DIR),
+            "MAIL_DIR": str(settings.MAIL_DIR),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    with app.connection_for_write() as connection, connection.channel() as channel:
+        channel.queue_declare(queue=queue, durable=True, auto_delete=False)
+        channel.queue_purge(queue)
+    log_path = tmp_path / "celery-worker.log"
+    command = [
+        sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=INFO",
+        "-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    previous_default_queue = app.conf.task_default_queue
+    with open(log_path, "wb") as log_handle:
+        process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=log_handle, stderr=subprocess.STDOUT
+        )
+    worker = CeleryWorkerProcess(process, queue, log_path, env)
+    try:
+        worker.wait_for(lambda: " ready." in worker.log, timeout=120, what="the worker to start")
+        app.conf.task_default_queue = queue
+        yield worker
+    finally:
+        app.conf.task_default_queue = previous_default_queue
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        with app.connection_for_write() as connection, connection.channel() as channel:
+            channel.queue_purge(queue)
