@@ -97,3 +97,32 @@ def audit_chain_verify() -> ChainBreak | None:
             return ChainBreak(event.id, "its content does not match its hash (the row was changed)")
         prev_hash = event.hash
     return None
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    rows: int
+    head_hash: str  # the last row's hash (GENESIS_HASH when empty): keep it elsewhere as an anchor
+    first_break: ChainBreak | None
+    anchor_found: bool | None  # None when no anchor was given
+
+    @property
+    def intact(self) -> bool:
+        return self.first_break is None and self.anchor_found is not False
+
+
+def audit_chain_check(*, anchor: str | None = None) -> ChainReport:
+    """Verify the whole chain; with ``anchor`` (a head hash recorded earlier, outside the database),
+    also check that the row it names is still there, which catches rows cut off the end of the
+    trail and a trail rewritten from some row on, which the chain alone cannot show.
+    """
+    first_break = audit_chain_verify()
+    rows = AuditEvent.objects.count()
+    last = AuditEvent.objects.order_by("-id").only("hash").first()
+    anchor_found = None if anchor is None else AuditEvent.objects.filter(hash=anchor.strip().lower()).exists()
+    return ChainReport(
+        rows=rows,
+        head_hash=last.hash if last else GENESIS_HASH,
+        first_break=first_break,
+        anchor_found=anchor_found,
+    )

@@ -1,0 +1,223 @@
+"""The audit trail: hash-chained, append-only; tampering shows at the row where it happened.
+
+Rows are tampered with the way an attacker with database access would: raw SQL and queryset
+updates that bypass the service.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+
+from rights.models import AuditEvent
+from rights.services.audit import (
+    GENESIS_HASH,
+    _event_digest,
+    actor_for,
+    audit_chain_check,
+    audit_chain_verify,
+    audit_record,
+)
+from tests.rights.staff_helpers import PRIVACY_OFFICER, make_request, staff_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trail() -> list[AuditEvent]:
+    """Six events on two requests, written the way services write them."""
+    first, second = make_request(), make_request()
+    events = []
+    for index in range(6):
+        with transaction.atomic():
+            events.append(
+                audit_record(
+                    actor="system" if index % 2 else "staff:alice",
+                    action=f"step_{index}",
+                    request_id=(first if index < 3 else second).id,
+                    from_status="review",
+                    to_status="approved",
+                    reason=f"reason {index}",
+                    detail={"index": index, "nested": {"ok": True}},
+                )
+            )
+    return events
+
+
+def _run_command(*args: str) -> tuple[int, str]:
+    """Run the command in this process: (1, the error) if it fails, else (0, its output)."""
+    out = io.StringIO()
+    try:
+        call_command("verify_audit_chain", *args, stdout=out)
+    except CommandError as error:
+        return 1, str(error)
+    return 0, out.getvalue()
+
+
+def _database_url() -> str:
+    """The test database, for a separate `manage.py` process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _run_manage_py(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": _database_url()}
+    return subprocess.run(
+        [sys.executable, "manage.py", "verify_audit_chain", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_each_row_carries_the_hash_of_the_row_before(trail) -> None:
+    assert trail[0].prev_hash == GENESIS_HASH
+    for before, after in itertools.pairwise(trail):
+        assert after.prev_hash == before.hash
+    assert len({event.hash for event in trail}) == len(trail)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_record_refuses_to_write_outside_a_transaction() -> None:
+    # autocommit: the change it records would not be in the same transaction
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        audit_record(actor="system", action="orphan")
+    assert not AuditEvent.objects.exists()
+
+
+def test_actor_names_staff_by_username() -> None:
+    assert actor_for(staff_user(PRIVACY_OFFICER, username="alice")) == "staff:alice"
+    assert actor_for(None) == "system"
+
+
+def test_untouched_chain_passes(trail) -> None:
+    assert audit_chain_verify() is None
+    report = audit_chain_check()
+    assert (report.rows, report.head_hash, report.intact) == (6, trail[-1].hash, True)
+    assert _run_command() == (0, f"Audit chain intact: 6 rows, head {trail[-1].hash}\n")
+
+
+def test_an_empty_trail_passes() -> None:
+    assert _run_command() == (0, f"Audit chain intact: 0 rows, head {GENESIS_HASH}\n")
+
+
+def test_a_changed_row_fails_at_that_row(trail) -> None:
+    AuditEvent.objects.filter(id=trail[2].id).update(reason="nothing to see here")
+    broken = audit_chain_verify()
+    assert broken is not None
+    assert broken.event_id == trail[2].id
+    assert "changed" in broken.problem
+    code, message = _run_command()
+    assert code == 1
+    assert message.startswith(f"Audit chain broken at row {trail[2].id}: its content does not match its hash")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("actor", "staff:mallory"), ("action", "step_x"), ("to_status", "refused"), ("detail", {"index": 99})],
+)
+def test_any_changed_column_fails_at_that_row(trail, column, value) -> None:
+    AuditEvent.objects.filter(id=trail[4].id).update(**{column: value})
+    assert audit_chain_verify().event_id == trail[4].id
+
+
+def test_a_changed_timestamp_fails_at_that_row(trail) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AuditEvent._meta.db_table} SET created_at = %s WHERE id = %s",
+            [trail[1].created_at.replace(year=2020), trail[1].id],
+        )
+    assert audit_chain_verify().event_id == trail[1].id
+
+
+def test_a_changed_row_with_a_recomputed_hash_fails_at_the_next_row(trail) -> None:
+    # A careful attacker recomputes the changed row's own hash: the next row no longer follows it.
+    event = AuditEvent.objects.get(id=trail[2].id)
+    event.reason = "rewritten"
+    new_hash = _event_digest(prev_hash=event.prev_hash, event=event)
+    AuditEvent.objects.filter(id=event.id).update(reason="rewritten", hash=new_hash)
+    broken = audit_chain_verify()
+    assert broken.event_id == trail[3].id
+    assert "removed or reordered" in broken.problem
+
+
+def test_a_deleted_row_fails_at_the_row_that_followed_it(trail) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE id = %s", [trail[3].id])
+    broken = audit_chain_verify()
+    assert broken.event_id == trail[4].id
+    assert "removed or reordered" in broken.problem
+    code, message = _run_command()
+    assert code == 1
+    assert message.startswith(f"Audit chain broken at row {trail[4].id}: does not follow the row before it")
+
+
+def test_a_deleted_first_row_fails_at_the_new_first_row(trail) -> None:
+    AuditEvent.objects.filter(id=trail[0].id).delete()
+    assert audit_chain_verify().event_id == trail[1].id
+
+
+def test_reordered_rows_fail_at_the_first_moved_row(trail) -> None:
+    table = AuditEvent._meta.db_table
+    a, b = trail[2].id, trail[3].id
+    with connection.cursor() as cursor:  # swap the two rows' positions in the trail
+        cursor.execute(f"UPDATE {table} SET id = %s WHERE id = %s", [-1, a])
+        cursor.execute(f"UPDATE {table} SET id = %s WHERE id = %s", [a, b])
+        cursor.execute(f"UPDATE {table} SET id = %s WHERE id = %s", [b, -1])
+    assert AuditEvent.objects.get(id=a).action == "step_3"
+    broken = audit_chain_verify()
+    assert broken.event_id == a
+    assert "removed or reordered" in broken.problem
+    code, message = _run_command()
+    assert code == 1
+    assert message.startswith(f"Audit chain broken at row {a}:")
+
+
+def test_rows_cut_off_the_end_are_caught_by_the_anchor(trail) -> None:
+    anchor = audit_chain_check().head_hash
+    AuditEvent.objects.filter(id__in=[trail[4].id, trail[5].id]).delete()
+    # The chain alone cannot show a cut end; the anchor kept outside the database does.
+    assert audit_chain_verify() is None
+    assert _run_command()[0] == 0
+    code, message = _run_command("--anchor", anchor)
+    assert code == 1
+    assert f"anchor {anchor} is not in the trail" in message
+
+
+def test_an_anchor_from_an_earlier_run_passes_after_more_rows(trail) -> None:
+    anchor = audit_chain_check().head_hash
+    with transaction.atomic():
+        audit_record(actor="system", action="later")
+    call_command("verify_audit_chain", "--anchor", anchor)  # raises CommandError if it fails
+    assert audit_chain_check(anchor=anchor).intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_exit_code_is_zero_when_intact_and_one_naming_the_row_when_not() -> None:
+    request = make_request()
+    events = []
+    for index in range(3):
+        with transaction.atomic():
+            events.append(audit_record(actor="system", action=f"step_{index}", request_id=request.id))
+    intact = _run_manage_py()
+    assert intact.returncode == 0, intact.stderr
+    assert f"Audit chain intact: 3 rows, head {events[-1].hash}" in intact.stdout
+
+    AuditEvent.objects.filter(id=events[1].id).update(reason="edited")
+    broken = _run_manage_py()
+    assert broken.returncode == 1
+    assert f"Audit chain broken at row {events[1].id}: its content does not match its hash" in broken.stderr
