@@ -1,0 +1,63 @@
+"""Template helpers of the public pages: accessible form fields and plain rendering of answer data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.forms import BoundField
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+def hint_id(field: BoundField) -> str:
+    return f"{field.auto_id}-hint"
+
+
+def error_id(field: BoundField) -> str:
+    return f"{field.auto_id}-error"
+
+
+@register.filter
+def described_by(field: BoundField) -> str:
+    """The ids of a field's hint and errors, for aria-describedby."""
+    ids = []
+    if field.help_text:
+        ids.append(hint_id(field))
+    if field.errors:
+        ids.append(error_id(field))
+    return " ".join(ids)
+
+
+@register.simple_tag
+def widget(field: BoundField, **extra: Any) -> SafeString:
+    """The field's widget with its hint and errors linked (aria-describedby) and marked invalid."""
+    attrs: dict[str, Any] = {key.replace("_", "-"): value for key, value in extra.items()}
+    ids = described_by(field)
+    if ids:
+        attrs["aria-describedby"] = ids
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return field.as_widget(attrs=attrs)
+
+
+@register.inclusion_tag("public/_value.html")
+def show_value(value: Any) -> dict[str, Any]:
+    """Any JSON value of an answer's payload, as nested lists a person can read."""
+    if isinstance(value, dict):
+        shape = "dict"
+        items = [(str(key).replace("_", " ").capitalize(), item) for key, item in value.items()]
+    elif isinstance(value, list | tuple):
+        shape = "list"
+        items = list(value)
+    else:
+        shape = "scalar"
+        items = []
+    is_url = isinstance(value, str) and value.startswith(("http://", "https://"))
+    return {"shape": shape, "items": items, "value": value, "is_url": is_url}
+
+
+@register.filter
+def label(key: str) -> str:
+    return str(key).replace("_", " ").capitalize()

@@ -1,0 +1,508 @@
+"""The person's own side of a rights request: submit it, confirm the email, send another photo,
+ask where the answer is, and read what has happened so far.
+
+Everything a person sends is checked before anything is written: a request is either stored
+whole (the request, its selfies, the confirmation email, the audit row) or not at all, and a
+refused photo leaves no file behind. Selfies are only decoded here (the web process never loads
+the face models); the worker checks their faces in ``rights.tasks.request_search``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from matching.services.imaging import DecodedImage, ImageRejected, image_decode
+from rights.models import Answer, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
+from rights.services.audit import REQUESTER, audit_record
+from rights.services.clock import due_at_for
+from rights.services.emails import email_send, url_for
+from rights.services.transitions import request_transition
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_SALT = "rights.request.confirm"
+FORM_SALT = "rights.request.form"
+IDENTIFIERS_MAX = 50
+IDENTIFIER_MAX_LENGTH = 2000
+
+
+class RequestInvalid(ValueError):
+    """What the person sent cannot be accepted. ``errors`` maps a form field to messages for people."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(message for messages in errors.values() for message in messages))
+
+
+class RequestStateError(ValueError):
+    """The request is not in a state that allows this action (e.g. a photo when none is needed)."""
+
+
+class ConfirmationInvalid(ValueError):
+    """A confirmation link that is forged, expired, or points at no request."""
+
+
+# --- Submission ----------------------------------------------------------------------------
+
+
+def form_key_new() -> str:
+    """A signed one-time key for a fresh request form (its hidden field)."""
+    return signing.dumps(secrets.token_urlsafe(24), salt=FORM_SALT)
+
+
+def form_key_unsign(*, key: str) -> str | None:
+    """The nonce inside a form key, or None if the key is forged.
+
+    No age limit: a form left open overnight must still submit once, and only once.
+    """
+    try:
+        return signing.loads(key, salt=FORM_SALT)
+    except signing.BadSignature:
+        return None
+
+
+def identifiers_normalise(*, text: str) -> list[str]:
+    """One identifier per line; blank lines and repeats dropped, order kept."""
+    seen: dict[str, None] = {}
+    for line in text.splitlines():
+        item = line.strip()
+        if item:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+def selfie_decode(*, data: bytes) -> DecodedImage:
+    """Decode a selfie with the foundation's safe decoder. Raises ImageRejected with a message for people."""
+    return image_decode(data=data)
+
+
+def _selfie_errors(selfies: Sequence[bytes]) -> tuple[list[DecodedImage], list[str]]:
+    decoded: list[DecodedImage] = []
+    errors: list[str] = []
+    for number, data in enumerate(selfies, start=1):
+        try:
+            decoded.append(selfie_decode(data=data))
+        except ImageRejected as exc:
+            prefix = f"Photo {number}: " if len(selfies) > 1 else ""
+            errors.append(f"{prefix}{exc.message}")
+    return decoded, errors
+
+
+def _submission_validate(
+    *, kind: str, email: str, selfies: Sequence[bytes], identifiers: str, country: str
+) -> tuple[list[DecodedImage], list[str]]:
+    errors: dict[str, list[str]] = {}
+    if kind not in RequestKind.values:
+        errors["kind"] = ["Please choose what you are asking for: access, erasure or objection."]
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = [
+            "This is not a valid email address. Please check it (for example name@example.com)."
+        ]
+    items = identifiers_normalise(text=identifiers)
+    if len(items) > IDENTIFIERS_MAX:
+        errors["identifiers"] = [f"Please give at most {IDENTIFIERS_MAX} identifiers, one per line."]
+    elif any(len(item) > IDENTIFIER_MAX_LENGTH for item in items):
+        errors["identifiers"] = [f"Each line may be at most {IDENTIFIER_MAX_LENGTH} characters long."]
+    if country and not (len(country) == 2 and country.isalpha() and country.isupper()):
+        errors["country"] = ["Please choose a country from the list."]
+    decoded: list[DecodedImage] = []
+    if not selfies:
+        errors["selfies"] = ["Please add a photo of your face (one to three photos)."]
+    elif len(selfies) > settings.SELFIES_MAX:
+        errors["selfies"] = [
+            f"You sent {len(selfies)} photos; please send at most {settings.SELFIES_MAX}. "
+            "One clear photo of your face is enough."
+        ]
+    else:
+        decoded, selfie_errors = _selfie_errors(selfies)
+        if selfie_errors:
+            errors["selfies"] = selfie_errors
+    if errors:
+        raise RequestInvalid(errors)
+    return decoded, items
+
+
+def _selfie_store(*, request: DataRequest, decoded: DecodedImage, saved: list[str]) -> Selfie:
+    selfie = Selfie(request=request, extension=decoded.clean_extension, sha256=decoded.sha256)
+    # The stored copy is the decoder's re-encoding: no EXIF position, camera serial or comment survives.
+    selfie.file.save(f"selfie.{decoded.clean_extension}", ContentFile(decoded.clean_bytes), save=False)
+    saved.append(selfie.file.name)
+    selfie.save()
+    return selfie
+
+
+def _files_remove(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.exception("could not remove a selfie file left by a failed submission")
+
+
+def confirm_token_make(*, request: DataRequest) -> str:
+    return signing.dumps(request.public_token, salt=CONFIRM_SALT)
+
+
+def request_submit(
+    *,
+    kind: str,
+    email: str,
+    selfies: Sequence[bytes],
+    identifiers: str = "",
+    country: str = "",
+    suppression_consent: bool = False,
+    submission_key: str | None = None,
+) -> DataRequest:
+    """Store a new, unconfirmed request with its selfies and send the confirmation email.
+
+    Raises RequestInvalid (nothing written) when anything sent cannot be accepted. With a
+    ``submission_key`` (the nonce of the form's one-time key), a second submission of the same
+    form returns the request the first one created, and sends nothing.
+    """
+    if submission_key:
+        existing = DataRequest.objects.filter(submission_key=submission_key).first()
+        if existing is not None:
+            return existing
+    email = email.strip()
+    country = country.strip().upper()
+    decoded, items = _submission_validate(
+        kind=kind, email=email, selfies=selfies, identifiers=identifiers, country=country
+    )
+    received_at = timezone.now()
+    saved: list[str] = []
+    try:
+        with transaction.atomic():
+            request = DataRequest.objects.create(
+                kind=kind,
+                email=email,
+                country=country,
+                identifiers="\n".join(items),
+                # The consent only means something for an objection: it is what the template is kept for.
+                suppression_consent=bool(suppression_consent) and kind == RequestKind.OBJECTION,
+                received_at=received_at,
+                due_at=due_at_for(received_at=received_at),
+                submission_key=submission_key or None,
+            )
+            for item in decoded:
+                _selfie_store(request=request, decoded=item, saved=saved)
+            # Sent inside the transaction: if the mail server refuses it, no request is left that the
+            # person could never confirm. The audit row comes last so its chain lock is held briefly.
+            _confirmation_send(request=request)
+            audit_record(
+                actor=REQUESTER,
+                action="submitted",
+                request_id=request.id,
+                to_status=RequestStatus.UNCONFIRMED,
+                detail={"kind": kind, "selfies": len(decoded), "identifiers": len(items)},
+            )
+    except IntegrityError:
+        _files_remove(saved)
+        existing = None
+        if submission_key:
+            existing = DataRequest.objects.filter(submission_key=submission_key).first()
+        if existing is None:
+            raise
+        # The same form, posted twice at once: the other post won; this one changes nothing.
+        return existing
+    except BaseException:
+        _files_remove(saved)
+        raise
+    logger.info("request submitted request=%s kind=%s selfies=%s", request.id, kind, len(decoded))
+    return request
+
+
+def _confirmation_send(*, request: DataRequest) -> None:
+    max_age = settings.CONFIRMATION_MAX_AGE
+    email_send(
+        to=request.email,
+        template="confirm",
+        context={
+            "request": request,
+            "kind": request.get_kind_display(),
+            "confirm_url": url_for("public:confirm", token=confirm_token_make(request=request)),
+            "status_url": url_for("public:status", token=request.public_token),
+            "confirm_days": max_age.days or 1,
+            "due_at": request.due_at,
+        },
+        request_id=request.id,
+    )
+
+
+# --- Confirmation --------------------------------------------------------------------------
+
+
+def _search_enqueue(request_id: int) -> None:
+    from rights.tasks import request_search
+
+    request_search.delay(request_id)
+
+
+def _earlier_requests_link(*, request: DataRequest) -> None:
+    try:
+        from rights.services.linking import requests_link_earlier
+    except ImportError:
+        # TODO(public): rights.services.linking (pipeline) had not landed when this was written; once
+        # it has, this branch is dead and can go.
+        logger.warning("linking service missing; request=%s not linked to earlier ones", request.id)
+        return
+    requests_link_earlier(request=request)
+
+
+def request_confirm(*, token: str) -> DataRequest:
+    """Confirm the email address from the signed link: UNCONFIRMED -> QUEUED and enqueue the search.
+
+    Following the link again returns the request unchanged. Raises ConfirmationInvalid for a
+    forged or expired link, or one whose request is gone.
+    """
+    try:
+        public_token = signing.loads(token, salt=CONFIRM_SALT, max_age=settings.CONFIRMATION_MAX_AGE)
+    except signing.BadSignature as exc:  # SignatureExpired is a BadSignature too
+        raise ConfirmationInvalid("This confirmation link is not valid or has expired.") from exc
+    request = DataRequest.objects.filter(public_token=public_token).first()
+    if request is None:
+        raise ConfirmationInvalid("This confirmation link points at no request.")
+    with transaction.atomic():
+        moved = request_transition(
+            request_id=request.id,
+            from_statuses=[RequestStatus.UNCONFIRMED],
+            to_status=RequestStatus.QUEUED,
+            actor=REQUESTER,
+            action="confirmed",
+            fields={"email_verified_at": timezone.now()},
+        )
+        if moved:
+            request.refresh_from_db()
+            # Linked once the address is proven: an unconfirmed request could name anyone's address.
+            _earlier_requests_link(request=request)
+            request_id = request.id
+            transaction.on_commit(lambda: _search_enqueue(request_id))
+    if moved:
+        logger.info("request confirmed request=%s", request.id)
+    request.refresh_from_db()
+    return request
+
+
+# --- Another photo -------------------------------------------------------------------------
+
+
+def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
+    """Add a photo to a request waiting for one: store it PENDING, NEEDS_SELFIE -> QUEUED, search again.
+
+    Raises ImageRejected (nothing written) for a file that is not a usable image, and
+    RequestStateError when the request is not waiting for a photo.
+    """
+    decoded = selfie_decode(data=data)
+    saved: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = DataRequest.objects.select_for_update().get(id=request.id)
+            if locked.status != RequestStatus.NEEDS_SELFIE:
+                raise RequestStateError("This request is not waiting for another photo.")
+            kept = locked.selfies.exclude(status=Selfie.Status.REJECTED).count()
+            if kept >= settings.SELFIES_MAX:
+                raise RequestStateError(
+                    f"This request already has {kept} photos waiting to be checked; at most "
+                    f"{settings.SELFIES_MAX} are kept."
+                )
+            selfie = _selfie_store(request=locked, decoded=decoded, saved=saved)
+            moved = request_transition(
+                request_id=locked.id,
+                from_statuses=[RequestStatus.NEEDS_SELFIE],
+                to_status=RequestStatus.QUEUED,
+                actor=REQUESTER,
+                action="selfie_added",
+                detail={"selfie": selfie.id},
+                fields={"selfie_problem": ""},
+            )
+            if not moved:  # cannot happen under the row lock; kept so a change there fails loudly
+                raise RequestStateError("This request is not waiting for another photo.")
+            request_id = locked.id
+            transaction.on_commit(lambda: _search_enqueue(request_id))
+    except BaseException:
+        _files_remove(saved)
+        raise
+    request.refresh_from_db()
+    logger.info("selfie added request=%s selfie=%s", request.id, selfie.id)
+    return selfie
+
+
+# --- Follow-up -----------------------------------------------------------------------------
+
+
+def request_followup(*, request: DataRequest) -> DataRequest:
+    """The person asks "where is my answer?" before being answered: counted and audited.
+
+    A CNIL finding was answering only after people asked again, so every follow-up is counted on
+    the request and in the audit trail, where the compliance report finds it.
+    """
+    with transaction.atomic():
+        changed = (
+            DataRequest.objects.filter(id=request.id)
+            .exclude(status__in=[RequestStatus.ANSWERED, RequestStatus.REFUSED])
+            .update(followups=F("followups") + 1)
+        )
+        if not changed:
+            raise RequestStateError("This request has already been answered.")
+        request.refresh_from_db()
+        audit_record(
+            actor=REQUESTER,
+            action="followup",
+            request_id=request.id,
+            detail={"followups": request.followups, "status": request.status},
+        )
+    logger.info("request followed up request=%s followups=%s", request.id, request.followups)
+    return request
+
+
+# --- What the status page shows ------------------------------------------------------------
+
+
+def request_by_token(*, token: str) -> DataRequest | None:
+    if not token or len(token) > 64:
+        return None
+    return DataRequest.objects.filter(public_token=token).first()
+
+
+def answer_by_token(*, token: str) -> Answer | None:
+    if not token or len(token) > 64:
+        return None
+    return Answer.objects.select_related("request").filter(download_token=token).first()
+
+
+def answer_latest(*, request: DataRequest) -> Answer | None:
+    return request.answers.order_by("-created_at", "-id").first()
+
+
+def answer_download_open(*, answer: Answer, now: datetime | None = None) -> bool:
+    """Whether the answer's files may still be downloaded (the link expires; the page says so)."""
+    if answer.download_expires_at is None:
+        return True
+    return (now or timezone.now()) < answer.download_expires_at
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    text: str
+    who: str  # "you", "us"
+
+
+# Plain words for the events a person may see. Internal events (staff decisions on single matches,
+# retries, notices to recipients) are not listed: the timeline says what happened to the request.
+_ACTION_WORDS = {
+    "submitted": ("you", "You sent your request."),
+    "confirmed": ("you", "You confirmed your email address."),
+    "selfie_added": ("you", "You sent another photo."),
+    "followup": ("you", "You asked where your answer is."),
+    "extended": ("us", "We extended the deadline."),
+    "refused": ("us", "We refused your request."),
+}
+_STATUS_WORDS = {
+    RequestStatus.QUEUED: "Your request is in the queue for a search of the whole collection.",
+    RequestStatus.SEARCHING: "We started searching the whole collection.",
+    RequestStatus.NEEDS_SELFIE: "We could not use your photo and asked you for another one.",
+    RequestStatus.REVIEW: "Our staff started reviewing the possible matches.",
+    RequestStatus.APPROVED: "Your request was approved and is being carried out.",
+    RequestStatus.FULFILLING: "We started preparing your answer.",
+    RequestStatus.HELD: "Our staff are checking your answer before it is sent.",
+    RequestStatus.ANSWERED: "Your answer is ready.",
+    RequestStatus.REFUSED: "We refused your request.",
+}
+
+
+def request_timeline(*, request: DataRequest) -> list[TimelineEntry]:
+    """What has happened to the request, oldest first, in plain words (from the audit trail)."""
+    entries: list[TimelineEntry] = []
+    last_text = ""
+    events = AuditEvent.objects.filter(request=request).order_by("id")
+    for event in events.only("action", "to_status", "from_status", "reason", "created_at"):
+        text, who = "", "us"
+        if event.action in _ACTION_WORDS:
+            who, text = _ACTION_WORDS[event.action]
+            if event.action == "extended" and request.extended_until:
+                text = f"We extended the deadline to {timezone.localtime(request.extended_until):%d %B %Y}."
+        elif event.to_status and event.to_status != event.from_status:
+            text = _STATUS_WORDS.get(event.to_status, "")
+        if not text or text == last_text:
+            continue  # e.g. a retried search: once is enough for the person
+        entries.append(TimelineEntry(at=event.created_at, text=text, who=who))
+        last_text = text
+    return entries
+
+
+@dataclass(frozen=True)
+class Awaited:
+    who: str  # "you" or "us"
+    text: str
+
+
+def request_awaited(*, request: DataRequest) -> Awaited:
+    """What the request is waiting for, and from whom."""
+    status = request.status
+    if status == RequestStatus.UNCONFIRMED:
+        return Awaited(
+            "you", "We are waiting for you to confirm your email address: follow the link we sent you."
+        )
+    if status == RequestStatus.NEEDS_SELFIE:
+        return Awaited("you", "We are waiting for a photo of your face that we can use.")
+    if status in (RequestStatus.QUEUED, RequestStatus.SEARCHING):
+        return Awaited("us", "We are searching the whole collection for your face and identifiers.")
+    if status == RequestStatus.REVIEW:
+        return Awaited(
+            "us", "Our staff are reviewing the possible matches before anything is sent or deleted."
+        )
+    if status in (RequestStatus.APPROVED, RequestStatus.FULFILLING):
+        return Awaited("us", "We are preparing your answer.")
+    if status == RequestStatus.HELD:
+        return Awaited("us", "Our staff are checking your answer before it is sent, so that it is complete.")
+    if status == RequestStatus.ANSWERED:
+        return Awaited("you", "Your answer is ready.")
+    return Awaited("you", "We have answered your request with a letter explaining our refusal.")
+
+
+# --- The answer's images -------------------------------------------------------------------
+
+# Keys under which an access report's payload may name an image's file inside the archive.
+_IMAGE_FILE_KEYS = ("archive_path", "file", "path")
+
+
+def _image_member(item: object) -> str:
+    if not isinstance(item, dict):
+        return ""
+    for key in _IMAGE_FILE_KEYS:
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def answer_images(*, answer: Answer) -> list[dict[str, object]]:
+    """The access report's images, each with ``member``: its file inside the answer's archive."""
+    images = answer.payload.get("images") if isinstance(answer.payload, dict) else None
+    if not isinstance(images, list):
+        return []
+    return [{**item, "member": _image_member(item)} for item in images if isinstance(item, dict)]
+
+
+def answer_image_member(*, answer: Answer, name: str) -> str | None:
+    """``name`` if the report lists it as one of its images, else None (no other archive member is served)."""
+    if not answer.archive:
+        return None
+    listed = {item["member"] for item in answer_images(answer=answer) if item["member"]}
+    return name if name in listed else None
