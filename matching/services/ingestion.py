@@ -27,14 +27,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from matching.models import Face, Image, IngestionSkip
-from matching.services.embedding import (
-    DetectedFace,
-    default_threads_for,
-    embedding_to_bytes,
-    face_model_configure,
-    faces_detect,
+from matching.services.analysis import (
+    SETTINGS_FOR_WORKERS,
+    ImageAnalysis,
+    analysis_job,
+    analysis_worker_init,
 )
-from matching.services.imaging import ImageRejected, image_decode
+from matching.services.embedding import default_threads_for, embedding_to_bytes
 from matching.services.index import index_add, index_sync
 from matching.services.search import account_normalise, platform_normalise, source_url_normalise
 from matching.services.suppression import suppression_match, suppression_templates
@@ -75,32 +74,6 @@ class IngestItem:
     platform: str = ""
     account: str = ""
     extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ImageAnalysis:
-    """What the pixels gave: everything needed to store the image, nothing of the raw upload."""
-
-    sha256: str
-    width: int
-    height: int
-    clean_bytes: bytes
-    clean_extension: str
-    faces: list[DetectedFace]
-
-
-def image_analyse(*, data: bytes) -> ImageAnalysis:
-    """Decode and find faces (no database). Raises ImageRejected."""
-    decoded = image_decode(data=data)
-    faces = faces_detect(rgb=decoded.rgb)
-    return ImageAnalysis(
-        sha256=decoded.sha256,
-        width=decoded.width,
-        height=decoded.height,
-        clean_bytes=decoded.clean_bytes,
-        clean_extension=decoded.clean_extension,
-        faces=faces,
-    )
 
 
 # --- Metadata -----------------------------------------------------------------------------------
@@ -304,38 +277,6 @@ def _image_store(
     return outcome, face_ids, vectors
 
 
-# --- Analysis in worker processes -------------------------------------------------------------
-
-_SETTINGS_FOR_WORKERS = (
-    "FACE_MODEL_DIR",
-    "FACE_MODEL_NAME",
-    "FACE_DET_SIZE",
-    "FACE_DET_MIN_SCORE",
-    "IMAGE_MAX_BYTES",
-    "IMAGE_MAX_PIXELS",
-    "IMAGE_MAX_SIDE",
-)
-
-
-def _worker_init(overrides: dict[str, Any], threads: int) -> None:
-    # A fresh (spawned) interpreter: set up Django, then take this process's settings as they are
-    # now (tests and callers may have changed them) rather than as the environment says.
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    import django
-
-    django.setup()
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    face_model_configure(threads=threads)
-
-
-def _analyse_job(data: bytes) -> ImageAnalysis | tuple[str, str]:
-    try:
-        return image_analyse(data=data)
-    except ImageRejected as exc:
-        return exc.reason, exc.message
-
-
 def _bytes_read(item: IngestItem) -> bytes:
     if item.data is not None:
         return item.data
@@ -364,11 +305,11 @@ def images_ingest(
     outcomes: list[IngestOutcome] = []
     pool: ProcessPoolExecutor | None = None
     if workers > 1 and len(items) > 1:
-        overrides = {key: getattr(settings, key) for key in _SETTINGS_FOR_WORKERS}
+        overrides = {key: getattr(settings, key) for key in SETTINGS_FOR_WORKERS}
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
+            initializer=analysis_worker_init,
             initargs=(overrides, default_threads_for(processes=workers)),
         )
     try:
@@ -417,8 +358,8 @@ def _batches_analysed(items: list[IngestItem], pool: ProcessPoolExecutor | None)
                 batch.append((item, digest, IngestOutcome(name=item.name, status=DUPLICATE, sha256=digest)))
             else:
                 seen.add(digest)
-                job: Any = pool.submit(_analyse_job, data) if pool is not None else None
-                batch.append((item, digest, job if job is not None else _analyse_job(data)))
+                job: Any = pool.submit(analysis_job, data) if pool is not None else None
+                batch.append((item, digest, job if job is not None else analysis_job(data)))
         if previous is not None:
             yield previous
         previous = batch

@@ -1,0 +1,69 @@
+"""The CPU-heavy half of ingestion (decode, detect, embed): no database, so it runs in any process.
+
+This module imports no models on purpose: ingestion's spawned analysis processes import it
+before Django is set up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from matching.services.embedding import DetectedFace, face_model_configure, faces_detect
+from matching.services.imaging import ImageRejected, image_decode
+
+# Settings an analysis process must share with the process that started it.
+SETTINGS_FOR_WORKERS = (
+    "FACE_MODEL_DIR",
+    "FACE_MODEL_NAME",
+    "FACE_DET_SIZE",
+    "FACE_DET_MIN_SCORE",
+    "IMAGE_MAX_BYTES",
+    "IMAGE_MAX_PIXELS",
+    "IMAGE_MAX_SIDE",
+)
+
+
+@dataclass(frozen=True)
+class ImageAnalysis:
+    """What the pixels gave: everything needed to store the image, nothing of the raw upload."""
+
+    sha256: str
+    width: int
+    height: int
+    clean_bytes: bytes
+    clean_extension: str
+    faces: list[DetectedFace]
+
+
+def image_analyse(*, data: bytes) -> ImageAnalysis:
+    """Decode and find faces (no database). Raises ImageRejected."""
+    decoded = image_decode(data=data)
+    faces = faces_detect(rgb=decoded.rgb)
+    return ImageAnalysis(
+        sha256=decoded.sha256,
+        width=decoded.width,
+        height=decoded.height,
+        clean_bytes=decoded.clean_bytes,
+        clean_extension=decoded.clean_extension,
+        faces=faces,
+    )
+
+
+def analysis_worker_init(overrides: dict[str, Any], threads: int) -> None:
+    """Initialiser of a spawned analysis process: settings as the parent has them now, model threads."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    face_model_configure(threads=threads)
+
+
+def analysis_job(data: bytes) -> ImageAnalysis | tuple[str, str]:
+    """image_analyse for a pool: a rejection comes back as (reason, message) instead of an exception."""
+    try:
+        return image_analyse(data=data)
+    except ImageRejected as exc:
+        return exc.reason, exc.message

@@ -1,0 +1,57 @@
+"""image_delete: file, faces, embeddings, row and index; idempotent; safe after a crash half-way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+
+from matching.models import Face, Image
+from matching.services.deletion import image_delete, images_delete
+from matching.services.index import index_ids, index_load
+from matching.services.search import faces_search
+from tests.matching.conftest import unit_vectors
+from tests.matching.helpers import image_with_faces
+
+pytestmark = pytest.mark.django_db
+
+
+def test_delete_removes_everything_and_reports_it():
+    vectors = unit_vectors(3, seed=4)
+    image = image_with_faces(vectors=vectors[:2], source_url="https://example.com/a.jpg")
+    keep = image_with_faces(vectors=vectors[2:])
+    path = Path(default_storage.path(image.file.name))
+    face_ids = list(image.faces.values_list("pk", flat=True))
+    result = image_delete(image_id=image.pk)
+    assert result.found and result.sha256 == image.sha256 and result.source_url == "https://example.com/a.jpg"
+    assert result.removed_from == ["file", "faces", "embeddings", "image", "index"]
+    assert not path.exists()
+    assert not Image.objects.filter(pk=image.pk).exists()
+    assert not Face.objects.filter(pk__in=face_ids).exists()
+    _, index = index_load()
+    assert set(index_ids(index=index).tolist()) == set(keep.faces.values_list("pk", flat=True))
+    assert faces_search(vectors=vectors[:2]) == [[], []]
+
+
+def test_delete_twice_is_fine():
+    image = image_with_faces(vectors=unit_vectors(1))
+    image_delete(image_id=image.pk)
+    again = image_delete(image_id=image.pk)
+    assert not again.found and again.removed_from == []
+
+
+def test_rerun_after_a_crash_with_the_file_already_gone():
+    image = image_with_faces(vectors=unit_vectors(1))
+    Path(default_storage.path(image.file.name)).unlink()  # the first run died after removing the file
+    result = image_delete(image_id=image.pk)
+    assert result.found and "index" in result.removed_from
+    assert not Image.objects.exists() and not Face.objects.exists()
+
+
+def test_many_at_once():
+    images = [image_with_faces(vectors=unit_vectors(1, seed=i)) for i in range(4)]
+    results = images_delete(image_ids=[img.pk for img in images] + [123456])
+    assert [r.found for r in results] == [True, True, True, True, False]
+    _, index = index_load()
+    assert index.ntotal == 0

@@ -1,0 +1,151 @@
+"""image_ingest / images_ingest with the real models: added, duplicate, rejected, suppressed, signal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+
+from matching.models import Face, Image, IngestionSkip
+from matching.services import ingestion
+from matching.services.analysis import image_analyse
+from matching.services.imaging import image_decode
+from matching.services.index import index_ids, index_load
+from matching.services.ingestion import (
+    ADDED,
+    DUPLICATE,
+    REJECTED,
+    SUPPRESSED,
+    IngestItem,
+    image_ingest,
+    images_ingest,
+    manifest_read,
+)
+from matching.services.suppression import suppression_add
+from matching.signals import image_ingested
+from tests.matching.conftest import GROUP_PHOTO, LFW_DIR, hostile_files, no_face_image
+
+pytestmark = [pytest.mark.models, pytest.mark.django_db]
+
+SAMPLE = sorted((LFW_DIR / "Rafael_Ramirez").glob("*.jpg"))
+
+
+def _media_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_ingest_stores_a_clean_copy_faces_and_index(settings, django_capture_on_commit_callbacks):
+    received = []
+
+    def receiver(sender, image_id, extra, **kwargs):
+        received.append((image_id, extra))
+
+    image_ingested.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            outcome = image_ingest(
+                data=GROUP_PHOTO.read_bytes(),
+                name="group.jpg",
+                source_url="HTTPS://Example.com/group.jpg",
+                platform="Flickr",
+                account="@Some.Body",
+                extra={"released_to": "Acme Research"},
+            )
+    finally:
+        image_ingested.disconnect(receiver)
+    assert outcome.status == ADDED and outcome.faces == 6
+    image = Image.objects.get(pk=outcome.image_id)
+    assert (image.source_url, image.platform, image.account) == (
+        "https://example.com/group.jpg",
+        "flickr",
+        "some.body",
+    )
+    assert image.faces.count() == 6
+    stored = Path(default_storage.path(image.file.name))
+    assert stored.is_file() and image.sha256 in stored.name
+    assert image_decode(data=stored.read_bytes()).width == image.width
+    _, index = index_load()
+    assert set(index_ids(index=index).tolist()) == set(image.faces.values_list("pk", flat=True))
+    assert received == [(image.pk, {"released_to": "Acme Research"})]
+
+
+def test_same_bytes_twice_is_a_duplicate(settings):
+    data = SAMPLE[0].read_bytes()
+    first = image_ingest(data=data, name="a.jpg")
+    second = image_ingest(data=data, name="copy-of-a.jpg")
+    assert (first.status, second.status) == (ADDED, DUPLICATE)
+    assert Image.objects.count() == 1 and len(_media_files(settings)) == 1
+
+
+def test_duplicate_under_a_race_is_caught_by_the_unique_constraint(settings):
+    # Two processes analysed the same file; both passed the duplicate check; the second store loses.
+    data = SAMPLE[1].read_bytes()
+    analysis = image_analyse(data=data)
+    item = IngestItem(name="x.jpg", data=data)
+    templates = ([], np.empty((0, 512), np.float32))
+    first, _, _ = ingestion._image_store(item=item, analysis=analysis, templates=templates)
+    second, ids, _ = ingestion._image_store(item=item, analysis=analysis, templates=templates)
+    assert (first.status, second.status, ids) == (ADDED, DUPLICATE, [])
+    image = Image.objects.get()
+    assert Path(default_storage.path(image.file.name)).is_file()  # the winner's file is intact
+    assert Face.objects.count() == first.faces
+
+
+def test_hostile_files_leave_nothing_behind(settings, tmp_path):
+    files = hostile_files(tmp_path / "hostile")
+    items = [IngestItem(name=str(path), path=str(path)) for path, _ in files.values()]
+    outcomes = images_ingest(items=items)
+    assert [(o.status, o.reason) for o in outcomes] == [(REJECTED, reason) for _, reason in files.values()]
+    assert not Image.objects.exists() and not Face.objects.exists()
+    assert _media_files(settings) == []
+    assert index_load()[1].ntotal == 0
+
+
+def test_no_face_image_is_kept_with_no_faces():
+    outcome = image_ingest(data=no_face_image(), name="gradient.jpg")
+    assert outcome.status == ADDED and outcome.faces == 0
+
+
+def test_suppressed_face_is_not_collected(settings):
+    group = image_analyse(data=GROUP_PHOTO.read_bytes())
+    suppression_add(reference="request-9", vector=group.faces[3].embedding)
+    outcome = image_ingest(data=GROUP_PHOTO.read_bytes(), name="group.jpg")
+    assert outcome.status == SUPPRESSED
+    assert not Image.objects.exists() and _media_files(settings) == []
+    skip = IngestionSkip.objects.get()
+    assert skip.sha256 == group.sha256 and skip.score == pytest.approx(1.0, abs=1e-4)
+    other = image_ingest(data=SAMPLE[2].read_bytes(), name="someone-else.jpg")
+    assert other.status == ADDED
+
+
+def test_batch_in_worker_processes_gives_the_same_result(tmp_path):
+    # Two spawned analysis processes: this embeds these files again, in those processes (a memo
+    # does not cross processes), so only two small files.
+    items = [IngestItem(name=str(p), path=str(p)) for p in SAMPLE[:2]]
+    items.append(IngestItem(name="again", path=str(SAMPLE[0])))
+    outcomes = images_ingest(items=items, workers=2)
+    assert [o.status for o in outcomes] == [ADDED, ADDED, DUPLICATE]
+    in_process = image_analyse(data=SAMPLE[0].read_bytes())
+    stored = Face.objects.filter(image_id=outcomes[0].image_id).order_by("pk")
+    assert stored.count() == len(in_process.faces)
+    np.testing.assert_allclose(stored[0].vector, in_process.faces[0].embedding, atol=1e-5)
+
+
+def test_manifest(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,source_url,collected_at,platform,account,released_to\n"
+        f"{SAMPLE[0]},https://example.com/1.jpg,2021-03-04,instagram,@x,Acme\n"
+        "rel/2.jpg,,2020-01-02T03:04:05+00:00,,,\n"
+    )
+    rows = manifest_read(path=manifest)
+    first = rows[str(SAMPLE[0].resolve())]
+    assert first["collected_at"].date().isoformat() == "2021-03-04"
+    assert first["extra"] == {"released_to": "Acme"}
+    assert rows[str((tmp_path / "rel/2.jpg").resolve())]["collected_at"].year == 2020
+    manifest.write_text("file,url\nx.jpg,y\n")
+    with pytest.raises(ValueError, match="path"):
+        manifest_read(path=manifest)
