@@ -241,6 +241,7 @@ SELFIE_RETENTION_DAYS = env_int("SELFIE_RETENTION_DAYS", 30)  # after the reques
 CLOCK_PAUSES_WHILE_WAITING = env_bool("CLOCK_PAUSES_WHILE_WAITING", False)
 DUE_SOON_REMINDER_DAYS = [int(d) for d in env_list("DUE_SOON_REMINDER_DAYS", ["7", "2"])]
 COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 0)  # 0: no automatic deletion
+RETENTION_CHUNK = env_int("RETENTION_CHUNK", 500)  # images deleted per retention task run
 STUCK_AFTER = timedelta(minutes=env_int("STUCK_AFTER_MINUTES", 30))
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)

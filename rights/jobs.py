@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from rights.services import deadlines, notices, purge, recovery, retention
 
@@ -76,7 +77,7 @@ def suppression_check_job() -> dict[str, int]:
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), max_retries=3, retry_backoff=True)
 def retention_job() -> int:
-    result = retention.retention_delete_chunk()
+    result = retention.retention_delete_chunk(chunk=settings.RETENTION_CHUNK)
     if result.more:
         # One chunk per run, so no worker is held for a deletion of unbounded length.
         retention_job.delay()

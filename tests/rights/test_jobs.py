@@ -1,0 +1,174 @@
+"""The jobs' Celery tasks and the beat schedule: thin, idempotent, and run by a real worker."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import timedelta
+
+import pytest
+import time_machine
+from celery.schedules import crontab
+from django.core import mail
+
+from matching.models import Image
+from portal.celery import app
+from rights import jobs
+from rights.models import DataRequest, Recipient, RecipientNotice, RequestKind, RequestStatus
+from rights.schedule import BEAT_SCHEDULE
+from rights.services.notices import notice_acknowledge, notices_create_for_erasure
+from tests.rights.jobs_helpers import (
+    erase,
+    local,
+    make_image,
+    make_request,
+    release,
+    server_url,
+    webhook_server,
+)
+
+
+@pytest.fixture
+def eager_tasks():
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False
+
+
+def _erasure_with_recipients() -> DataRequest:
+    request = make_request(kind=RequestKind.ERASURE, status=RequestStatus.ANSWERED)
+    acme = Recipient.objects.create(name="Acme Research", contact_email="dpo@acme.example")
+    beta = Recipient.objects.create(name="Beta Labs", contact_email="privacy@beta.example")
+    one, two = make_image("one"), make_image("two")
+    release(acme, one)
+    release(beta, two)
+    erase(request, one)
+    erase(request, two)
+    return request
+
+
+def test_every_scheduled_job_is_a_registered_task():
+    app.loader.import_default_modules()
+    assert set(BEAT_SCHEDULE) == {
+        "deadline-sweep",
+        "recover-stuck-requests",
+        "purge-verification-data",
+        "chase-recipient-notices",
+        "suppression-check",
+        "collection-retention",
+    }
+    for name, entry in BEAT_SCHEDULE.items():
+        assert entry["task"] in app.tasks, name
+        assert isinstance(entry["schedule"], crontab | timedelta), name
+    assert app.conf.beat_schedule == BEAT_SCHEDULE
+
+
+@pytest.mark.django_db
+def test_notice_send_task_run_twice_row_gone_row_taken():
+    request = _erasure_with_recipients()
+    first, second = notices_create_for_erasure(request_id=request.id)
+    assert jobs.notice_send_task(first.id) is True
+    assert jobs.notice_send_task(first.id) is False  # run twice: one email
+    assert jobs.notice_send_task(999_999) is False  # row gone
+    notice_acknowledge(token=second.ack_token)
+    assert jobs.notice_send_task(second.id) is False  # already acknowledged: nothing to send
+    assert len(mail.outbox) == 1
+    assert jobs.notice_webhook_task(first.id) is False  # no webhook configured
+
+
+@pytest.mark.django_db
+def test_periodic_jobs_run_twice_do_their_work_once(settings):
+    settings.SELFIE_RETENTION_DAYS = 30
+    settings.STUCK_AFTER = timedelta(minutes=30)
+    now = local(2026, 3, 10, 8)
+    make_request(received_at=local(2026, 2, 12, 12))  # due in 2 days
+    make_request(received_at=local(2026, 2, 1, 12))  # overdue
+    closed = make_request(
+        status=RequestStatus.REFUSED, received_at=local(2026, 1, 2), closed_at=local(2026, 1, 5)
+    )
+    with time_machine.travel(now, tick=False):
+        assert jobs.deadlines_sweep_job() == {"reminded": 1, "escalated": 1, "overdue": 1}
+        assert jobs.deadlines_sweep_job() == {"reminded": 0, "escalated": 0, "overdue": 1}
+        assert jobs.requests_purge_job() == {"requests": 1, "answer_archives": 0}
+        assert jobs.requests_purge_job() == {"requests": 0, "answer_archives": 0}
+        assert jobs.requests_recover_job() == {"requeued": 0, "held": 0}
+        assert jobs.notices_chase_job() == 0
+        assert jobs.suppression_check_job() == {
+            "faces_checked": 0,
+            "templates_checked": 0,
+            "images_deleted": 0,
+        }
+        assert jobs.retention_job() == 0  # no retention period set
+    assert DataRequest.objects.get(id=closed.id).purged_at == now
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db
+def test_deadline_sweep_job_fails_for_a_retry_when_mail_cannot_go(settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    request = make_request(received_at=local(2026, 2, 1, 12))
+    assert jobs.SweepIncomplete in jobs.deadlines_sweep_job.autoretry_for
+    with time_machine.travel(local(2026, 3, 10, 8), tick=False), pytest.raises(jobs.SweepIncomplete):
+        jobs.deadlines_sweep_job.run()
+    assert DataRequest.objects.get(id=request.id).escalated_at is None
+
+
+@pytest.mark.django_db
+def test_retention_job_re_enqueues_itself_until_done(settings, eager_tasks):
+    settings.COLLECTION_RETENTION_DAYS = 30
+    settings.RETENTION_CHUNK = 2
+    for n in range(5):
+        make_image(f"old-{n}", collected_at=local(2025, 1, 1 + n))
+    keep = make_image("new", collected_at=local(2026, 6, 1))
+    with time_machine.travel(local(2026, 6, 10, 2), tick=False):
+        jobs.retention_job.delay()
+    assert list(Image.objects.values_list("id", flat=True)) == [keep.id]
+
+
+@pytest.mark.worker
+def test_a_real_worker_sends_the_notices_and_the_webhook(celery_worker_process, settings):
+    request = _erasure_with_recipients()
+    with webhook_server() as server:
+        Recipient.objects.filter(name="Beta Labs").update(webhook_url=server_url(server))
+        notices = notices_create_for_erasure(request_id=request.id)  # commits, then enqueues
+        celery_worker_process.wait_for(
+            lambda: (
+                RecipientNotice.objects.filter(sent_at__isnull=False).count() == 2
+                and RecipientNotice.objects.filter(webhook_delivered_at__isnull=False).count() == 1
+            ),
+            what="the notices to be sent",
+        )
+        received = list(server.received)
+    assert len(notices) == 2
+    beta_notice = RecipientNotice.objects.get(recipient__name="Beta Labs")
+    assert [r["json"]["notice_id"] for r in received] == [beta_notice.id]
+    mails = sorted(settings.MAIL_DIR.glob("*.log"))
+    bodies = "\n".join(path.read_text() for path in mails)
+    assert bodies.count("Subject: Erasure notice") == 2
+    assert beta_notice.image_hashes[0] in bodies
+    assert json.loads(json.dumps(received[0]["json"]))["image_hashes"] == beta_notice.image_hashes
+
+
+@pytest.mark.worker
+def test_a_stuck_request_is_resumed_by_a_real_worker(celery_worker_process, settings):
+    """Recovery re-enqueues a search left by a dead worker; a live worker picks it up and finishes it."""
+    settings.STUCK_AFTER = timedelta(minutes=30)
+    request = make_request(
+        kind=RequestKind.ACCESS,
+        status=RequestStatus.SEARCHING,
+        status_changed_at=local(2026, 1, 1, 12),  # the worker that took it died long ago
+    )
+    assert jobs.requests_recover_job() == {"requeued": 1, "held": 0}
+    # The request has no usable selfie, so the search ends by asking for one.
+    celery_worker_process.wait_for(
+        lambda: DataRequest.objects.get(id=request.id).status == RequestStatus.NEEDS_SELFIE,
+        what="the resumed search",
+    )
+    actions = list(request.events.order_by("id").values_list("action", flat=True))
+    assert actions[:2] == ["requeued_after_stuck", "search_started"]
