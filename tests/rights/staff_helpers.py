@@ -6,11 +6,16 @@ import socket
 from datetime import datetime
 from typing import Any
 
+import time_machine
 from django.contrib.auth.models import Group, User
+from django.db import transaction
 from django.utils import timezone
 
-from rights.models import DataRequest, RequestKind, RequestStatus
+from matching.models import Image
+from rights.models import Answer, DataRequest, RequestKind, RequestStatus
+from rights.services.audit import audit_record
 from rights.services.clock import due_at_for
+from rights.services.staff import request_extend, request_refuse
 
 PRIVACY_OFFICER = "Privacy officer"
 REVIEWER = "Reviewer"
@@ -64,3 +69,109 @@ def break_the_mail_server(settings) -> None:
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = closed_port()
     settings.EMAIL_TIMEOUT = 5
+
+
+# --- One seeded history for the CNIL and compliance tests ----------------------------------------
+
+NOW = (2024, 6, 15, 12, 0)  # the tests look at the seeded history from here
+REFUSAL_REASON = (
+    "The same person sent 40 identical access requests within one hour, each answered in full; "
+    "this one repeats a request answered yesterday."
+)
+HOLD_REASON = "The access answer failed its completeness check: image 12 has no source URL"
+
+
+def _answered(data_request: DataRequest, at: datetime, kind: str) -> None:
+    DataRequest.objects.filter(id=data_request.id).update(
+        status=RequestStatus.ANSWERED, answered_at=at, closed_at=at
+    )
+    Answer.objects.create(request=data_request, kind=kind, payload={})
+
+
+def _audit(data_request: DataRequest, action: str, **fields: Any) -> None:
+    with transaction.atomic():
+        audit_record(actor="system", action=action, request_id=data_request.id, **fields)
+
+
+def seed_history() -> dict[str, DataRequest]:
+    """Requests on time, late, overdue, followed up, held, refused, repeated, extended, with a
+    failed erasure, an incomplete search and two never confirmed; see test_cnil for the figures.
+    Refusal and extension go through the real services, at the time they happened."""
+    officer = User.objects.filter(username="seed_officer").first() or staff_user(
+        PRIVACY_OFFICER, username="seed_officer"
+    )
+    images = [
+        Image.objects.create(sha256=f"{n:064x}", collected_at=collected, width=10, height=10, file="")
+        for n, collected in enumerate([local(2019, 6, 1), local(2023, 12, 31), local(2024, 5, 30)], start=1)
+    ]
+    Image.objects.filter(id__in=[images[0].id, images[1].id]).update(ingested_at=local(2024, 1, 15))
+    Image.objects.filter(id=images[2].id).update(ingested_at=local(2024, 6, 1))
+
+    seeded: dict[str, DataRequest] = {}
+    seeded["on_time"] = make_request(
+        received_at=local(2024, 3, 1, 10),
+        searched_at=local(2024, 3, 2, 10),
+        searched_collection_from=local(2019, 6, 1),
+        searched_collection_to=local(2023, 12, 31),
+        searched_collection_size=2,
+    )
+    _answered(seeded["on_time"], local(2024, 3, 20, 10), Answer.Kind.ACCESS_REPORT)
+
+    seeded["late"] = make_request(kind="erasure", received_at=local(2024, 3, 5, 10))  # due 5 April
+    _answered(seeded["late"], local(2024, 4, 10, 10), Answer.Kind.ERASURE_CERTIFICATE)
+
+    seeded["overdue"] = make_request(received_at=local(2024, 4, 1, 10), status=RequestStatus.REVIEW)
+
+    seeded["followed_up"] = make_request(received_at=local(2024, 4, 10, 10), followups=2)  # due 10 May
+    _answered(seeded["followed_up"], local(2024, 5, 5, 10), Answer.Kind.ACCESS_REPORT)
+
+    seeded["held"] = make_request(
+        received_at=local(2024, 6, 1, 10), status=RequestStatus.HELD, hold_reason=HOLD_REASON
+    )
+    _audit(
+        seeded["held"],
+        "answer_held_incomplete",
+        from_status="fulfilling",
+        to_status="held",
+        reason=HOLD_REASON,
+    )
+
+    seeded["refused"] = make_request(received_at=local(2024, 5, 1, 10), status=RequestStatus.REVIEW)
+    with time_machine.travel(local(2024, 5, 10, 10), tick=False):
+        request_refuse(request_id=seeded["refused"].id, user=officer, reason=REFUSAL_REASON)
+
+    seeded["repeated"] = make_request(received_at=local(2024, 5, 20, 10))
+    seeded["repeated"].earlier_requests.add(seeded["on_time"])
+    _answered(seeded["repeated"], local(2024, 6, 5, 10), Answer.Kind.ACCESS_REPORT)
+
+    seeded["extended"] = make_request(
+        received_at=local(2024, 2, 1, 10), status=RequestStatus.REVIEW
+    )  # due 1 Mar
+    with time_machine.travel(local(2024, 2, 20, 10), tick=False):
+        request_extend(
+            request_id=seeded["extended"].id, user=officer, months=2, reason="Many requests at once."
+        )
+    _answered(seeded["extended"], local(2024, 4, 15, 10), Answer.Kind.ACCESS_REPORT)  # in time: 1 May
+
+    seeded["erasure_failed"] = make_request(
+        kind="erasure", received_at=local(2024, 6, 5, 10), status=RequestStatus.HELD
+    )
+    _audit(seeded["erasure_failed"], "erasure_verification_failed", reason="2 images still found")
+
+    seeded["search_incomplete"] = make_request(
+        received_at=local(2024, 5, 25, 10),
+        status=RequestStatus.REVIEW,
+        searched_at=local(2024, 5, 26, 10),
+        searched_collection_from=local(2021, 1, 1),
+        searched_collection_to=local(2023, 12, 31),
+        searched_collection_size=1,
+    )
+    seeded["unconfirmed_old"] = make_request(
+        received_at=local(2024, 1, 2, 10), status=RequestStatus.UNCONFIRMED
+    )
+    seeded["unconfirmed_new"] = make_request(
+        received_at=local(2024, 6, 10, 10), status=RequestStatus.UNCONFIRMED
+    )
+    for key, value in seeded.items():
+        seeded[key] = DataRequest.objects.get(id=value.id)
+    return seeded

@@ -1,0 +1,355 @@
+"""The CNIL checks (SAN-2022-019), computed from the data: one function, one typed result.
+
+The dashboard's summary page and the compliance report both show ``cnil_figures``; neither
+computes a figure of its own. Each figure lists the request ids behind it, so that a regulator can
+be shown the requests, not only a count.
+
+What is counted:
+- answered late: answered (or refused) after the effective due date (the extension's, if any);
+- overdue now: confirmed, still open, past the effective due date;
+- answered only after a follow-up: the person asked again ("where is my answer?") before being
+  answered (``followups`` only grows while a request is open);
+- access answers held for incompleteness: access requests held now, or ever held by the
+  completeness check;
+- erasures that failed verification: a search after the erasure still found images, or an
+  erasure/objection is held;
+- refusals and their written reasons;
+- repeated requests (linked to earlier ones) and how each was answered;
+- for every search, the span of collection dates it covered against the span of the collection at
+  that moment; a search that did not cover the whole collection is flagged.
+
+Requests whose email was never confirmed are not requests staff can act on (the person may have
+mistyped the address): they are counted apart, not as overdue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Max, Min, Q, QuerySet
+from django.utils import timezone
+
+from matching.models import Image
+from rights.models import AuditEvent, DataRequest, RequestKind, RequestStatus
+from rights.services.clock import end_of_local_day
+
+ERASURE_VERIFICATION_FAILED = "erasure_verification_failed"
+ACCESS_HELD_INCOMPLETE = "answer_held_incomplete"
+ERASURE_KINDS = [RequestKind.ERASURE, RequestKind.OBJECTION]
+
+# Per-request flags (the compliance report shows them on each request's line).
+LATE = "answered_late"
+OVERDUE = "overdue"
+FOLLOWED_UP = "answered_after_followup"
+FOLLOWED_UP_OPEN = "followed_up_open"
+HELD_ACCESS = "access_held_incomplete"
+ERASURE_FAILED = "erasure_verification_failed"
+REFUSED = "refused"
+REPEATED = "repeated"
+EXTENDED = "extended"
+SEARCH_NOT_WHOLE = "search_not_whole_collection"
+UNCONFIRMED = "unconfirmed"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    request_id: int
+    kind: str
+    reason: str
+    refused_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RepeatedRequest:
+    request_id: int
+    kind: str
+    status: str
+    earlier_ids: list[int]
+    answer_kinds: list[str]
+    answered_at: datetime | None
+    in_time: bool | None  # None while open
+
+
+@dataclass(frozen=True)
+class SearchSpan:
+    request_id: int
+    kind: str
+    searched_at: datetime
+    searched_from: datetime | None
+    searched_to: datetime | None
+    searched_size: int | None
+    collection_from: datetime | None  # the collection's span when the search ran
+    collection_to: datetime | None
+    covers_whole: bool
+    problem: str
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    month: date  # the first day of the month
+    in_time: int
+    late: int
+
+
+@dataclass(frozen=True)
+class CnilFigures:
+    generated_at: datetime
+    received_from: date | None
+    received_to: date | None
+    requests: int  # confirmed requests received in the period
+    request_ids: list[int]  # those requests, in order of receipt
+    unconfirmed: int
+    by_kind: dict[str, int]
+    open: int
+    answered: int
+    answered_in_time: int
+    answered_late: list[int]
+    overdue_now: list[int]
+    answered_after_followup: list[int]
+    followed_up_open: list[int]
+    held_access: list[int]
+    erasure_verification_failed: list[int]
+    refusals: list[Refusal]
+    repeated: list[RepeatedRequest]
+    extended: list[int]
+    searches: list[SearchSpan]
+    searches_not_whole: list[int]
+    collection_from: datetime | None  # the whole collection's span now
+    collection_to: datetime | None
+    monthly: list[MonthFigures]
+    flags: dict[int, list[str]] = field(default_factory=dict)  # request id -> flags
+
+    @property
+    def answered_late_count(self) -> int:
+        return len(self.answered_late)
+
+    @property
+    def overdue_count(self) -> int:
+        return len(self.overdue_now)
+
+    def totals(self) -> dict[str, int]:
+        """The headline counts (target 0 for every CNIL finding but the first four)."""
+        return {
+            "requests": self.requests,
+            "unconfirmed": self.unconfirmed,
+            "open": self.open,
+            "answered": self.answered,
+            "answered_in_time": self.answered_in_time,
+            "answered_late": len(self.answered_late),
+            "overdue_now": len(self.overdue_now),
+            "answered_after_followup": len(self.answered_after_followup),
+            "followed_up_open": len(self.followed_up_open),
+            "held_access": len(self.held_access),
+            "erasure_verification_failed": len(self.erasure_verification_failed),
+            "refused": len(self.refusals),
+            "repeated": len(self.repeated),
+            "extended": len(self.extended),
+            "searches": len(self.searches),
+            "searches_not_whole_collection": len(self.searches_not_whole),
+        }
+
+
+def requests_received_between(
+    *, received_from: date | None, received_to: date | None
+) -> QuerySet[DataRequest]:
+    """Requests received on or after ``received_from`` and on or before ``received_to`` (local days)."""
+    queryset = DataRequest.objects.all()
+    if received_from is not None:
+        start = end_of_local_day(day=received_from - timedelta(days=1)) + timedelta(seconds=1)
+        queryset = queryset.filter(received_at__gte=start)
+    if received_to is not None:
+        queryset = queryset.filter(received_at__lt=end_of_local_day(day=received_to) + timedelta(seconds=1))
+    return queryset
+
+
+def _day(moment: datetime) -> str:
+    return timezone.localtime(moment).date().isoformat()
+
+
+def search_span_check(*, request: DataRequest) -> SearchSpan | None:
+    """The span of collection dates a request's search covered, against the collection's at that time.
+
+    The collection at search time is every image ingested by then; images erased since can only
+    narrow it, so they never make a complete search look incomplete.
+    """
+    if request.searched_at is None:
+        return None
+    collection = Image.objects.filter(ingested_at__lte=request.searched_at).aggregate(
+        first=Min("collected_at"), last=Max("collected_at")
+    )
+    first, last = collection["first"], collection["last"]
+    problems = []
+    if first is not None:
+        if request.searched_collection_from is None or request.searched_collection_to is None:
+            problems.append("the search recorded no span of collection dates")
+        else:
+            if request.searched_collection_from > first:
+                problems.append(
+                    f"images collected from {_day(first)} were not covered "
+                    f"(search started at {_day(request.searched_collection_from)})"
+                )
+            if request.searched_collection_to < last:
+                problems.append(
+                    f"images collected up to {_day(last)} were not covered "
+                    f"(search ended at {_day(request.searched_collection_to)})"
+                )
+    return SearchSpan(
+        request_id=request.id,
+        kind=request.kind,
+        searched_at=request.searched_at,
+        searched_from=request.searched_collection_from,
+        searched_to=request.searched_collection_to,
+        searched_size=request.searched_collection_size,
+        collection_from=first,
+        collection_to=last,
+        covers_whole=not problems,
+        problem="; ".join(problems),
+    )
+
+
+def cnil_figures(
+    *, received_from: date | None = None, received_to: date | None = None, now: datetime | None = None
+) -> CnilFigures:
+    """Every CNIL figure over the requests received in the period (all requests when no period)."""
+    now = now or timezone.now()
+    requests = list(
+        requests_received_between(received_from=received_from, received_to=received_to)
+        .prefetch_related("earlier_requests", "answers")
+        .order_by("received_at", "id")
+    )
+    ids = [r.id for r in requests]
+    verification_failed_ids = set(
+        AuditEvent.objects.filter(request_id__in=ids, action=ERASURE_VERIFICATION_FAILED).values_list(
+            "request_id", flat=True
+        )
+    )
+    held_incomplete_ids = set(
+        AuditEvent.objects.filter(request_id__in=ids, action=ACCESS_HELD_INCOMPLETE).values_list(
+            "request_id", flat=True
+        )
+    )
+
+    flags: dict[int, list[str]] = defaultdict(list)
+    by_kind = {kind: 0 for kind in RequestKind.values}
+    answered_late: list[int] = []
+    overdue_now: list[int] = []
+    after_followup: list[int] = []
+    followed_up_open: list[int] = []
+    held_access: list[int] = []
+    erasure_failed: list[int] = []
+    refusals: list[Refusal] = []
+    repeated: list[RepeatedRequest] = []
+    extended: list[int] = []
+    searches: list[SearchSpan] = []
+    monthly: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    unconfirmed = answered = in_time = open_count = 0
+
+    for request in requests:
+        if request.status == RequestStatus.UNCONFIRMED:
+            unconfirmed += 1
+            flags[request.id].append(UNCONFIRMED)
+            continue
+        by_kind[request.kind] = by_kind.get(request.kind, 0) + 1
+        due = request.effective_due_at
+        if request.answered_at is not None:
+            answered += 1
+            late = request.answered_at > due
+            month = timezone.localtime(request.answered_at).date().replace(day=1)
+            monthly[month][1 if late else 0] += 1
+            if late:
+                answered_late.append(request.id)
+                flags[request.id].append(LATE)
+            else:
+                in_time += 1
+            if request.followups > 0:
+                after_followup.append(request.id)
+                flags[request.id].append(FOLLOWED_UP)
+        elif not request.is_closed:
+            open_count += 1
+            if now > due:
+                overdue_now.append(request.id)
+                flags[request.id].append(OVERDUE)
+            if request.followups > 0:
+                followed_up_open.append(request.id)
+                flags[request.id].append(FOLLOWED_UP_OPEN)
+        if request.kind == RequestKind.ACCESS and (
+            request.status == RequestStatus.HELD or request.id in held_incomplete_ids
+        ):
+            held_access.append(request.id)
+            flags[request.id].append(HELD_ACCESS)
+        if request.kind in ERASURE_KINDS and (
+            request.status == RequestStatus.HELD or request.id in verification_failed_ids
+        ):
+            erasure_failed.append(request.id)
+            flags[request.id].append(ERASURE_FAILED)
+        if request.status == RequestStatus.REFUSED:
+            refusals.append(
+                Refusal(
+                    request_id=request.id,
+                    kind=request.kind,
+                    reason=request.refusal_reason,
+                    refused_at=request.answered_at or request.closed_at,
+                )
+            )
+            flags[request.id].append(REFUSED)
+        earlier_ids = sorted(r.id for r in request.earlier_requests.all())
+        if earlier_ids:
+            repeated.append(
+                RepeatedRequest(
+                    request_id=request.id,
+                    kind=request.kind,
+                    status=request.status,
+                    earlier_ids=earlier_ids,
+                    answer_kinds=sorted({a.kind for a in request.answers.all()}),
+                    answered_at=request.answered_at,
+                    in_time=None if request.answered_at is None else request.answered_at <= due,
+                )
+            )
+            flags[request.id].append(REPEATED)
+        if request.extended_until is not None:
+            extended.append(request.id)
+            flags[request.id].append(EXTENDED)
+        span = search_span_check(request=request)
+        if span is not None:
+            searches.append(span)
+            if not span.covers_whole:
+                flags[request.id].append(SEARCH_NOT_WHOLE)
+
+    whole = Image.objects.aggregate(first=Min("collected_at"), last=Max("collected_at"))
+    return CnilFigures(
+        generated_at=now,
+        received_from=received_from,
+        received_to=received_to,
+        requests=len(requests) - unconfirmed,
+        request_ids=[r.id for r in requests if r.status != RequestStatus.UNCONFIRMED],
+        unconfirmed=unconfirmed,
+        by_kind=by_kind,
+        open=open_count,
+        answered=answered,
+        answered_in_time=in_time,
+        answered_late=answered_late,
+        overdue_now=overdue_now,
+        answered_after_followup=after_followup,
+        followed_up_open=followed_up_open,
+        held_access=held_access,
+        erasure_verification_failed=erasure_failed,
+        refusals=refusals,
+        repeated=repeated,
+        extended=extended,
+        searches=searches,
+        searches_not_whole=[s.request_id for s in searches if not s.covers_whole],
+        collection_from=whole["first"],
+        collection_to=whole["last"],
+        monthly=[MonthFigures(month=m, in_time=v[0], late=v[1]) for m, v in sorted(monthly.items())],
+        flags={request_id: values for request_id, values in flags.items()},
+    )
+
+
+def overdue_requests() -> QuerySet[DataRequest]:
+    """Confirmed open requests past their effective due date now (for the dashboard's filter)."""
+    now = timezone.now()
+    return DataRequest.objects.exclude(
+        status__in=[RequestStatus.UNCONFIRMED, RequestStatus.ANSWERED, RequestStatus.REFUSED]
+    ).filter(Q(extended_until__lt=now) | Q(extended_until__isnull=True, due_at__lt=now))

@@ -1,0 +1,226 @@
+"""The CNIL figures, each checked against a seeded history (tests.rights.staff_helpers.seed_history)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import time_machine
+
+from rights.models import DataRequest, RequestStatus
+from rights.services.cnil import (
+    ERASURE_FAILED,
+    EXTENDED,
+    FOLLOWED_UP,
+    HELD_ACCESS,
+    LATE,
+    OVERDUE,
+    REFUSED,
+    REPEATED,
+    SEARCH_NOT_WHOLE,
+    MonthFigures,
+    cnil_figures,
+    overdue_requests,
+    search_span_check,
+)
+from tests.rights.staff_helpers import NOW, REFUSAL_REASON, local, make_request, seed_history
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded() -> dict[str, DataRequest]:
+    return seed_history()
+
+
+@pytest.fixture
+def figures(seeded):
+    with time_machine.travel(local(*NOW), tick=False):
+        return cnil_figures()
+
+
+def ids(seeded: dict[str, DataRequest], *names: str) -> list[int]:
+    return [seeded[name].id for name in names]
+
+
+def test_requests_are_counted_without_the_unconfirmed(seeded, figures) -> None:
+    assert figures.requests == 10
+    assert len(figures.request_ids) == 10
+    assert seeded["unconfirmed_old"].id not in figures.request_ids
+    assert figures.unconfirmed == 2
+    assert figures.by_kind == {"access": 8, "erasure": 2, "objection": 0}
+    assert figures.open == 4  # overdue, held, erasure_failed, search_incomplete
+
+
+def test_answered_in_time_and_late(seeded, figures) -> None:
+    # on_time, followed_up, refused, repeated, extended (in time thanks to its extension) + late
+    assert figures.answered == 6
+    assert figures.answered_in_time == 5
+    assert figures.answered_late == ids(seeded, "late")
+
+
+def test_an_extension_moves_the_deadline_used_for_lateness(seeded, figures) -> None:
+    extended = seeded["extended"]
+    assert extended.answered_at > extended.due_at  # late against the original due date...
+    assert extended.id not in figures.answered_late  # ...but in time against the extended one
+    assert figures.extended == ids(seeded, "extended")
+
+
+def test_overdue_now_excludes_the_never_confirmed(seeded, figures) -> None:
+    assert figures.overdue_now == ids(seeded, "overdue")
+    assert seeded["unconfirmed_old"].id not in figures.overdue_now
+    with time_machine.travel(local(*NOW), tick=False):
+        assert list(overdue_requests().values_list("id", flat=True)) == ids(seeded, "overdue")
+
+
+def test_overdue_grows_as_time_passes(seeded) -> None:
+    # 1 July 2024 23:59:59 was the held request's due date; a minute later it is overdue too.
+    with time_machine.travel(local(2024, 7, 1, 23, 59, 59), tick=False):
+        assert cnil_figures().overdue_now == ids(seeded, "overdue", "search_incomplete")
+    with time_machine.travel(local(2024, 7, 2, 0, 1), tick=False):
+        assert cnil_figures().overdue_now == ids(seeded, "overdue", "search_incomplete", "held")
+
+
+def test_answered_only_after_a_follow_up(seeded, figures) -> None:
+    assert figures.answered_after_followup == ids(seeded, "followed_up")
+    assert figures.followed_up_open == []
+
+
+def test_access_answers_held_for_incompleteness(seeded, figures) -> None:
+    assert figures.held_access == ids(seeded, "held")
+
+
+def test_erasures_that_failed_verification(seeded, figures) -> None:
+    assert figures.erasure_verification_failed == ids(seeded, "erasure_failed")
+
+
+def test_a_verification_failure_still_counts_after_the_erasure_is_answered(seeded) -> None:
+    DataRequest.objects.filter(id=seeded["erasure_failed"].id).update(
+        status=RequestStatus.ANSWERED, answered_at=local(2024, 6, 10, 10)
+    )
+    with time_machine.travel(local(*NOW), tick=False):
+        assert cnil_figures().erasure_verification_failed == ids(seeded, "erasure_failed")
+
+
+def test_refusals_and_their_reasons(seeded, figures) -> None:
+    [refusal] = figures.refusals
+    assert (refusal.request_id, refusal.kind, refusal.reason) == (
+        seeded["refused"].id,
+        "access",
+        REFUSAL_REASON,
+    )
+    assert refusal.refused_at == local(2024, 5, 10, 10)
+
+
+def test_repeated_requests_and_how_they_were_answered(seeded, figures) -> None:
+    [repeated] = figures.repeated
+    assert repeated.request_id == seeded["repeated"].id
+    assert repeated.earlier_ids == ids(seeded, "on_time")
+    assert (repeated.status, repeated.answer_kinds, repeated.in_time) == ("answered", ["access_report"], True)
+
+
+def test_every_search_span_is_checked_against_the_whole_collection(seeded, figures) -> None:
+    by_request = {span.request_id: span for span in figures.searches}
+    assert sorted(by_request) == ids(seeded, "on_time", "search_incomplete")
+    complete = by_request[seeded["on_time"].id]
+    assert complete.covers_whole and complete.problem == ""
+    assert (complete.collection_from, complete.collection_to) == (local(2019, 6, 1), local(2023, 12, 31))
+    incomplete = by_request[seeded["search_incomplete"].id]
+    assert not incomplete.covers_whole
+    assert "images collected from 2019-06-01 were not covered" in incomplete.problem
+    assert figures.searches_not_whole == ids(seeded, "search_incomplete")
+    # The whole collection today also holds an image ingested after both searches.
+    assert (figures.collection_from, figures.collection_to) == (local(2019, 6, 1), local(2024, 5, 30))
+
+
+def test_a_search_with_no_recorded_span_is_flagged(seeded) -> None:
+    blind = make_request(received_at=local(2024, 6, 2, 10), searched_at=local(2024, 6, 3, 10))
+    span = search_span_check(request=blind)
+    assert not span.covers_whole
+    assert span.problem == "the search recorded no span of collection dates"
+
+
+def test_a_search_missing_the_newest_images_is_flagged(seeded) -> None:
+    stale = make_request(
+        received_at=local(2024, 6, 2, 10),
+        searched_at=local(2024, 6, 3, 10),
+        searched_collection_from=local(2019, 6, 1),
+        searched_collection_to=local(2023, 12, 31),
+    )
+    span = search_span_check(request=stale)
+    assert not span.covers_whole
+    assert span.problem == "images collected up to 2024-05-30 were not covered (search ended at 2023-12-31)"
+
+
+def test_answered_in_time_and_late_per_month(seeded, figures) -> None:
+    assert figures.monthly == [
+        MonthFigures(month=date(2024, 3, 1), in_time=1, late=0),  # on_time
+        MonthFigures(month=date(2024, 4, 1), in_time=1, late=1),  # extended, late
+        MonthFigures(month=date(2024, 5, 1), in_time=2, late=0),  # followed_up, refused
+        MonthFigures(month=date(2024, 6, 1), in_time=1, late=0),  # repeated
+    ]
+
+
+def test_flags_per_request(seeded, figures) -> None:
+    expected = {
+        "on_time": [],
+        "late": [LATE],
+        "overdue": [OVERDUE],
+        "followed_up": [FOLLOWED_UP],
+        "held": [HELD_ACCESS],
+        "refused": [REFUSED],
+        "repeated": [REPEATED],
+        "extended": [EXTENDED],
+        "erasure_failed": [ERASURE_FAILED],
+        "search_incomplete": [SEARCH_NOT_WHOLE],
+    }
+    for name, flags in expected.items():
+        assert figures.flags.get(seeded[name].id, []) == flags, name
+
+
+def test_totals(figures) -> None:
+    assert figures.totals() == {
+        "requests": 10,
+        "unconfirmed": 2,
+        "open": 4,
+        "answered": 6,
+        "answered_in_time": 5,
+        "answered_late": 1,
+        "overdue_now": 1,
+        "answered_after_followup": 1,
+        "followed_up_open": 0,
+        "held_access": 1,
+        "erasure_verification_failed": 1,
+        "refused": 1,
+        "repeated": 1,
+        "extended": 1,
+        "searches": 2,
+        "searches_not_whole_collection": 1,
+    }
+
+
+def test_a_period_counts_the_requests_received_in_it(seeded) -> None:
+    with time_machine.travel(local(*NOW), tick=False):
+        april_may = cnil_figures(received_from=date(2024, 4, 1), received_to=date(2024, 5, 31))
+    assert april_may.requests == 5  # overdue, followed_up, refused, repeated, search_incomplete
+    assert april_may.answered_late == []
+    assert april_may.overdue_now == ids(seeded, "overdue")
+    assert [r.request_id for r in april_may.refusals] == ids(seeded, "refused")
+
+
+def test_period_bounds_are_whole_local_days(seeded) -> None:
+    before = make_request(received_at=local(2024, 7, 31, 23, 59, 59))
+    first = make_request(received_at=local(2024, 8, 1, 0, 0, 0))
+    last = make_request(received_at=local(2024, 8, 31, 23, 59, 59))
+    after = make_request(received_at=local(2024, 9, 1, 0, 0, 0))
+    with time_machine.travel(local(2024, 9, 2), tick=False):
+        august = cnil_figures(received_from=date(2024, 8, 1), received_to=date(2024, 8, 31))
+    assert august.requests == 2
+    assert august.request_ids == [first.id, last.id]
+    assert before.id not in august.flags and after.id not in august.flags
+
+
+def test_nothing_seeded_gives_zeroes() -> None:
+    empty = cnil_figures()
+    assert set(empty.totals().values()) == {0}
+    assert empty.monthly == [] and empty.searches == []
