@@ -54,27 +54,31 @@ class SelfieVerdict:
     problem: str
 
 
+def _face_px(face: DetectedFace) -> int:
+    x1, y1, x2, y2 = face.bbox
+    return int(min(x2 - x1, y2 - y1))
+
+
 def selfie_face_pick(*, faces: list[DetectedFace]) -> SelfieVerdict:
     """Exactly one clear face of a usable size, or the problem in words the person understands.
 
-    Faces below SELFIE_MIN_DET_SCORE are not counted as faces of a person in the photo: they are
-    the detector's doubtful finds (a poster, a pattern). Among clear faces, more than one is
-    refused, whatever their size: if we searched the wrong one we would disclose a stranger's
-    images.
+    A face below SELFIE_MIN_DET_SCORE is a doubtful find (a poster, a pattern, a blurred passer-by)
+    and one smaller than SELFIE_MIN_FACE_PX cannot be the subject of a selfie: neither counts. Two
+    or more usable faces are refused whatever their sizes: if we searched the wrong one we would
+    disclose a stranger's images.
     """
-    clear = [f for f in faces if f.det_score >= settings.SELFIE_MIN_DET_SCORE]
     if not faces:
         return SelfieVerdict(None, NO_FACE)
+    clear = [f for f in faces if f.det_score >= settings.SELFIE_MIN_DET_SCORE]
     if not clear:
         return SelfieVerdict(None, UNCLEAR_FACE)
-    if len(clear) > 1:
-        return SelfieVerdict(None, SEVERAL_FACES.format(count=len(clear)))
-    face = clear[0]
-    x1, y1, x2, y2 = face.bbox
-    size = int(min(x2 - x1, y2 - y1))
-    if size < settings.SELFIE_MIN_FACE_PX:
-        return SelfieVerdict(None, TOO_SMALL.format(size=size, minimum=settings.SELFIE_MIN_FACE_PX))
-    return SelfieVerdict(face, "")
+    usable = [f for f in clear if _face_px(f) >= settings.SELFIE_MIN_FACE_PX]
+    if len(usable) > 1:
+        return SelfieVerdict(None, SEVERAL_FACES.format(count=len(usable)))
+    if not usable:
+        largest = max(_face_px(f) for f in clear)
+        return SelfieVerdict(None, TOO_SMALL.format(size=largest, minimum=settings.SELFIE_MIN_FACE_PX))
+    return SelfieVerdict(usable[0], "")
 
 
 def selfie_check(*, selfie: Selfie) -> Selfie:
@@ -249,6 +253,13 @@ def _needs_selfie(*, request: DataRequest) -> str:
     )
     if moved:
         request.refresh_from_db()
+        _requester_email_needs_selfie(request=request, problem=problem)
+    return RequestStatus.NEEDS_SELFIE
+
+
+def _requester_email_needs_selfie(*, request: DataRequest, problem: str) -> None:
+    # The status page asks for the photo too: a mail outage must not undo the move.
+    try:
         email_send(
             to=request.email,
             template="needs_selfie",
@@ -260,7 +271,8 @@ def _needs_selfie(*, request: DataRequest) -> str:
             },
             request_id=request.id,
         )
-    return RequestStatus.NEEDS_SELFIE
+    except Exception:
+        logger.exception("request %s: needs_selfie email could not be sent", request.id)
 
 
 def _policy_apply(*, request: DataRequest, detail: dict[str, object]) -> str:
