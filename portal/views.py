@@ -261,8 +261,12 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         handle = found.archive.open("rb")
     except FileNotFoundError as exc:
         raise Http404() from exc
-    filename = f"{found.kind.replace('_', '-')}-{timezone.localtime(found.created_at):%Y-%m-%d}.zip"
-    return FileResponse(handle, as_attachment=True, filename=filename, content_type="application/zip")
+    # A ZIP for an access report, an HTML page for a certificate; always a download, never shown
+    # inside our own pages.
+    suffix = posixpath.splitext(found.archive.name)[1] or ".zip"
+    filename = f"{found.kind.replace('_', '-')}-{timezone.localtime(found.created_at):%Y-%m-%d}{suffix}"
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
 
 
 @_private

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import template
 from django.forms import BoundField
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.safestring import SafeString
 
 register = template.Library()
@@ -61,3 +64,17 @@ def show_value(value: Any) -> dict[str, Any]:
 @register.filter
 def label(key: str) -> str:
     return str(key).replace("_", " ").capitalize()
+
+
+@register.filter
+def when(value: Any) -> str:
+    """An ISO date-time from an answer's payload, as a person reads it (in the portal's time zone)."""
+    if not isinstance(value, str) or not value:
+        return value or ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if timezone.is_naive(moment):
+        return date_format(moment, "j F Y")
+    return date_format(timezone.localtime(moment), "j F Y, H:i")

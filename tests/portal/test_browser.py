@@ -198,3 +198,32 @@ def test_keyboard_focus_is_visible(browser, portal):
     )
     assert outline[0] != "none" or outline[2] != "none", outline
     page.close()
+
+
+def test_the_answer_pages_show_the_images_and_fit_a_phone(browser, portal, shots):
+    from tests.portal.test_public_pages import access_answer, answered, erasure_certificate
+
+    def new_request(email_address: str) -> DataRequest:
+        made = DataRequest.objects.create(
+            kind="access",
+            email=email_address,
+            received_at=timezone.now(),
+            due_at=timezone.now(),
+            status="queued",
+        )
+        answered(made)
+        return made
+
+    access = access_answer(new_request("ana@example.org"))
+    certificate = erasure_certificate(new_request("bo@example.org"))
+    page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    page.goto(portal + f"/answer/{access.download_token}/")
+    image = page.get_by_role("img", name="Image 1 of you")
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 250  # served through the token view
+    assert no_horizontal_scroll(page)  # 64-character hashes and long addresses wrap
+    page.screenshot(path=shots / "answer-access-phone.png", full_page=True)
+    page.goto(portal + f"/answer/{certificate.download_token}/")
+    assert page.get_by_role("heading", name="What we deleted").is_visible()
+    assert no_horizontal_scroll(page)
+    page.screenshot(path=shots / "answer-certificate-phone.png", full_page=True)
+    page.close()

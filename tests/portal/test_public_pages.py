@@ -255,6 +255,7 @@ def test_the_form_end_to_end_up_to_confirmation(client, mailoutbox, django_captu
     assert "Waiting for us:" in html
     assert "Where is my answer?" in html
     assert status["Cache-Control"].startswith("max-age=0") and "no-store" in status["Cache-Control"]
+    assert status["Referrer-Policy"] == "same-origin"  # the token never leaves in a Referer
     # No sequential id anywhere in a public link.
     for link in page.links:
         assert not re.search(r"/\d+/", link), link
@@ -645,3 +646,72 @@ def test_a_refusal_shows_the_letter_and_the_right_to_complain(client, mailoutbox
     assert "lodge a complaint with a supervisory authority" in text
     assert "CNIL" in text
     assert client.get(reverse("public:download", args=[answer.download_token])).status_code == 404  # no ZIP
+
+
+def erasure_certificate(request: DataRequest) -> Answer:
+    """A certificate shaped like rights.services.erasure builds it: payload + an HTML file."""
+    payload = {
+        "kind": "erasure_certificate",
+        "issued_at": "2026-03-01T10:00:00+00:00",
+        "erased_count": 2,
+        "erased": [
+            {
+                "image_sha256": "cd" * 32,
+                "source_url": "https://social.example/p/2",
+                "removed_from": ["file", "faces", "index"],
+                "erased_at": "2026-03-01T09:59:00+00:00",
+            },
+            {
+                "image_sha256": "ef" * 32,
+                "source_url": "",
+                "removed_from": ["file", "faces", "index"],
+                "erased_at": "2026-03-01T09:59:30+00:00",
+            },
+        ],
+        "verification": {
+            "searched_at": "2026-03-01T10:00:00+00:00",
+            "selfies_used": 1,
+            "identifiers_used": 1,
+            "collection_size_after": 1532,
+            "images_found_after": 0,
+            "result": "No image of you remains in the collection.",
+        },
+        "suppression": {
+            "consent": False,
+            "templates": 0,
+            "text": "You did not consent to us keeping a template.",
+        },
+        "complaint": settings.SUPERVISORY_AUTHORITY,
+    }
+    answer = Answer(request=request, kind=Answer.Kind.ERASURE_CERTIFICATE, payload=payload)
+    answer.download_expires_at = timezone.now() + timedelta(days=30)
+    answer.archive.save("c.html", ContentFile(b"<!doctype html><title>Certificate</title>"), save=False)
+    answer.save()
+    return answer
+
+
+def test_an_erasure_certificate_lists_what_was_deleted_and_how_it_was_checked(client, mailoutbox):
+    request = confirmed_request(client, mailoutbox)
+    answered(request)
+    answer = erasure_certificate(request)
+    page = client.get(reverse("public:answer", args=[answer.download_token]))
+    assert page.status_code == 200
+    assert_accessible(page)
+    text = " ".join(page.content.decode().split())
+    for said in [
+        "We deleted 2 image(s) of you",
+        "No image of you remains in the collection.",
+        "cd" * 32,
+        "ef" * 32,
+        "https://social.example/p/2",
+        "file, faces, index",
+        "1 March 2026, 10:59",  # 09:59 UTC, shown in Paris time
+        "You did not consent",
+        "lodge a complaint",
+    ]:
+        assert said in text, said
+    download = client.get(reverse("public:download", args=[answer.download_token]))
+    assert download.status_code == 200
+    assert download["Content-Type"].startswith("text/html")
+    assert "attachment" in download["Content-Disposition"]  # never rendered inside our pages
+    assert download["Content-Disposition"].endswith('.html"')
