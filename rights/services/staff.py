@@ -229,9 +229,10 @@ def requests_link(*, request_id: int, earlier_id: int, user: User) -> DataReques
         request.earlier_requests.add(earlier)
         audit_record(
             actor=actor_for(user),
-            action="linked",
+            action="requests_linked",
             request_id=request.id,
-            detail={"earlier_id": earlier_id, "by": "staff"},
+            reason="linked by staff",
+            detail={"earlier_request_ids": [earlier_id], "by": "staff"},
         )
     return request
 
