@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from matching.models import Image
 from rights.models import Recipient, Release
@@ -51,22 +51,26 @@ def recipient_get_or_create(
         raise ValueError("a recipient needs a name")
     if len(name) > Recipient._meta.get_field("name").max_length:
         raise ValueError("a recipient name is at most 200 characters")
-    with transaction.atomic():
-        existing = Recipient.objects.filter(name__iexact=name).first()
-        if existing is not None:
-            return existing, False
-        recipient = Recipient.objects.create(
-            name=name, contact_email=contact_email or CONTACT_UNKNOWN, webhook_url=webhook_url
-        )
-        audit_record(
-            actor=actor,
-            action="recipient_created",
-            detail={
-                "recipient_id": recipient.id,
-                "recipient": recipient.name,
-                "contact_missing": recipient_contact_missing(recipient=recipient),
-            },
-        )
+    existing = Recipient.objects.filter(name__iexact=name).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            recipient = Recipient.objects.create(
+                name=name, contact_email=contact_email or CONTACT_UNKNOWN, webhook_url=webhook_url
+            )
+            audit_record(
+                actor=actor,
+                action="recipient_created",
+                detail={
+                    "recipient_id": recipient.id,
+                    "recipient": recipient.name,
+                    "contact_missing": recipient_contact_missing(recipient=recipient),
+                },
+            )
+    except IntegrityError:
+        # Another ingestion process created it a moment ago (two manifests naming a new recipient).
+        return Recipient.objects.get(name__iexact=name), False
     logger.info("recipient created recipient=%s contact_missing=%s", recipient.id, not contact_email)
     return recipient, True
 
@@ -99,7 +103,8 @@ def releases_record(
         ]
         if not created:
             return []
-        Release.objects.bulk_create(created)
+        # ignore_conflicts: a concurrent ingestion may record the same release at the same moment.
+        Release.objects.bulk_create(created, ignore_conflicts=True)
         audit_record(
             actor=actor,
             action="releases_recorded",
