@@ -109,12 +109,16 @@ def _box_grow(box: list[float] | tuple[float, ...], width: int, height: int) -> 
     )
 
 
-def face_regions_blur(*, rgb: np.ndarray, boxes: list[list[float]]) -> np.ndarray:
+def face_regions_blur(
+    *, rgb: np.ndarray, boxes: list[list[float]], keep: list[float] | tuple[float, ...] | None = None
+) -> np.ndarray:
     """A copy with each box (grown by BLUR_MARGIN) made unrecognisable.
 
     Pixelated down to 3x3 blocks, then a Gaussian blur as wide as the face: what is left is a
     smooth patch of the average colours, with no eyes, nose or mouth a person or a detector could
-    pick out (and nothing to "unblur": the detail is gone, not hidden).
+    pick out (and nothing to "unblur": the detail is gone, not hidden). The margin added around a
+    box stops at ``keep`` (the requester's own face); the box itself is blurred even where the two
+    overlap: another person's privacy comes first.
     """
     out = rgb.copy()
     height, width = out.shape[:2]
@@ -126,8 +130,23 @@ def face_regions_blur(*, rgb: np.ndarray, boxes: list[list[float]]) -> np.ndarra
         small = region.resize((3, 3), PILImage.Resampling.BOX)
         smooth = small.resize(region.size, PILImage.Resampling.BILINEAR)
         smooth = smooth.filter(ImageFilter.GaussianBlur(radius=max(region.size) / 4))
-        out[y1:y2, x1:x2] = np.asarray(smooth, dtype=np.uint8)
+        mask = np.ones((y2 - y1, x2 - x1), dtype=bool)
+        if keep is not None:
+            mask &= ~_box_mask(keep, x1, y1, x2, y2)
+            mask |= _box_mask(box, x1, y1, x2, y2)
+        patch = out[y1:y2, x1:x2]
+        patch[mask] = np.asarray(smooth, dtype=np.uint8)[mask]
     return out
+
+
+def _box_mask(box: list[float] | tuple[float, ...], x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+    """The pixels of ``box`` within the window (x1, y1)-(x2, y2)."""
+    mask = np.zeros((y2 - y1, x2 - x1), dtype=bool)
+    bx1, by1 = max(0, int(box[0]) - x1), max(0, int(box[1]) - y1)
+    bx2, by2 = min(x2 - x1, int(np.ceil(box[2])) - x1), min(y2 - y1, int(np.ceil(box[3])) - y1)
+    if bx2 > bx1 and by2 > by1:
+        mask[by1:by2, bx1:bx2] = True
+    return mask
 
 
 def _iou(a: list[float] | tuple[float, ...], b: list[float] | tuple[float, ...]) -> float:
@@ -175,7 +194,7 @@ def image_copy_for_requester(*, image: Image, own_face: Face | None) -> Requeste
     rgb = decoded.rgb
     own_bbox = own_face.bbox if own_face is not None else None
     others = [face.bbox for face in image.faces.all() if own_face is None or face.pk != own_face.pk]
-    copy = face_regions_blur(rgb=rgb, boxes=others)
+    copy = face_regions_blur(rgb=rgb, boxes=others, keep=own_bbox)
     blurred = len(others)
     jpeg = _jpeg(copy)
     for _ in range(3):
@@ -184,7 +203,7 @@ def image_copy_for_requester(*, image: Image, own_face: Face | None) -> Requeste
         leftover = [list(f.bbox) for f in seen if own_bbox is None or _iou(f.bbox, own_bbox) < OWN_FACE_IOU]
         if not leftover:
             break
-        copy = face_regions_blur(rgb=copy, boxes=leftover)
+        copy = face_regions_blur(rgb=copy, boxes=leftover, keep=own_bbox)
         blurred += len(leftover)
         jpeg = _jpeg(copy)
     return RequesterCopy(

@@ -160,3 +160,32 @@ def other_face_boxes(*, image_id: int, own_face_id: int | None) -> list[list[flo
 def region(rgb: np.ndarray, box: list[float]) -> np.ndarray:
     x1, y1, x2, y2 = (round(v) for v in box)
     return rgb[max(0, y1) : y2, max(0, x1) : x2].astype(np.float64)
+
+
+def searched_and_decided(
+    *, collection: Collection, who: str, kind: str = RequestKind.ACCESS, selfie: Path | None = None, **fields
+) -> DataRequest:
+    """Search for ``who``, let "staff" decide every candidate by the ground truth, approve, and take
+    the request for fulfilment (FULFILLING), as the worker would."""
+    from rights.services.review import matches_decide, request_approve
+    from rights.services.search import request_search_run
+    from rights.services.transitions import request_transition
+
+    request = request_make(kind=kind, selfies=[selfie_bytes(selfie or collection.selfies[who])], **fields)
+    request_search_run(request_id=request.id)
+    pending = request.matches.filter(decision="pending").exclude(band="match")
+    theirs = [m.id for m in pending if collection.identity_of.get(m.image_id) == who]
+    others = [m.id for m in pending if collection.identity_of.get(m.image_id) != who]
+    if theirs:
+        matches_decide(match_ids=theirs, decision="confirmed", user=None)
+    if others:
+        matches_decide(match_ids=others, decision="rejected", user=None)
+    request.refresh_from_db()
+    if request.status == RequestStatus.REVIEW:
+        request_approve(request_id=request.id, user=None)
+    taken = request_transition(
+        request_id=request.id, from_statuses=["approved"], to_status="fulfilling", actor="system", action="t"
+    )
+    assert taken
+    request.refresh_from_db()
+    return request

@@ -1,0 +1,224 @@
+"""rights.services.access_report: the access answer, its blurring, its completeness check.
+
+Real models and faces: the person's images come from a collection ingested through matching.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from matching.models import Face, Image
+from matching.services.embedding import faces_detect
+from matching.services.imaging import image_decode
+from rights.models import Answer, AuditEvent, Match, Recipient, Release, RequestKind, RequestStatus
+from rights.services.access_report import (
+    GENERAL_KEYS,
+    ITEM_TEXT_KEYS,
+    _box_grow,
+    access_answer_run,
+    face_regions_blur,
+)
+from tests.rights.pipeline_helpers import (
+    PEOPLE,
+    collection_ingest,
+    region,
+    searched_and_decided,
+    zip_open,
+)
+
+pytestmark = pytest.mark.models
+WHO = PEOPLE[0]  # several of her photos show other people too
+
+
+@pytest.fixture
+def collection(db, lfw_identities):
+    return collection_ingest(lfw_identities=lfw_identities)
+
+
+def sharpness(pixels: np.ndarray) -> float:
+    """Mean absolute difference between neighbouring pixels: the detail a face is recognised by."""
+    return float(np.abs(np.diff(pixels, axis=0)).mean() + np.abs(np.diff(pixels, axis=1)).mean())
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union
+
+
+def test_blurring_leaves_nothing_recognisable(lfw_identities):
+    rgb = image_decode(data=lfw_identities["Clay_Aiken"][0].read_bytes()).rgb
+    face = faces_detect(rgb=rgb)[0]
+    blurred = face_regions_blur(rgb=rgb, boxes=[list(face.bbox)])
+    before, after = region(rgb, face.bbox), region(blurred, face.bbox)
+    assert sharpness(after) < 0.1 * sharpness(before)
+    assert faces_detect(rgb=blurred) == []
+    # Outside the box, grown by the margin, nothing changed.
+    x1, y1, x2, y2 = _box_grow(list(face.bbox), rgb.shape[1], rgb.shape[0])
+    outside = np.ones(rgb.shape[:2], bool)
+    outside[y1:y2, x1:x2] = False
+    assert np.array_equal(blurred[outside], rgb[outside])
+
+
+def test_access_answer_holds_every_image_with_other_faces_blurred(collection, mailoutbox, settings):
+    recipient = Recipient.objects.create(name="Partner Analytics", contact_email="dpo@partner.example")
+    released = Image.objects.get(pk=collection.images[WHO][1])
+    Release.objects.create(
+        recipient=recipient, image=released, image_sha256=released.sha256, released_at=timezone.now()
+    )
+    request = searched_and_decided(collection=collection, who=WHO)
+
+    answer = access_answer_run(request_id=request.id)
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.ANSWERED and request.answered_at is not None
+    assert answer.kind == Answer.Kind.ACCESS_REPORT
+    expires = answer.download_expires_at - timezone.now()
+    assert settings.DOWNLOAD_LINK_MAX_AGE - timedelta(minutes=5) < expires <= settings.DOWNLOAD_LINK_MAX_AGE
+    archive = zip_open(answer.archive.read())
+    report = json.loads(archive.read("report.json"))
+    html = archive.read("report.html").decode()
+    assert report == answer.payload
+
+    theirs = Image.objects.filter(pk__in=collection.images[WHO])
+    assert report["image_count"] == theirs.count() == len(report["images"])
+    by_hash = {item["image_sha256"]: item for item in report["images"]}
+    assert set(by_hash) == set(theirs.values_list("sha256", flat=True))
+    blurred_faces = 0
+    for image in theirs:
+        item = by_hash[image.sha256]
+        for key in ITEM_TEXT_KEYS:
+            assert str(item[key]).strip(), key
+        assert item["source_url"] == image.source_url and item["account"] == image.account
+        assert item["platform"] == image.platform and item["collected_at"] == image.collected_at.isoformat()
+        assert item["purposes"] == settings.PROCESSING_PURPOSES
+        assert item["file"] in html and image.source_url in html
+        data = archive.read(item["file"])
+        assert "exif" not in PILImage.open(io.BytesIO(data)).info  # no metadata on the copy
+        copy = image_decode(data=data).rgb
+        original = image_decode(data=image.file.read()).rgb
+        own = request.matches.get(image_sha256=image.sha256)
+        # Every other face: its detail gone, and the detector finds no face there.
+        for box in [f.bbox for f in Face.objects.filter(image=image).exclude(pk=own.face_id)]:
+            assert sharpness(region(copy, box)) < 0.25 * sharpness(region(original, box)), (image.pk, box)
+            blurred_faces += 1
+        seen = faces_detect(rgb=copy)
+        assert all(iou(f.bbox, own.face_bbox) > 0.3 for f in seen), (image.pk, [f.bbox for f in seen])
+        # Their own face is left as it was.
+        assert np.abs(region(copy, own.face_bbox) - region(original, own.face_bbox)).mean() < 8
+    assert blurred_faces >= 2  # the test would prove nothing without other people in her photos
+
+    assert by_hash[released.sha256]["recipients"][0]["name"] == "Partner Analytics"
+    assert "Partner Analytics" in by_hash[released.sha256]["recipients_text"]
+    assert all(
+        item["recipients_text"] == "Not handed to anyone."
+        for h, item in by_hash.items()
+        if h != released.sha256
+    )
+    for key in GENERAL_KEYS:
+        assert report["general"][key].strip()
+    assert settings.SUPERVISORY_AUTHORITY in report["general"]["complaint"]
+    assert report["searched_collection"]["whole_collection"] is True
+    assert report["searched_collection"]["size"] == Image.objects.count()
+    six_years_ago = Image.objects.get(pk=collection.old_image_id).collected_at
+    assert timezone.localtime(six_years_ago).strftime("%d %B %Y") in report["general"]["search_coverage"]
+    assert "whole collection" in html
+
+    (mail,) = mailoutbox
+    assert mail.to == [request.email]
+    assert answer.download_token in mail.body and request.public_token in mail.body
+
+
+def test_rejected_match_band_image_is_left_out(collection):
+    request = searched_and_decided(collection=collection, who="Clay_Aiken")
+    left_out = request.matches.first()
+    Match.objects.filter(pk=left_out.pk).update(decision=Match.Decision.REJECTED)
+    answer = access_answer_run(request_id=request.id)
+    hashes = {item["image_sha256"] for item in answer.payload["images"]}
+    assert left_out.image_sha256 not in hashes
+    assert len(hashes) == len(collection.images["Clay_Aiken"]) - 1
+
+
+def test_nobody_in_the_collection_gets_we_hold_no_images(collection, lfw_identities, mailoutbox):
+    request = searched_and_decided(
+        collection=collection, who="JK_Rowling", selfie=lfw_identities["JK_Rowling"][-1]
+    )
+    answer = access_answer_run(request_id=request.id)
+    assert answer.payload["image_count"] == 0 and answer.payload["images"] == []
+    assert answer.payload["summary"].startswith("We hold no images of you")
+    assert all(answer.payload["general"][key] for key in GENERAL_KEYS)
+    assert zip_open(answer.archive.read()).namelist() == ["report.json", "report.html"]
+    request.refresh_from_db()
+    assert request.status == RequestStatus.ANSWERED and len(mailoutbox) == 1
+
+
+def test_image_found_by_identifier_blurs_all_but_the_face_like_the_selfie(collection):
+    who = "Charles_Moose"
+    request = searched_and_decided(
+        collection=collection, who=who, identifiers="@" + collection.account("Hans_Blix")
+    )
+    # Staff confirmed by ground truth: the identifier hits (Hans Blix's images) were rejected.
+    assert request.matches.filter(band="identifier", decision="rejected").count() == len(
+        collection.images["Hans_Blix"]
+    )
+    # Staff confirm one anyway (say the person told them it is theirs): no face in it is like the
+    # selfie, so every face in the copy is blurred.
+    hit = request.matches.filter(band="identifier").first()
+    Match.objects.filter(pk=hit.pk).update(decision=Match.Decision.CONFIRMED)
+    answer = access_answer_run(request_id=request.id)
+    item = next(i for i in answer.payload["images"] if i["image_sha256"] == hit.image_sha256)
+    assert item["your_face"] is None and item["other_faces_blurred"] >= 1
+    copy = image_decode(data=zip_open(answer.archive.read()).read(item["file"])).rgb
+    assert faces_detect(rgb=copy) == []
+    assert "identifiers you gave" in item["how_found"]
+
+
+def test_incomplete_answer_is_held_and_staff_alerted_never_sent(collection, mailoutbox, settings):
+    request = searched_and_decided(collection=collection, who="Al_Sharpton")
+    lost = Image.objects.get(pk=collection.images["Al_Sharpton"][2])
+    Path(default_storage.path(lost.file.name)).unlink()  # the file vanished from storage
+
+    assert access_answer_run(request_id=request.id) is None
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.HELD
+    assert lost.sha256[:12] in request.hold_reason and "missing from the report" in request.hold_reason
+    assert request.answers.count() == 0
+    (alert,) = mailoutbox
+    assert alert.to == [settings.PRIVACY_OFFICER_EMAIL] and str(request.id) in alert.subject
+    assert AuditEvent.objects.filter(request_id=request.id, action="answer_held_incomplete").exists()
+
+
+def test_a_retry_replaces_an_answer_built_but_not_sent(collection):
+    request = searched_and_decided(collection=collection, who="Frank_Solich")
+    first = access_answer_run(request_id=request.id)
+    first_file = first.archive.name
+    # As if the worker died after storing the answer and before ANSWERED.
+    request.__class__.objects.filter(pk=request.pk).update(status=RequestStatus.FULFILLING)
+    second = access_answer_run(request_id=request.id)
+    assert list(request.answers.values_list("id", flat=True)) == [second.id]
+    assert not default_storage.exists(first_file)
+
+
+def test_answering_access_resumes_the_same_persons_waiting_erasure(
+    collection, django_capture_on_commit_callbacks
+):
+    from tests.rights.pipeline_helpers import request_make
+
+    erasure = request_make(
+        kind=RequestKind.ERASURE, status=RequestStatus.APPROVED, email="Person@Example.org"
+    )
+    request = searched_and_decided(collection=collection, who="Fujio_Cho", email="person@example.org")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        access_answer_run(request_id=request.id)
+    assert erasure.status == RequestStatus.APPROVED and len(callbacks) == 1
