@@ -214,7 +214,7 @@ def followup(request: HttpRequest, token: str) -> HttpResponse:
     else:
         messages.success(
             request,
-            "We have recorded your question and our staff have been told. "
+            "We have recorded your question: it is counted, and our staff see it on your request. "
             "You will receive your answer by the due date shown below.",
         )
     return redirect("public:status", token=token)

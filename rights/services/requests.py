@@ -30,6 +30,7 @@ from rights.models import Answer, AuditEvent, DataRequest, RequestKind, RequestS
 from rights.services.audit import REQUESTER, audit_record
 from rights.services.clock import due_at_for
 from rights.services.emails import email_send, url_for
+from rights.services.linking import requests_link_earlier
 from rights.services.transitions import request_transition
 
 logger = logging.getLogger(__name__)
@@ -219,6 +220,7 @@ def request_submit(
         if existing is None:
             raise
         # The same form, posted twice at once: the other post won; this one changes nothing.
+        logger.info("double submission resolved by the unique form key request=%s", existing.id)
         return existing
     except BaseException:
         _files_remove(saved)
@@ -253,17 +255,6 @@ def _search_enqueue(request_id: int) -> None:
     request_search.delay(request_id)
 
 
-def _earlier_requests_link(*, request: DataRequest) -> None:
-    try:
-        from rights.services.linking import requests_link_earlier
-    except ImportError:
-        # TODO(public): rights.services.linking (pipeline) had not landed when this was written; once
-        # it has, this branch is dead and can go.
-        logger.warning("linking service missing; request=%s not linked to earlier ones", request.id)
-        return
-    requests_link_earlier(request=request)
-
-
 def request_confirm(*, token: str) -> DataRequest:
     """Confirm the email address from the signed link: UNCONFIRMED -> QUEUED and enqueue the search.
 
@@ -289,7 +280,7 @@ def request_confirm(*, token: str) -> DataRequest:
         if moved:
             request.refresh_from_db()
             # Linked once the address is proven: an unconfirmed request could name anyone's address.
-            _earlier_requests_link(request=request)
+            requests_link_earlier(request=request)
             request_id = request.id
             transaction.on_commit(lambda: _search_enqueue(request_id))
     if moved:

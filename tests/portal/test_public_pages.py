@@ -715,3 +715,17 @@ def test_an_erasure_certificate_lists_what_was_deleted_and_how_it_was_checked(cl
     assert download["Content-Type"].startswith("text/html")
     assert "attachment" in download["Content-Disposition"]  # never rendered inside our pages
     assert download["Content-Disposition"].endswith('.html"')
+
+
+def test_a_form_without_its_security_code_says_what_to_do_and_saves_nothing(mailoutbox):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        reverse("public:request_new"),
+        {"kind": "access", "email": "ana@example.org", "selfies": [upload(face_bytes())]},
+    )
+    assert response.status_code == 403
+    assert_accessible(response)
+    assert "Please send the form again" in response.content.decode()
+    assert_nothing_written(mailoutbox)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import smtplib
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -410,3 +411,44 @@ def test_tokens_that_look_nothing_like_ours_find_nothing(mailoutbox):
     assert svc.request_by_token(token=str(request.id)) is None
     assert svc.request_by_token(token=request.public_token[:-1]) is None
     assert svc.request_by_token(token="x" * 500) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_form_posted_twice_at_the_same_moment_creates_one_request(mailoutbox, monkeypatch, caplog):
+    """A double click sends two posts that race: the database's unique key decides, the loser's files go."""
+    from django.db import connection
+
+    nonce = svc.form_key_unsign(key=svc.form_key_new())
+    barrier = threading.Barrier(2, timeout=60)
+    validate = svc._submission_validate
+
+    def validate_then_wait(**kwargs):
+        # Both posts have looked for an earlier one and found none before either writes.
+        checked = validate(**kwargs)
+        barrier.wait()
+        return checked
+
+    monkeypatch.setattr(svc, "_submission_validate", validate_then_wait)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            results.append(submit(submission_key=nonce, selfies=[face_bytes(), face_bytes()]).id)
+        except BaseException as exc:  # reported below, in the test's own thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 2 and results[0] == results[1]
+    assert DataRequest.objects.count() == 1
+    assert Selfie.objects.count() == 2
+    assert len(media_files()) == 2  # the losing post's files were removed
+    assert len(mailoutbox) == 1
+    assert "double submission" in caplog.text  # the race really happened
