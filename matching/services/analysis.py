@@ -7,6 +7,8 @@ before Django is set up.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +41,42 @@ class ImageAnalysis:
     faces: list[DetectedFace]
 
 
+# A memo of recent results by the sha256 of the bytes: the same selfie is searched again to verify an
+# erasure; analysis processes hand their results to the parent, which may meet the same file again.
+# The models are deterministic, so a remembered result is the result. Faces only (2 KiB each).
+_memo_lock = threading.Lock()
+_memo: OrderedDict[tuple[str, int, float], list[DetectedFace]] = OrderedDict()
+_memo_max = 512
+
+
+def analysis_memo_configure(*, items: int) -> None:
+    global _memo_max
+    with _memo_lock:
+        _memo_max = max(0, int(items))
+        while len(_memo) > _memo_max:
+            _memo.popitem(last=False)
+
+
+def _memo_key(sha256: str) -> tuple[str, int, float]:
+    return sha256, int(settings.FACE_DET_SIZE), float(settings.FACE_DET_MIN_SCORE)
+
+
+def analysis_memo_remember(*, analysis: ImageAnalysis) -> None:
+    with _memo_lock:
+        if _memo_max:
+            _memo[_memo_key(analysis.sha256)] = list(analysis.faces)
+            _memo.move_to_end(_memo_key(analysis.sha256))
+            while len(_memo) > _memo_max:
+                _memo.popitem(last=False)
+
+
 def image_analyse(*, data: bytes) -> ImageAnalysis:
     """Decode and find faces (no database). Raises ImageRejected."""
     decoded = image_decode(data=data)
-    faces = faces_detect(rgb=decoded.rgb)
-    return ImageAnalysis(
+    with _memo_lock:
+        remembered = _memo.get(_memo_key(decoded.sha256))
+    faces = list(remembered) if remembered is not None else faces_detect(rgb=decoded.rgb)
+    analysis = ImageAnalysis(
         sha256=decoded.sha256,
         width=decoded.width,
         height=decoded.height,
@@ -51,6 +84,9 @@ def image_analyse(*, data: bytes) -> ImageAnalysis:
         clean_extension=decoded.clean_extension,
         faces=faces,
     )
+    if remembered is None:
+        analysis_memo_remember(analysis=analysis)
+    return analysis
 
 
 def analysis_worker_init(overrides: dict[str, Any], threads: int) -> None:

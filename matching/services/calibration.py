@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from matching.services.embedding import face_central_pick, faces_detect
-from matching.services.imaging import ImageRejected, image_decode
+from matching.services.analysis import image_analyse
+from matching.services.embedding import face_central_pick
+from matching.services.imaging import ImageRejected
 
 MATCH_TARGET_FMR = 1e-4
 REVIEW_TARGET_FMR = 1e-2
@@ -80,13 +81,11 @@ def calibration_run(
     failed = 0
     for path, identity in labelled:
         try:
-            decoded = image_decode(data=Path(path).read_bytes())
+            analysis = image_analyse(data=Path(path).read_bytes())
         except (OSError, ImageRejected):
             failed += 1
             continue
-        face = face_central_pick(
-            faces=faces_detect(rgb=decoded.rgb), width=decoded.width, height=decoded.height
-        )
+        face = face_central_pick(faces=analysis.faces, width=analysis.width, height=analysis.height)
         if face is None:
             failed += 1
         else:

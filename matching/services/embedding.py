@@ -6,13 +6,11 @@ not infer anything about people beyond "is this the same face").
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
 import threading
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,20 +42,14 @@ _lock = threading.Lock()
 _models: tuple[Any, Any] | None = None  # (detector, recogniser)
 _threads: int = 0  # onnxruntime intra-op threads; 0 = onnxruntime's default (one per core)
 
-# A small memo of recent results, keyed by the pixels: the same selfie is searched again to verify
-# an erasure, and a re-ingested folder decodes the same files. The model is deterministic, so a
-# cached result is the result.
-_memo: OrderedDict[str, list[DetectedFace]] = OrderedDict()
-_memo_max = 512
 
-
-def face_model_configure(*, threads: int | None = None, memo_items: int | None = None) -> None:
-    """Set onnxruntime threads (before the first load) and the size of the result memo.
+def face_model_configure(*, threads: int | None = None) -> None:
+    """Set onnxruntime threads for the models (before they are loaded).
 
     Several ingestion processes on one machine should each use cores // processes threads:
     onnxruntime's default of one thread per core in every process oversubscribes the CPU.
     """
-    global _threads, _memo_max
+    global _threads
     with _lock:
         if threads is not None:
             if _models is not None and threads != _threads:
@@ -65,10 +57,6 @@ def face_model_configure(*, threads: int | None = None, memo_items: int | None =
                     "face models already loaded; thread count %s applies to new processes", threads
                 )
             _threads = max(0, int(threads))
-        if memo_items is not None:
-            _memo_max = max(0, int(memo_items))
-            while len(_memo) > _memo_max:
-                _memo.popitem(last=False)
 
 
 def _model_load() -> tuple[Any, Any]:
@@ -142,24 +130,10 @@ def detector_input_size(*, width: int, height: int) -> tuple[int, int]:
     return w, h
 
 
-def _memo_key(rgb: np.ndarray) -> str:
-    digest = hashlib.blake2b(rgb.tobytes(), digest_size=20)
-    digest.update(repr((rgb.shape, settings.FACE_DET_SIZE, settings.FACE_DET_MIN_SCORE)).encode())
-    return digest.hexdigest()
-
-
 def faces_detect(*, rgb: np.ndarray) -> list[DetectedFace]:
     """Every face scoring at least FACE_DET_MIN_SCORE, largest first, each with its embedding."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError("faces_detect needs an (H, W, 3) uint8 RGB array")
-    key = _memo_key(rgb) if _memo_max else ""
-    if key:
-        with _lock:
-            cached = _memo.get(key)
-            if cached is not None:
-                _memo.move_to_end(key)
-                return list(cached)
-
     from insightface.utils import face_align
 
     detector, recogniser = _models_get()
@@ -189,11 +163,6 @@ def faces_detect(*, rgb: np.ndarray) -> list[DetectedFace]:
                 )
             )
     faces.sort(key=lambda face: face.area, reverse=True)
-    if key:
-        with _lock:
-            _memo[key] = list(faces)
-            while len(_memo) > _memo_max:
-                _memo.popitem(last=False)
     return faces
 
 

@@ -31,6 +31,7 @@ from matching.services.analysis import (
     SETTINGS_FOR_WORKERS,
     ImageAnalysis,
     analysis_job,
+    analysis_memo_remember,
     analysis_worker_init,
 )
 from matching.services.embedding import default_threads_for, embedding_to_bytes
@@ -383,6 +384,8 @@ def _batch_store(batch: _Pending, progress: Callable[[IngestOutcome], None] | No
             )
             logger.info("ingest: file rejected (%s)", reason)
         else:
+            if isinstance(state, Future):
+                analysis_memo_remember(analysis=result)  # analysed in another process: remember here
             outcome, ids, vectors = _image_store(item=item, analysis=result, templates=templates)
             new_ids.extend(ids)
             new_vectors.extend(vectors)

@@ -11,8 +11,8 @@ import numpy as np
 from django.conf import settings
 
 from matching.models import Face, Image
-from matching.services.embedding import DetectedFace, faces_detect
-from matching.services.imaging import image_decode
+from matching.services.analysis import image_analyse
+from matching.services.embedding import DetectedFace
 from matching.services.index import index_range_search, index_sync
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def image_search(*, data: bytes, all_faces: bool = False, sync: bool = True) -> 
 
     Raises ImageRejected for bytes that are not an acceptable image.
     """
-    decoded = image_decode(data=data)
-    faces = faces_detect(rgb=decoded.rgb)
+    faces = image_analyse(data=data).faces
     query_faces = faces if all_faces else faces[:1]
     if not query_faces:
         return ImageSearchResult(faces_in_query=0, query_faces=[], hits=[])

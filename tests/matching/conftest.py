@@ -1,8 +1,8 @@
 """Fixtures for the matching tests: hostile files, synthetic faces, and one embedding per image.
 
-The face models are deterministic, so ``faces_detect`` memoises its results by pixels: with a
-memo large enough for every test image, each image is embedded at most once per test session,
-however many tests ingest it (as long as they ingest in-process, i.e. with one worker).
+The face models are deterministic, so ``image_analyse`` remembers its results by the file's sha256
+(analysis processes hand theirs to the parent): with a memo large enough for every test image,
+each image is embedded at most once per test session, however many tests use it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from matching.services.embedding import face_model_configure
+from matching.services.analysis import analysis_memo_configure
 from tests.conftest import GROUP_PHOTO, LFW_DIR
 
 __all__ = ["GROUP_PHOTO", "LFW_DIR"]
@@ -24,7 +24,7 @@ __all__ = ["GROUP_PHOTO", "LFW_DIR"]
 
 @pytest.fixture(scope="session", autouse=True)
 def _embed_each_image_once() -> None:
-    face_model_configure(memo_items=4096)
+    analysis_memo_configure(items=4096)
 
 
 def png_header_only(width: int, height: int, rows: int = 4) -> bytes:

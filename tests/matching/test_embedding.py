@@ -44,7 +44,7 @@ def test_a_photo_with_no_face_gives_none():
 
 def test_min_score_drops_weak_faces(settings, group_faces):
     decoded, faces = group_faces
-    settings.FACE_DET_MIN_SCORE = 0.9999  # stricter than any real detection: the memo key changes too
+    settings.FACE_DET_MIN_SCORE = 0.9999  # stricter than any real detection
     assert len(faces_detect(rgb=decoded.rgb)) < len(faces)
 
 

@@ -122,8 +122,7 @@ def test_suppressed_face_is_not_collected(settings):
 
 
 def test_batch_in_worker_processes_gives_the_same_result(tmp_path):
-    # Two spawned analysis processes: this embeds these files again, in those processes (a memo
-    # does not cross processes), so only two small files.
+    # Two spawned analysis processes (embedding these files there; the parent remembers the results).
     items = [IngestItem(name=str(p), path=str(p)) for p in SAMPLE[:2]]
     items.append(IngestItem(name="again", path=str(SAMPLE[0])))
     outcomes = images_ingest(items=items, workers=2)
