@@ -101,6 +101,42 @@ def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+# WCAG 2 contrast of every visible element that holds text, against the first opaque background
+# behind it. Returns the elements below 4.5:1 (all our text is "normal" size for this purpose).
+LOW_CONTRAST_JS = """
+() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let node = el; node; node = node.parentElement) {
+      const c = rgb(getComputedStyle(node).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.99)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
+    if (el.classList.contains("skip-link") || el.classList.contains("visually-hidden")) continue;
+    const a = lum(rgb(getComputedStyle(el).color).slice(0, 3)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const text = el.textContent.trim().slice(0, 40);
+    if (ratio < 4.5) low.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)} "${text}"`);
+  }
+  return low;
+}
+"""
+
+
+def low_contrast(page) -> list[str]:
+    return page.evaluate(LOW_CONTRAST_JS)
+
+
 def test_a_person_makes_a_request_and_confirms_it_in_a_real_browser(browser, portal, shots):
     page = browser.new_page(viewport=DESKTOP)
     page.goto(portal + "/")
@@ -152,6 +188,7 @@ def test_a_person_makes_a_request_and_confirms_it_in_a_real_browser(browser, por
         phone.goto(portal + path)
         phone.screenshot(path=shots / f"{name}-phone.png", full_page=True)
         assert no_horizontal_scroll(phone), name
+        assert low_contrast(phone) == [], name
     phone.close()
     page.close()
 
@@ -179,6 +216,7 @@ def test_a_bad_file_shows_its_error_next_to_the_field(browser, portal, shots, tm
     assert page.get_by_label("Erasure: delete my images").is_checked()
     assert page.get_by_role("alert").is_visible()  # the summary at the top
     assert no_horizontal_scroll(page)
+    assert low_contrast(page) == []
     page.screenshot(path=shots / "form-error-phone.png", full_page=True)
     assert DataRequest.objects.count() == 0
     page.close()
