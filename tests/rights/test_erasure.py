@@ -1,0 +1,271 @@
+"""rights.services.erasure: delete through matching, ledger, verify by searching again, certify.
+
+Real models and faces. The "worker killed between steps" tests make one inner function raise once
+(a unit test of this one service: the only mock in this file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import time_machine
+from django.conf import settings as django_settings
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from matching.models import Face, Image
+from matching.services.ingestion import image_ingest
+from matching.services.search import faces_search
+from rights.models import (
+    Answer,
+    AuditEvent,
+    DataRequest,
+    ErasureRecord,
+    Match,
+    Recipient,
+    RecipientNotice,
+    Release,
+    RequestKind,
+    RequestStatus,
+)
+from rights.services import erasure as erasure_service
+from rights.services.erasure import ErasureVerificationFailed, erasure_run
+from rights.services.fulfilment import fulfil_failed, request_fulfil_run
+from rights.services.search import request_search_run, selfies_usable_vectors
+from tests.rights.pipeline_helpers import (
+    Collection,
+    collection_ingest,
+    request_make,
+    searched_and_decided,
+    selfie_bytes,
+)
+
+pytestmark = pytest.mark.models
+WHO = "George_Robertson"
+
+
+@pytest.fixture
+def collection(db, lfw_identities):
+    return collection_ingest(lfw_identities=lfw_identities)
+
+
+def _files_of(image_ids: list[int]) -> list[Path]:
+    return [
+        Path(default_storage.path(name))
+        for name in Image.objects.filter(pk__in=image_ids).values_list("file", flat=True)
+    ]
+
+
+def _assert_erased_completely(
+    request: DataRequest, collection: Collection, who: str, files: list[Path], others
+):
+    """Their images gone everywhere; one complete ledger row each; everyone else untouched."""
+    theirs = collection.images[who]
+    assert not Image.objects.filter(pk__in=theirs).exists()
+    assert not Face.objects.filter(image_id__in=theirs).exists()
+    assert files and not any(path.exists() for path in files)
+    hits = faces_search(vectors=selfies_usable_vectors(request=request))[0]
+    assert hits == []  # nothing at or above REVIEW_THRESHOLD: gone from the index too
+    records = ErasureRecord.objects.filter(request=request)
+    assert records.count() == len(theirs)
+    assert {r.image_sha256 for r in records} == set(request.matches.values_list("image_sha256", flat=True))
+    for record in records:
+        assert {"file", "faces", "embeddings", "image", "index"} <= set(record.removed_from)
+        assert record.source_url.startswith("https://photos.example.org/")
+    assert dict(Image.objects.values_list("pk", "sha256")) == others
+    assert all(Path(default_storage.path(i.file.name)).exists() for i in Image.objects.all())
+
+
+def test_erasure_deletes_verifies_and_certifies(collection, mailoutbox):
+    recipient = Recipient.objects.create(name="Partner Analytics", contact_email="dpo@partner.example")
+    shared = Image.objects.get(pk=collection.images[WHO][0])
+    Release.objects.create(
+        recipient=recipient, image=shared, image_sha256=shared.sha256, released_at=timezone.now()
+    )
+    others = collection.others_hashes(WHO)
+    files = _files_of(collection.images[WHO])
+    theirs_hashes = set(Image.objects.filter(pk__in=collection.images[WHO]).values_list("sha256", flat=True))
+    request = searched_and_decided(collection=collection, who=WHO, kind=RequestKind.ERASURE)
+
+    certificate = erasure_run(request_id=request.id)
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.ANSWERED
+    _assert_erased_completely(request, collection, WHO, files, others)
+    assert certificate.kind == Answer.Kind.ERASURE_CERTIFICATE
+    payload = certificate.payload
+    assert payload["erased_count"] == len(theirs_hashes)
+    assert {row["image_sha256"] for row in payload["erased"]} == theirs_hashes
+    assert all(row["erased_at"] for row in payload["erased"])
+    assert payload["verification"]["images_found_after"] == 0
+    assert payload["verification"]["collection_size_after"] == len(others)
+    html = certificate.archive.read().decode()
+    assert (
+        all(sha in html for sha in theirs_hashes)
+        and f"{len(theirs_hashes)} image(s) of you were erased" in html
+    )
+    # The recipient that held one of the images is told (jobs' notice service).
+    notice = RecipientNotice.objects.get(request=request, recipient=recipient)
+    assert notice.image_hashes == [shared.sha256]
+    # The Match rows stay as the record of what was found, with their hashes.
+    assert request.matches.count() == len(theirs_hashes)
+    assert not request.matches.filter(image__isnull=False).exists()
+    answer_mail = [m for m in mailoutbox if m.to == [request.email]]
+    assert len(answer_mail) == 1 and certificate.download_token in answer_mail[0].body
+
+
+def test_erasure_killed_between_images_then_retried_completes(collection):
+    others = collection.others_hashes(WHO)
+    files = _files_of(collection.images[WHO])
+    request = searched_and_decided(collection=collection, who=WHO, kind=RequestKind.ERASURE)
+    real = erasure_service._image_erase
+    calls = {"n": 0}
+
+    def dies_on_the_third_image(*, record):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker killed")
+        return real(record=record)
+
+    with (
+        mock.patch.object(erasure_service, "_image_erase", side_effect=dies_on_the_third_image),
+        pytest.raises(RuntimeError, match="worker killed"),
+    ):
+        erasure_run(request_id=request.id)
+
+    # Half-way: two images gone with complete ledger rows, the third's row opened, the rest untouched.
+    assert Image.objects.filter(pk__in=collection.images[WHO]).count() == len(collection.images[WHO]) - 2
+    assert ErasureRecord.objects.filter(request=request).count() == 3
+    assert ErasureRecord.objects.filter(request=request, removed_from=[]).count() == 1
+    request.refresh_from_db()
+    assert request.status == RequestStatus.FULFILLING
+
+    fulfil_failed(request_id=request.id, error=RuntimeError("worker killed"), final=False)  # the task's retry
+    assert request_fulfil_run(request_id=request.id) == RequestStatus.ANSWERED
+
+    request.refresh_from_db()
+    assert request.attempts == 1
+    _assert_erased_completely(request, collection, WHO, files, others)
+    assert request.answers.get().payload["erased_count"] == len(collection.images[WHO])
+
+
+def test_erasure_killed_after_a_deletion_before_its_ledger_row_is_completed(collection):
+    """The tricky gap: matching deleted the image, the ledger row still says nothing was removed."""
+    others = collection.others_hashes(WHO)
+    files = _files_of(collection.images[WHO])
+    request = searched_and_decided(collection=collection, who=WHO, kind=RequestKind.ERASURE)
+    real = erasure_service.image_delete
+    calls = {"n": 0}
+
+    def deletes_then_dies(*, image_id):
+        result = real(image_id=image_id)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return result
+
+    with (
+        mock.patch.object(erasure_service, "image_delete", side_effect=deletes_then_dies),
+        pytest.raises(RuntimeError, match="worker killed"),
+    ):
+        erasure_run(request_id=request.id)
+    assert ErasureRecord.objects.filter(request=request, removed_from=[]).count() == 1
+
+    # The worker died for good: its claim is stale after STUCK_AFTER and the next run takes it over.
+    with time_machine.travel(timezone.now() + django_settings.STUCK_AFTER + timezone.timedelta(minutes=1)):
+        assert request_fulfil_run(request_id=request.id) == RequestStatus.ANSWERED
+
+    request.refresh_from_db()
+    _assert_erased_completely(request, collection, WHO, files, others)
+    assert AuditEvent.objects.filter(request_id=request.id, action="fulfilment_resumed").count() == 1
+
+
+def test_erasure_run_twice_changes_nothing_the_second_time(collection):
+    request = searched_and_decided(collection=collection, who="Edward_Lu", kind=RequestKind.ERASURE)
+    erasure_run(request_id=request.id)
+    before = list(ErasureRecord.objects.filter(request=request).values_list("image_sha256", "erased_at"))
+    assert erasure_run(request_id=request.id) is None  # ANSWERED: not FULFILLING any more
+    assert (
+        list(ErasureRecord.objects.filter(request=request).values_list("image_sha256", "erased_at")) == before
+    )
+    assert request.answers.count() == 1
+
+
+def test_image_left_behind_fails_the_erasure_loudly_then_holds_it(collection, lfw_identities, mailoutbox):
+    who = "Hans_Blix"
+    request = searched_and_decided(collection=collection, who=who, kind=RequestKind.ERASURE)
+    # Collected after the search: the erasure does not know it; the verification must.
+    late = image_ingest(
+        data=lfw_identities[who][-1].read_bytes(), name="late.jpg", source_url="https://late.example/1"
+    )
+    assert late.status == "added"
+
+    with pytest.raises(
+        ErasureVerificationFailed, match=rf"request {request.id}: 1 image\(s\) still match"
+    ) as caught:
+        erasure_run(request_id=request.id)
+
+    assert caught.value.image_ids == [late.image_id]
+    assert Image.objects.filter(pk=late.image_id).exists()  # only the confirmed images are deleted
+    assert not Image.objects.filter(pk__in=collection.images[who]).exists()
+    event = AuditEvent.objects.get(request_id=request.id, action="erasure_verification_failed")
+    assert event.detail["remaining_image_ids"] == [late.image_id]
+    assert request.answers.count() == 0
+
+    fulfil_failed(request_id=request.id, error=caught.value, final=True)  # after the task's last retry
+    request.refresh_from_db()
+    assert request.status == RequestStatus.HELD and request.attempts == 1
+    assert "still match the requester after erasure" in request.hold_reason
+    assert [m.to for m in mailoutbox] == [[django_settings.PRIVACY_OFFICER_EMAIL]]
+
+
+def test_images_staff_rejected_as_not_them_stay_and_do_not_fail_verification(collection):
+    who = "Anna_Kournikova"
+    request = request_make(kind=RequestKind.ERASURE, selfies=[selfie_bytes(collection.selfies[who])])
+    request_search_run(request_id=request.id)
+    kept = list(request.matches.filter(band=Match.Band.REVIEW).values_list("image_id", flat=True))
+    assert kept
+    Match.objects.filter(request=request, band=Match.Band.REVIEW).update(decision=Match.Decision.REJECTED)
+    DataRequest.objects.filter(pk=request.pk).update(status=RequestStatus.FULFILLING)
+
+    certificate = erasure_run(request_id=request.id)
+
+    assert Image.objects.filter(pk__in=kept).count() == len(kept)
+    assert certificate.payload["erased_count"] == len(collection.images[who]) - len(kept)
+    assert certificate.payload["verification"]["kept_as_not_you"] == len(kept)
+
+
+def test_erasure_waits_while_the_same_persons_access_request_is_open(collection):
+    access = request_make(kind=RequestKind.ACCESS, status=RequestStatus.REVIEW, email="Same@Example.org")
+    request = request_make(kind=RequestKind.ERASURE, status=RequestStatus.APPROVED, email="same@example.org")
+    Match.objects.create(
+        request=request, image_id=collection.images[WHO][0], image_sha256="x" * 64, band="match"
+    )
+
+    assert request_fulfil_run(request_id=request.id) == "waiting"
+    assert request_fulfil_run(request_id=request.id) == "waiting"
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.APPROVED
+    assert Image.objects.filter(pk=collection.images[WHO][0]).exists()
+    events = AuditEvent.objects.filter(request_id=request.id, action="erasure_waiting_for_access")
+    assert events.count() == 1 and events.get().detail == {"access_request_ids": [access.id]}
+
+    DataRequest.objects.filter(pk=access.pk).update(status=RequestStatus.ANSWERED)
+    assert request_fulfil_run(request_id=request.id) != "waiting"
+
+
+def test_nobody_in_the_collection_gets_a_certificate_of_zero_deletions(collection, lfw_identities):
+    count = Image.objects.count()
+    request = searched_and_decided(
+        collection=collection,
+        who="JK_Rowling",
+        kind=RequestKind.ERASURE,
+        selfie=lfw_identities["JK_Rowling"][-1],
+    )
+    certificate = erasure_run(request_id=request.id)
+    assert certificate.payload["erased_count"] == 0 and certificate.payload["erased"] == []
+    assert "nothing to erase" in certificate.archive.read().decode()
+    assert Image.objects.count() == count
