@@ -294,7 +294,9 @@ class DataRequestAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataRequest]:
-        return _effective_due_queryset(super().get_queryset(request))
+        # The ordering uses the annotation, so annotate before ordering (super() orders first).
+        queryset = _effective_due_queryset(self.model._default_manager.get_queryset())
+        return queryset.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         return ["effective_due", "id"]
