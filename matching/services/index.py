@@ -277,24 +277,77 @@ def index_sync() -> IndexSyncResult:
             fcntl.flock(lock_handle.fileno(), fcntl.LOCK_UN)
 
 
+# Below this many queries FAISS's own range search (one SIMD pass over the vectors per query) is
+# used; from it on, one BLAS matrix product over the same vectors serves the whole batch. The
+# faiss-cpu wheel's BLAS path ran about 7x slower than NumPy's on our machines (bench/search.py).
+BATCH_FROM = 8
+_DB_CHUNK = 131_072  # database rows per matrix product: bounds the score block at 64 MB for 128 queries
+
+
+def _flat_vectors(index: faiss.Index) -> np.ndarray:
+    """The index's stored vectors as an (ntotal, 512) float32 view, without copying."""
+    flat = faiss.downcast_index(index.index)
+    if flat.ntotal == 0:
+        return np.empty((0, DIM), dtype=np.float32)
+    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * DIM).reshape(flat.ntotal, DIM)
+
+
+def _range_blas(
+    index: faiss.Index, queries: np.ndarray, threshold: np.float32
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    vectors = _flat_vectors(index)
+    ids = index_ids(index=index)
+    found_ids: list[list[np.ndarray]] = [[] for _ in range(queries.shape[0])]
+    found_scores: list[list[np.ndarray]] = [[] for _ in range(queries.shape[0])]
+    for start in range(0, vectors.shape[0], _DB_CHUNK):
+        scores = vectors[start : start + _DB_CHUNK] @ queries.T  # (chunk, nq)
+        rows, cols = np.nonzero(scores >= threshold)
+        for q in np.unique(cols):
+            mask = cols == q
+            found_ids[q].append(ids[start + rows[mask]])
+            found_scores[q].append(scores[rows[mask], q])
+    results = []
+    for q in range(queries.shape[0]):
+        q_ids = np.concatenate(found_ids[q]) if found_ids[q] else np.empty(0, np.int64)
+        q_scores = np.concatenate(found_scores[q]) if found_scores[q] else np.empty(0, np.float32)
+        results.append((q_ids, q_scores))
+    return results
+
+
+def _range_faiss(
+    index: faiss.Index, queries: np.ndarray, threshold: np.float32
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    # FAISS keeps scores strictly greater than the radius: nudge it down, then filter exactly.
+    lims, scores, ids = index.range_search(queries, float(np.nextafter(threshold, np.float32(-2))))
+    results = []
+    for q in range(queries.shape[0]):
+        lo, hi = int(lims[q]), int(lims[q + 1])
+        keep = scores[lo:hi] >= threshold
+        results.append((ids[lo:hi][keep].astype(np.int64), scores[lo:hi][keep]))
+    return results
+
+
 def index_range_search(*, vectors: np.ndarray, threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each query vector, (ids, scores) of EVERY indexed face with inner product >= threshold."""
+    """For each query vector, (ids, scores) of EVERY indexed face with inner product >= threshold, best first.
+
+    Exhaustive and exact: every stored vector is compared with every query.
+    """
     matrix = _as_matrix(vectors)
     _, index = index_load()
-    results: list[tuple[np.ndarray, np.ndarray]] = []
     if matrix.shape[0] == 0:
-        return results
+        return []
     if index.ntotal == 0:
         return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(matrix.shape[0])]
-    # FAISS keeps scores strictly greater than the radius; nudge it so a score equal to the
-    # threshold counts, then filter exactly.
-    lims, scores, ids = index.range_search(matrix, float(np.nextafter(np.float32(threshold), np.float32(-1))))
-    for q in range(matrix.shape[0]):
-        lo, hi = int(lims[q]), int(lims[q + 1])
-        q_ids, q_scores = ids[lo:hi], scores[lo:hi]
-        keep = q_scores >= np.float32(threshold)
-        order = np.argsort(-q_scores[keep], kind="stable")
-        results.append((q_ids[keep][order].astype(np.int64), q_scores[keep][order]))
+    limit = np.float32(threshold)
+    raw = (
+        _range_faiss(index, matrix, limit)
+        if matrix.shape[0] < BATCH_FROM
+        else _range_blas(index, matrix, limit)
+    )
+    results = []
+    for q_ids, q_scores in raw:
+        order = np.lexsort((q_ids, -q_scores))
+        results.append((q_ids[order], q_scores[order]))
     return results
 
 

@@ -40,6 +40,21 @@ def test_range_search_returns_every_face_above_the_threshold():
     assert np.all(np.diff(scores) <= 0)  # best first
 
 
+def test_batched_queries_give_exactly_the_brute_force_answer():
+    import matching.services.index as index_module
+
+    vectors = unit_vectors(3000, seed=6)
+    queries = np.vstack([vectors[:5], unit_vectors(7, seed=8)])  # 12 queries: the BLAS path
+    assert queries.shape[0] >= index_module.BATCH_FROM
+    index_add(ids=np.arange(10, 3010), vectors=vectors)
+    batched = index_range_search(vectors=queries, threshold=0.1)
+    one_by_one = [index_range_search(vectors=q[None, :], threshold=0.1)[0] for q in queries]
+    for (b_ids, b_scores), (s_ids, s_scores), q in zip(batched, one_by_one, queries, strict=True):
+        expected = np.arange(10, 3010)[(vectors @ q) >= np.float32(0.1)]
+        assert sorted(b_ids.tolist()) == sorted(expected.tolist()) == sorted(s_ids.tolist())
+        np.testing.assert_allclose(b_scores, s_scores, atol=1e-5)
+
+
 def test_add_is_idempotent_and_remove_removes():
     vectors = unit_vectors(10)
     assert index_add(ids=range(1, 11), vectors=vectors) == 10
