@@ -342,9 +342,22 @@ def cnil_figures(
         searches_not_whole=[s.request_id for s in searches if not s.covers_whole],
         collection_from=whole["first"],
         collection_to=whole["last"],
-        monthly=[MonthFigures(month=m, in_time=v[0], late=v[1]) for m, v in sorted(monthly.items())],
+        monthly=_months_filled(monthly),
         flags={request_id: values for request_id, values in flags.items()},
     )
+
+
+def _months_filled(counts: dict[date, list[int]]) -> list[MonthFigures]:
+    """Every month from the first to the last answer, so that a month with none shows as a gap."""
+    if not counts:
+        return []
+    months = []
+    month, last = min(counts), max(counts)
+    while month <= last:
+        in_time, late = counts.get(month, (0, 0))
+        months.append(MonthFigures(month=month, in_time=in_time, late=late))
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
 
 
 def overdue_requests() -> QuerySet[DataRequest]:

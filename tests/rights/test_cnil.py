@@ -161,6 +161,17 @@ def test_answered_in_time_and_late_per_month(seeded, figures) -> None:
     ]
 
 
+def test_months_without_answers_are_shown_as_gaps(seeded) -> None:
+    DataRequest.objects.filter(id=seeded["repeated"].id).update(answered_at=local(2024, 8, 2, 10))
+    with time_machine.travel(local(2024, 9, 1), tick=False):
+        monthly = cnil_figures().monthly
+    assert [(m.month, m.in_time, m.late) for m in monthly[-3:]] == [
+        (date(2024, 6, 1), 0, 0),
+        (date(2024, 7, 1), 0, 0),
+        (date(2024, 8, 1), 0, 1),  # answered on 2 August, due 20 June: late
+    ]
+
+
 def test_flags_per_request(seeded, figures) -> None:
     expected = {
         "on_time": [],
