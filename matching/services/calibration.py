@@ -41,8 +41,9 @@ class CalibrationReport:
     impostor_mean: float
     impostor_max: float
     table: list[RateRow]
-    match: RateRow  # recommended MATCH_THRESHOLD (FMR <= 1e-4)
-    review: RateRow  # recommended REVIEW_THRESHOLD (FMR <= 1e-2)
+    operating_points: dict[str, RateRow]  # lowest threshold with FMR <= target, by target ("1e-05")
+    match: RateRow  # recommended MATCH_THRESHOLD (FMR <= match_fmr, 1e-4 unless told)
+    review: RateRow  # recommended REVIEW_THRESHOLD (FMR <= review_fmr, 1e-2 unless told)
 
 
 def calibration_manifest_read(*, folder: Path, manifest: Path | None = None) -> list[tuple[Path, str]]:
@@ -73,7 +74,11 @@ def _threshold_for(impostor_sorted: np.ndarray, target: float) -> float:
 
 
 def calibration_run(
-    *, labelled: list[tuple[Path, str]], progress: Callable[[], None] | None = None
+    *,
+    labelled: list[tuple[Path, str]],
+    match_fmr: float = MATCH_TARGET_FMR,
+    review_fmr: float = REVIEW_TARGET_FMR,
+    progress: Callable[[], None] | None = None,
 ) -> CalibrationReport:
     """Embed the labelled face of each image (the central one) and measure the score distributions."""
     vectors: list[np.ndarray] = []
@@ -105,8 +110,15 @@ def calibration_run(
     impostor_sorted = np.sort(pair_scores[~same].astype(np.float64))
     if genuine.size == 0 or impostor_sorted.size == 0:
         raise ValueError("calibration needs several images of some people and more than one person")
-    match = _rates(genuine, impostor_sorted, _threshold_for(impostor_sorted, MATCH_TARGET_FMR))
-    review = _rates(genuine, impostor_sorted, _threshold_for(impostor_sorted, REVIEW_TARGET_FMR))
+    match = _rates(genuine, impostor_sorted, _threshold_for(impostor_sorted, match_fmr))
+    review = _rates(genuine, impostor_sorted, _threshold_for(impostor_sorted, review_fmr))
+    # A per-pair FMR means (faces in the collection x FMR) expected false matches per search:
+    # the table of operating points shows what a stricter target costs in FNMR.
+    operating_points = {
+        f"{target:.0e}": _rates(genuine, impostor_sorted, _threshold_for(impostor_sorted, target))
+        for target in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+        if target * impostor_sorted.size >= 1 or target == 1e-2
+    }
     return CalibrationReport(
         images=len(labelled),
         identities=len(set(labels)),
@@ -117,6 +129,7 @@ def calibration_run(
         impostor_mean=float(impostor_sorted.mean()),
         impostor_max=float(impostor_sorted[-1]),
         table=[_rates(genuine, impostor_sorted, t) for t in TABLE_THRESHOLDS],
+        operating_points=operating_points,
         match=match,
         review=review,
     )

@@ -17,10 +17,16 @@ from django.core.management import call_command
 
 pytestmark = [pytest.mark.models, pytest.mark.django_db]
 
-# Pairs (query identity, identity of the collection image) where the collection image shows the
-# query person in the background, checked by eye; a match there is a true match. None so far:
-# the test prints any cross-identity match so that it can be inspected before being listed here.
-TRUE_BACKGROUND_MATCHES: set[tuple[str, str]] = set()
+# (query identity, identity the collection image is filed under) where the matched face truly is
+# the query's person, each checked by eye. A person in the background of someone else's photo is
+# a true match, and exactly what a rights search must find.
+TRUE_CROSS_IDENTITY_MATCHES: set[tuple[str, str]] = {
+    ("Andre_Agassi", "Pete_Sampras"),  # Pete_Sampras_0002: Agassi stands behind Sampras, right edge
+    ("Pete_Sampras", "Andre_Agassi"),  # Andre_Agassi_0001: Sampras beside Agassi, left edge
+    ("Bob_Hope", "Jane_Russell"),  # Jane_Russell_0001: Bob Hope cheek to cheek with her, right
+    ("King_Abdullah_II", "Queen_Rania"),  # Queen_Rania_0002: the King, half cut off at the left edge
+    ("Jon_Gruden", "John_Gruden"),  # LFW files one photo of Jon Gruden under a misspelt name
+}
 
 
 @pytest.fixture
@@ -65,6 +71,7 @@ def test_held_back_images_find_their_person_and_nobody_else(held_back_collection
     found = expected = 0
     misses: list[str] = []
     false_matches: list[str] = []
+    true_cross_found: set[tuple[str, str]] = set()
     for line in lines:
         identity = queries[Path(line["query"])]
         assert line["faces_in_query"] >= 1
@@ -77,15 +84,22 @@ def test_held_back_images_find_their_person_and_nobody_else(held_back_collection
             misses.append(f"{identity}: {len(own - matched)} of {len(own)} not in the match band")
         for m in line["matches"]:
             other = owner_of_image[m["image_id"]]
+            if m["band"] == "match" and (identity, other) in TRUE_CROSS_IDENTITY_MATCHES:
+                true_cross_found.add((identity, other))
             if (
                 m["band"] == "match"
                 and other != identity
-                and (identity, other) not in TRUE_BACKGROUND_MATCHES
+                and (identity, other) not in TRUE_CROSS_IDENTITY_MATCHES
             ):
                 false_matches.append(
                     f"{identity} -> {other} (image {m['image_id']}, {m['score']}, bbox {m['bbox']})"
                 )
     recall = found / expected
     print(f"\nmatch-band recall {found}/{expected} = {recall:.4f}; misses: {misses}")
+    print("cross-identity matches:\n" + "\n".join(false_matches))
+    # Known miss: in Diana_Krall_0006 (held back) her husband's face is the larger one, and the
+    # contract searches the largest face of a query; --all-faces would find her.
     assert recall >= 0.95, misses
     assert false_matches == []
+    # People in the background of others' photos are found (completeness), not just the labelled face.
+    assert {("Pete_Sampras", "Andre_Agassi"), ("Bob_Hope", "Jane_Russell")} <= true_cross_found

@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("folder")
         parser.add_argument("--manifest", help="CSV path,identity (default: FOLDER/manifest.csv)")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--match-fmr", type=float, default=1e-4, help="FMR target of the match band")
+        parser.add_argument("--review-fmr", type=float, default=1e-2, help="FMR target of the review band")
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder = Path(options["folder"])
@@ -39,7 +41,12 @@ class Command(BaseCommand):
 
             bar = tqdm(total=len(labelled), unit="img", desc="embed")
         try:
-            report = calibration_run(labelled=labelled, progress=(lambda: bar.update(1)) if bar else None)
+            report = calibration_run(
+                labelled=labelled,
+                match_fmr=options["match_fmr"],
+                review_fmr=options["review_fmr"],
+                progress=(lambda: bar.update(1)) if bar else None,
+            )
         except FaceModelUnavailable as exc:
             raise CommandError(str(exc)) from exc
         except ValueError as exc:
@@ -60,6 +67,9 @@ class Command(BaseCommand):
         out(f"{'threshold':>9}  {'FMR':>10}  {'FNMR':>8}")
         for row in report.table:
             out(f"{row.threshold:>9.2f}  {row.fmr:>10.2e}  {row.fnmr:>8.4f}")
+        out("Operating points (lowest threshold with FMR at most the target):")
+        for target, row in report.operating_points.items():
+            out(f"  FMR <= {target}: threshold {row.threshold:.2f} (FMR {row.fmr:.2e}, FNMR {row.fnmr:.4f})")
         out(
             f"Recommended MATCH_THRESHOLD={report.match.threshold:.2f} "
             f"(FMR {report.match.fmr:.2e}, FNMR {report.match.fnmr:.4f})"
