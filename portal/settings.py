@@ -114,6 +114,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Emails are plain text: rendered without HTML escaping (rights.services.emails).
+        "NAME": "email",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 # --- Database ---------------------------------------------------------------------------------
@@ -146,6 +153,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it even before collectstatic
+WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step in development
 MEDIA_URL = "/media-not-served/"  # media is never served directly: every file goes through a view
 
 STORAGES = {

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from rights.models import OPEN_STATUSES, DataRequest, RequestStatus
 from rights.services.audit import SYSTEM, audit_record
-from rights.services.clock import days_left
+from rights.services.clock import days_left, reminders_due
 from rights.services.emails import email_send, public_url
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,14 @@ def _watched() -> QuerySet[DataRequest]:
 
 def reminder_thresholds_due(*, request: DataRequest, now: datetime) -> list[int]:
     """The reminder thresholds (days before due) reached and not yet sent; empty once overdue."""
-    left = days_left(due_at=request.effective_due_at, now=now)
-    if left < 0:
-        return []
-    sent = set(request.reminders_sent or [])
-    return sorted(d for d in set(settings.DUE_SOON_REMINDER_DAYS) if left <= d and d not in sent)
+    return sorted(
+        reminders_due(
+            due_at=request.effective_due_at,
+            reminder_days=settings.DUE_SOON_REMINDER_DAYS,
+            already_sent=request.reminders_sent or [],
+            now=now,
+        )
+    )
 
 
 def request_remind(*, request_id: int, now: datetime) -> bool:

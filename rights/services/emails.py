@@ -41,7 +41,7 @@ def email_send(
         "privacy_email": settings.DEFAULT_FROM_EMAIL,
         **context,
     }
-    rendered = render_to_string(f"rights/email/{template}.txt", full_context).lstrip()
+    rendered = render_to_string(f"rights/email/{template}.txt", full_context, using="email").lstrip()
     subject, _, body = rendered.partition("\n")
     message = EmailMessage(
         subject=subject.strip(),

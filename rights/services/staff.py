@@ -19,8 +19,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from rights.models import Answer, DataRequest, RequestStatus
+from rights.models import Answer, DataRequest, RequestKind, RequestStatus
 from rights.services import clock
+from rights.services.access_report import erasures_waiting_resume
 from rights.services.audit import actor_for, audit_record
 from rights.services.emails import email_send, url_for
 from rights.services.transitions import request_transition
@@ -193,6 +194,10 @@ def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
             )
             if not moved:  # cannot happen while the row is locked; never leave a half-refusal
                 raise RuntimeError(f"request {request.id} changed status while locked")
+            if request.kind == RequestKind.ACCESS:
+                # An erasure of the same person's images waits for their open access answer:
+                # a refusal closes that access request, so the erasure must not wait for ever.
+                erasures_waiting_resume(request=request)
     except _LetterFailed as failed:
         _record_failed_letter(user=user, request_id=request_id, action="refusal_letter_failed", error=failed)
         raise ActionRefused(

@@ -112,3 +112,19 @@ def test_a_request_stuck_again_and_again_is_held_for_staff(enqueued, django_capt
     assert "4 times" in request.hold_reason
     assert len(enqueued) == 3
     assert AuditEvent.objects.filter(request=request, action="held_after_stuck").count() == 1
+
+
+def test_an_erasure_waiting_for_the_same_persons_access_answer_is_not_stuck(
+    enqueued, django_capture_on_commit_callbacks
+):
+    access = make_request(kind="access", status=RequestStatus.REVIEW)
+    erasure = _stuck(RequestStatus.APPROVED, minutes=600)
+
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert requests_recover_stuck().requeued == 0
+        assert enqueued == []
+        # Once the access request is answered, a still-waiting erasure is resumed.
+        DataRequest.objects.filter(id=access.id).update(status=RequestStatus.ANSWERED)
+        assert requests_recover_stuck().requeued == 1
+    assert enqueued == [("request_fulfil", erasure.id)]
+    assert not AuditEvent.objects.filter(request=erasure, action="held_after_stuck").exists()

@@ -199,3 +199,19 @@ def test_linking_needs_the_permission() -> None:
         requests_link(request_id=later.id, earlier_id=earlier.id, user=staff_user(REVIEWER))
     assert refused.value.reason_code == "not_permitted"
     assert not later.earlier_requests.exists()
+
+
+def test_refusing_an_access_request_resumes_the_same_persons_waiting_erasure(
+    officer, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from rights import tasks
+
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks.request_fulfil, "delay", enqueued.append)  # this unit stops at the broker
+    access = make_request(kind="access", status=RequestStatus.REVIEW)
+    waiting_erasure = make_request(kind="erasure", status=RequestStatus.APPROVED)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        request_refuse(request_id=access.id, user=officer, reason=REFUSAL_REASON)
+
+    assert enqueued == [waiting_erasure.id]
