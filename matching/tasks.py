@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.db import DatabaseError
 
+from matching.services.embedding import default_threads_for, face_model_configure
 from matching.services.ingestion import IngestItem, collected_at_parse, images_ingest
 
 logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _share_cores_between_pool_processes(**_: Any) -> None:
+    # A prefork worker runs `concurrency` processes, each loading the models: give each its share of
+    # the cores instead of onnxruntime's one thread per core in every process.
+    from celery import current_app
+
+    concurrency = current_app.conf.worker_concurrency or os.cpu_count() or 1
+    face_model_configure(threads=default_threads_for(processes=concurrency))
 
 
 @shared_task(

@@ -61,6 +61,11 @@ def _memo_key(sha256: str) -> tuple[str, int, float]:
     return sha256, int(settings.FACE_DET_SIZE), float(settings.FACE_DET_MIN_SCORE)
 
 
+def analysis_memo_has(*, sha256: str) -> bool:
+    with _memo_lock:
+        return _memo_key(sha256) in _memo
+
+
 def analysis_memo_remember(*, analysis: ImageAnalysis) -> None:
     with _memo_lock:
         if _memo_max:

@@ -31,6 +31,7 @@ from matching.services.analysis import (
     SETTINGS_FOR_WORKERS,
     ImageAnalysis,
     analysis_job,
+    analysis_memo_has,
     analysis_memo_remember,
     analysis_worker_init,
 )
@@ -359,8 +360,10 @@ def _batches_analysed(items: list[IngestItem], pool: ProcessPoolExecutor | None)
                 batch.append((item, digest, IngestOutcome(name=item.name, status=DUPLICATE, sha256=digest)))
             else:
                 seen.add(digest)
-                job: Any = pool.submit(analysis_job, data) if pool is not None else None
-                batch.append((item, digest, job if job is not None else analysis_job(data)))
+                # Analysed here when there is no pool, or when this process remembers the result.
+                in_process = pool is None or analysis_memo_has(sha256=digest)
+                job: Any = analysis_job(data) if in_process else pool.submit(analysis_job, data)
+                batch.append((item, digest, job))
         if previous is not None:
             yield previous
         previous = batch
