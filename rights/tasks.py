@@ -9,8 +9,9 @@ Enqueue with ``transaction.on_commit(lambda: request_search.delay(request.id))``
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from rights.models import DataRequest, RequestStatus
 from rights.services.fulfilment import (
@@ -31,51 +32,59 @@ def _status_of(request_id: int) -> str | None:
     return DataRequest.objects.filter(id=request_id).values_list("status", flat=True).first()
 
 
+def _pipeline_step(
+    task: Task,
+    request_id: int,
+    *,
+    label: str,
+    statuses: tuple[str, str],
+    run: Callable[..., str | None],
+    failed: Callable[..., None],
+) -> str | None:
+    """Reload, skip when gone or not in ``statuses``, run; a failure is retried, then HELD."""
+    status = _status_of(request_id)
+    if status is None:
+        logger.info("%s: request %s is gone", label, request_id)
+        return None
+    if status not in statuses:
+        logger.info("%s: request %s is %s, nothing to do", label, request_id, status)
+        return None
+    try:
+        result = run(request_id=request_id)
+    except Exception as exc:
+        final = task.request.retries >= task.max_retries
+        failed(request_id=request_id, error=exc, final=final)
+        if final:
+            return RequestStatus.HELD
+        raise task.retry(
+            exc=exc, countdown=retry_delay(retries=task.request.retries).total_seconds()
+        ) from exc
+    if result is None:
+        logger.info("%s: request %s is held by another worker", label, request_id)
+    return result
+
+
 @shared_task(bind=True, name="rights.request_search", acks_late=True, max_retries=SEARCH_MAX_RETRIES)
 def request_search(self, request_id: int) -> str | None:
     """QUEUED -> SEARCHING -> REVIEW / APPROVED / NEEDS_SELFIE."""
-    status = _status_of(request_id)
-    if status is None:
-        logger.info("request_search: request %s is gone", request_id)
-        return None
-    if status not in (RequestStatus.QUEUED, RequestStatus.SEARCHING):
-        logger.info("request_search: request %s is %s, nothing to do", request_id, status)
-        return None
-    try:
-        result = request_search_run(request_id=request_id)
-    except Exception as exc:
-        final = self.request.retries >= self.max_retries
-        search_failed(request_id=request_id, error=exc, final=final)
-        if final:
-            return RequestStatus.HELD
-        raise self.retry(
-            exc=exc, countdown=retry_delay(retries=self.request.retries).total_seconds()
-        ) from exc
-    if result is None:
-        logger.info("request_search: request %s is held by another worker", request_id)
-    return result
+    return _pipeline_step(
+        self,
+        request_id,
+        label="request_search",
+        statuses=(RequestStatus.QUEUED, RequestStatus.SEARCHING),
+        run=request_search_run,
+        failed=search_failed,
+    )
 
 
 @shared_task(bind=True, name="rights.request_fulfil", acks_late=True, max_retries=FULFIL_MAX_RETRIES)
 def request_fulfil(self, request_id: int) -> str | None:
     """APPROVED -> FULFILLING -> ANSWERED (or HELD when a check fails)."""
-    status = _status_of(request_id)
-    if status is None:
-        logger.info("request_fulfil: request %s is gone", request_id)
-        return None
-    if status not in (RequestStatus.APPROVED, RequestStatus.FULFILLING):
-        logger.info("request_fulfil: request %s is %s, nothing to do", request_id, status)
-        return None
-    try:
-        result = request_fulfil_run(request_id=request_id)
-    except Exception as exc:
-        final = self.request.retries >= self.max_retries
-        fulfil_failed(request_id=request_id, error=exc, final=final)
-        if final:
-            return RequestStatus.HELD
-        raise self.retry(
-            exc=exc, countdown=retry_delay(retries=self.request.retries).total_seconds()
-        ) from exc
-    if result is None:
-        logger.info("request_fulfil: request %s is held by another worker", request_id)
-    return result
+    return _pipeline_step(
+        self,
+        request_id,
+        label="request_fulfil",
+        statuses=(RequestStatus.APPROVED, RequestStatus.FULFILLING),
+        run=request_fulfil_run,
+        failed=fulfil_failed,
+    )
