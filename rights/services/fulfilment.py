@@ -157,48 +157,61 @@ def request_fulfil_run(*, request_id: int) -> str | None:
     return DataRequest.objects.filter(id=request_id).values_list("status", flat=True).first()
 
 
-def fulfil_failed(*, request_id: int, error: BaseException, final: bool) -> None:
-    """Count the attempt; back to APPROVED for the retry, or HELD with staff alerted after the last."""
-    DataRequest.objects.filter(id=request_id).update(attempts=F("attempts") + 1)
+def _step_failed(
+    *,
+    request_id: int,
+    error: BaseException,
+    final: bool,
+    step: str,
+    claimed: str,
+    retry_status: str,
+    held_reason: str,
+) -> None:
+    """Back from ``claimed`` to ``retry_status`` for the retry, or HELD with staff alerted after the last."""
     reason = f"{type(error).__name__}: {error}"[:2000]
-    logger.error("request %s: fulfilment failed (%s), final=%s", request_id, type(error).__name__, final)
+    logger.error("request %s: %s failed (%s), final=%s", request_id, step, type(error).__name__, final)
     if final:
         request_hold(
             request_id=request_id,
-            from_statuses=[RequestStatus.FULFILLING, RequestStatus.APPROVED],
-            reason=f"Fulfilment failed after every retry: {reason}",
-            action="fulfilment_failed",
+            from_statuses=[claimed, retry_status],
+            reason=f"{held_reason}: {reason}",
+            action=f"{step}_failed",
         )
         return
     request_transition(
         request_id=request_id,
-        from_statuses=[RequestStatus.FULFILLING],
-        to_status=RequestStatus.APPROVED,
+        from_statuses=[claimed],
+        to_status=retry_status,
         actor=SYSTEM,
-        action="fulfilment_retry",
+        action=f"{step}_retry",
         reason=reason,
+    )
+
+
+def fulfil_failed(*, request_id: int, error: BaseException, final: bool) -> None:
+    """Count the attempt; back to APPROVED for the retry, or HELD with staff alerted after the last."""
+    DataRequest.objects.filter(id=request_id).update(attempts=F("attempts") + 1)
+    _step_failed(
+        request_id=request_id,
+        error=error,
+        final=final,
+        step="fulfilment",
+        claimed=RequestStatus.FULFILLING,
+        retry_status=RequestStatus.APPROVED,
+        held_reason="Fulfilment failed after every retry",
     )
 
 
 def search_failed(*, request_id: int, error: BaseException, final: bool) -> None:
     """Back to QUEUED for the retry, or HELD with staff alerted after the last."""
-    reason = f"{type(error).__name__}: {error}"[:2000]
-    logger.error("request %s: search failed (%s), final=%s", request_id, type(error).__name__, final)
-    if final:
-        request_hold(
-            request_id=request_id,
-            from_statuses=[RequestStatus.SEARCHING, RequestStatus.QUEUED],
-            reason=f"The search failed after every retry: {reason}",
-            action="search_failed",
-        )
-        return
-    request_transition(
+    _step_failed(
         request_id=request_id,
-        from_statuses=[RequestStatus.SEARCHING],
-        to_status=RequestStatus.QUEUED,
-        actor=SYSTEM,
-        action="search_retry",
-        reason=reason,
+        error=error,
+        final=final,
+        step="search",
+        claimed=RequestStatus.SEARCHING,
+        retry_status=RequestStatus.QUEUED,
+        held_reason="The search failed after every retry",
     )
 
 
