@@ -164,6 +164,25 @@ def requests_received_between(
     return queryset
 
 
+def requests_for_figures(*, received_from: date | None, received_to: date | None) -> QuerySet[DataRequest]:
+    """The requests received in the period, in order of receipt, with their earlier requests and answers."""
+    return (
+        requests_received_between(received_from=received_from, received_to=received_to)
+        .prefetch_related("earlier_requests", "answers")
+        .order_by("received_at", "id")
+    )
+
+
+def request_in_time(*, request: DataRequest) -> bool | None:
+    """Answered by the effective due date; None while not answered."""
+    return None if request.answered_at is None else request.answered_at <= request.effective_due_at
+
+
+def request_earlier_ids(*, request: DataRequest) -> list[int]:
+    """The ids of the earlier requests this one is linked to (prefetched), in order."""
+    return sorted(r.id for r in request.earlier_requests.all())
+
+
 def _day(moment: datetime) -> str:
     return timezone.localtime(moment).date().isoformat()
 
@@ -214,11 +233,7 @@ def cnil_figures(
 ) -> CnilFigures:
     """Every CNIL figure over the requests received in the period (all requests when no period)."""
     now = now or timezone.now()
-    requests = list(
-        requests_received_between(received_from=received_from, received_to=received_to)
-        .prefetch_related("earlier_requests", "answers")
-        .order_by("received_at", "id")
-    )
+    requests = list(requests_for_figures(received_from=received_from, received_to=received_to))
     ids = [r.id for r in requests]
     verification_failed_ids = set(
         AuditEvent.objects.filter(request_id__in=ids, action=ERASURE_VERIFICATION_FAILED).values_list(
@@ -294,7 +309,7 @@ def cnil_figures(
                 )
             )
             flags[request.id].append(REFUSED)
-        earlier_ids = sorted(r.id for r in request.earlier_requests.all())
+        earlier_ids = request_earlier_ids(request=request)
         if earlier_ids:
             repeated.append(
                 RepeatedRequest(
@@ -304,7 +319,7 @@ def cnil_figures(
                     earlier_ids=earlier_ids,
                     answer_kinds=sorted({a.kind for a in request.answers.all()}),
                     answered_at=request.answered_at,
-                    in_time=None if request.answered_at is None else request.answered_at <= due,
+                    in_time=request_in_time(request=request),
                 )
             )
             flags[request.id].append(REPEATED)

@@ -20,7 +20,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from rights.services.audit import audit_record
-from rights.services.cnil import CnilFigures, cnil_figures, requests_received_between
+from rights.services.cnil import (
+    CnilFigures,
+    cnil_figures,
+    request_earlier_ids,
+    request_in_time,
+    requests_for_figures,
+)
 
 FORMATS = ("json", "csv", "html")
 CONTENT_TYPES = {
@@ -96,15 +102,10 @@ def compliance_report_build(
         raise ReportError(f"The period starts ({date_from}) after it ends ({date_to}).")
     now = now or timezone.now()
     figures = cnil_figures(received_from=date_from, received_to=date_to, now=now)
-    requests = (
-        requests_received_between(received_from=date_from, received_to=date_to)
-        .prefetch_related("earlier_requests", "answers")
-        .order_by("received_at", "id")
-    )
+    requests = requests_for_figures(received_from=date_from, received_to=date_to)
     lines = []
     for request in requests:
         answers = sorted(request.answers.all(), key=lambda a: (a.created_at, a.id))
-        due = request.effective_due_at
         days_taken = None
         if request.answered_at is not None:
             received_day = timezone.localtime(request.received_at).date()
@@ -123,9 +124,9 @@ def compliance_report_build(
                 answered_at=request.answered_at,
                 answer_kind=answers[-1].kind if answers else "",
                 days_taken=days_taken,
-                in_time=None if request.answered_at is None else request.answered_at <= due,
+                in_time=request_in_time(request=request),
                 followups=request.followups,
-                earlier_requests=sorted(r.id for r in request.earlier_requests.all()),
+                earlier_requests=request_earlier_ids(request=request),
                 flags=list(figures.flags.get(request.id, [])),
             )
         )
