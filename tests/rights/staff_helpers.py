@@ -80,6 +80,26 @@ REFUSAL_REASON = (
 )
 HOLD_REASON = "The access answer failed its completeness check: image 12 has no source URL"
 
+# The seeded history's totals (test_cnil checks where each comes from; test_compliance, the report).
+SEEDED_TOTALS = {
+    "requests": 10,
+    "unconfirmed": 2,
+    "open": 4,
+    "answered": 6,
+    "answered_in_time": 5,
+    "answered_late": 1,
+    "overdue_now": 1,
+    "answered_after_followup": 1,
+    "followed_up_open": 0,
+    "held_access": 1,
+    "erasure_verification_failed": 1,
+    "refused": 1,
+    "repeated": 1,
+    "extended": 1,
+    "searches": 2,
+    "searches_not_whole_collection": 1,
+}
+
 
 def _answered(data_request: DataRequest, at: datetime, kind: str) -> None:
     DataRequest.objects.filter(id=data_request.id).update(

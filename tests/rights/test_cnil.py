@@ -23,7 +23,14 @@ from rights.services.cnil import (
     overdue_requests,
     search_span_check,
 )
-from tests.rights.staff_helpers import NOW, REFUSAL_REASON, local, make_request, seed_history
+from tests.rights.staff_helpers import (
+    NOW,
+    REFUSAL_REASON,
+    SEEDED_TOTALS,
+    local,
+    make_request,
+    seed_history,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -190,24 +197,7 @@ def test_flags_per_request(seeded, figures) -> None:
 
 
 def test_totals(figures) -> None:
-    assert figures.totals() == {
-        "requests": 10,
-        "unconfirmed": 2,
-        "open": 4,
-        "answered": 6,
-        "answered_in_time": 5,
-        "answered_late": 1,
-        "overdue_now": 1,
-        "answered_after_followup": 1,
-        "followed_up_open": 0,
-        "held_access": 1,
-        "erasure_verification_failed": 1,
-        "refused": 1,
-        "repeated": 1,
-        "extended": 1,
-        "searches": 2,
-        "searches_not_whole_collection": 1,
-    }
+    assert figures.totals() == SEEDED_TOTALS
 
 
 def test_a_period_counts_the_requests_received_in_it(seeded) -> None:

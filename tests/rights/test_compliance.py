@@ -14,29 +14,10 @@ from django.core.management import CommandError, call_command
 
 from rights.models import AuditEvent, DataRequest
 from rights.services.compliance import ReportError, compliance_report_build, compliance_report_render
-from tests.rights.staff_helpers import NOW, REFUSAL_REASON, local, seed_history
+from tests.rights.staff_helpers import NOW, REFUSAL_REASON, SEEDED_TOTALS, local, seed_history
 
 pytestmark = pytest.mark.django_db
 
-# The seeded history's figures (see test_cnil for where each comes from).
-EXPECTED_TOTALS = {
-    "requests": 10,
-    "unconfirmed": 2,
-    "open": 4,
-    "answered": 6,
-    "answered_in_time": 5,
-    "answered_late": 1,
-    "overdue_now": 1,
-    "answered_after_followup": 1,
-    "followed_up_open": 0,
-    "held_access": 1,
-    "erasure_verification_failed": 1,
-    "refused": 1,
-    "repeated": 1,
-    "extended": 1,
-    "searches": 2,
-    "searches_not_whole_collection": 1,
-}
 YEAR = ["--from", "2024-01-01", "--to", "2024-12-31"]
 
 
@@ -55,9 +36,9 @@ def run(*args: str) -> str:
 def test_json_report_totals_one_by_one(seeded) -> None:
     report = json.loads(run(*YEAR, "--format", "json"))
     assert report["period"] == {"from": "2024-01-01", "to": "2024-12-31"}
-    for name, value in EXPECTED_TOTALS.items():
+    for name, value in SEEDED_TOTALS.items():
         assert report["totals"][name] == value, name
-    assert report["totals"] == EXPECTED_TOTALS
+    assert report["totals"] == SEEDED_TOTALS
     lists = report["lists"]
     assert lists["answered_late"] == [seeded["late"].id]
     assert lists["overdue_now"] == [seeded["overdue"].id]
@@ -144,7 +125,7 @@ def test_csv_report_lines_and_totals(seeded) -> None:
 
     assert totals[0] == ["figure", "value", "request_ids"]
     by_name = {row[0]: row for row in totals[1:]}
-    for name, value in EXPECTED_TOTALS.items():
+    for name, value in SEEDED_TOTALS.items():
         assert int(by_name[name][1]) == value, name
     assert by_name["answered_late"][2] == str(seeded["late"].id)
     assert by_name["refused"][2] == str(seeded["refused"].id)
@@ -181,7 +162,7 @@ def test_html_report_figures_and_chart(seeded, tmp_path) -> None:
         "repeated",
         "extended",
     ]:
-        assert _figure(html, key) == EXPECTED_TOTALS[key], key
+        assert _figure(html, key) == SEEDED_TOTALS[key], key
     assert _figure(html, "requests") == 10
     assert _figure(html, "answered_in_time") == 5
     assert REFUSAL_REASON in html
