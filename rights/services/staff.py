@@ -66,6 +66,16 @@ def _locked_request(*, request_id: int) -> DataRequest:
     return request
 
 
+def _locked_open_request(*, request_id: int) -> DataRequest:
+    """The request, locked; refused when it is closed or its email is not confirmed yet."""
+    request = _locked_request(request_id=request_id)
+    if request.is_closed:
+        raise ActionRefused("closed", f"Request #{request_id} is already closed.")
+    if request.status == RequestStatus.UNCONFIRMED:
+        raise ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+    return request
+
+
 def _letter_context(*, request: DataRequest) -> dict[str, Any]:
     return {
         "request": request,
@@ -91,11 +101,7 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
         )
     try:
         with transaction.atomic():
-            request = _locked_request(request_id=request_id)
-            if request.is_closed:
-                raise ActionRefused("closed", f"Request #{request_id} is already closed.")
-            if request.status == RequestStatus.UNCONFIRMED:
-                raise ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+            request = _locked_open_request(request_id=request_id)
             if request.extended_until or request.extension_notified_at:
                 raise ActionRefused(
                     "already_extended",
@@ -159,11 +165,7 @@ def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
         )
     try:
         with transaction.atomic():
-            request = _locked_request(request_id=request_id)
-            if request.is_closed:
-                raise ActionRefused("closed", f"Request #{request_id} is already closed.")
-            if request.status == RequestStatus.UNCONFIRMED:
-                raise ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+            request = _locked_open_request(request_id=request_id)
             if request.status not in REFUSABLE_STATUSES:
                 raise ActionRefused(
                     "busy",
