@@ -77,6 +77,42 @@ def _effective_due_queryset(queryset: QuerySet[DataRequest]) -> QuerySet[DataReq
     return queryset.annotate(effective_due=Coalesce("extended_until", "due_at"), needs_review=Exists(pending))
 
 
+def _request_url(request_id: int) -> str:
+    return reverse("admin:rights_datarequest_change", args=[request_id])
+
+
+def _request_link(request_id: int | None) -> str:
+    """A link to the request's page in the dashboard ("" when there is no request)."""
+    if request_id is None:
+        return ""
+    return format_html('<a href="{}">#{}</a>', _request_url(request_id), request_id)
+
+
+class ReadOnlyAdminMixin:
+    """Nothing is added, changed or deleted through these pages: rows change only through services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class _ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    actions = None
+
+
+class _RequestLinkColumn:
+    """The ``request_link`` column of a model with a ``request`` foreign key."""
+
+    @admin.display(description="Request", ordering="request_id")
+    def request_link(self, obj: Any) -> str:
+        return _request_link(obj.request_id)
+
+
 def days_left_badge(data_request: DataRequest, *, now: Any = None) -> str:
     """Days left until the effective due date: red when overdue, amber when due within 7 days."""
     if data_request.is_closed:
@@ -221,7 +257,8 @@ class LinkForm(forms.Form):
 
 
 @admin.register(DataRequest)
-class DataRequestAdmin(admin.ModelAdmin):
+class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Requests are created by people through the public form and changed only through services.
     list_display = ["request_link", "kind", "status", "received", "due", "days_left", "flags"]
     list_display_links = None
     list_filter = [
@@ -283,16 +320,6 @@ class DataRequestAdmin(admin.ModelAdmin):
         ),
     ]
 
-    # Requests are created by people through the public form and changed only through services.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataRequest]:
         # The ordering uses the annotation, so annotate before ordering (super() orders first).
         queryset = _effective_due_queryset(self.model._default_manager.get_queryset())
@@ -303,9 +330,7 @@ class DataRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Request", ordering="id")
     def request_link(self, obj: DataRequest) -> str:
-        return format_html(
-            '<a href="{}">#{}</a>', reverse("admin:rights_datarequest_change", args=[obj.pk]), obj.pk
-        )
+        return _request_link(obj.pk)
 
     @admin.display(description="Received", ordering="received_at")
     def received(self, obj: DataRequest) -> str:
@@ -411,7 +436,7 @@ class DataRequestAdmin(admin.ModelAdmin):
         }
 
     def _back(self, object_id: int) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:rights_datarequest_change", args=[object_id]))
+        return HttpResponseRedirect(_request_url(object_id))
 
     # --- Actions (POST only; each checks its permission) ---
 
@@ -620,13 +645,12 @@ def _image_response(file: Any, *, bbox: list[float] | None, crop: bool) -> HttpR
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(_RequestLinkColumn, _ReadOnlyAdmin):
     list_display = ["id", "created_at", "actor", "action", "request_link", "transition", "reason"]
     list_filter = ["action", "actor"]
     search_fields = ["=request__id", "action", "actor"]
     date_hierarchy = "created_at"
     list_per_page = 200
-    actions = None
     fields = [
         "id",
         "created_at",
@@ -641,25 +665,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         "hash",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="Request", ordering="request_id")
-    def request_link(self, obj: AuditEvent) -> str:
-        if obj.request_id is None:
-            return ""
-        return format_html(
-            '<a href="{}">#{}</a>',
-            reverse("admin:rights_datarequest_change", args=[obj.request_id]),
-            obj.request_id,
-        )
 
     @admin.display(description="Status")
     def transition(self, obj: AuditEvent) -> str:
@@ -770,7 +775,7 @@ class AcknowledgedFilter(_YesFilter):
 
 
 @admin.register(RecipientNotice)
-class RecipientNoticeAdmin(admin.ModelAdmin):
+class RecipientNoticeAdmin(_RequestLinkColumn, _ReadOnlyAdmin):
     list_display = [
         "id",
         "request_link",
@@ -783,7 +788,6 @@ class RecipientNoticeAdmin(admin.ModelAdmin):
         "last_chased_at",
     ]
     list_filter = [AcknowledgedFilter, "recipient"]
-    actions = None
     # Never the ack token: it is the recipient's key to acknowledge.
     fields = [
         "request",
@@ -797,23 +801,6 @@ class RecipientNoticeAdmin(admin.ModelAdmin):
         "last_chased_at",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="Request", ordering="request_id")
-    def request_link(self, obj: RecipientNotice) -> str:
-        return format_html(
-            '<a href="{}">#{}</a>',
-            reverse("admin:rights_datarequest_change", args=[obj.request_id]),
-            obj.request_id,
-        )
 
     @admin.display(description="Images")
     def images(self, obj: RecipientNotice) -> int:
@@ -836,19 +823,6 @@ class RecipientNoticeAdmin(admin.ModelAdmin):
 
 
 # --- Ledgers: read-only ------------------------------------------------------------------------
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ErasureRecord)
