@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -39,7 +37,7 @@ from matching.services.embedding import faces_detect
 from matching.services.imaging import ImageRejected, image_decode
 from rights.models import Answer, DataRequest, Match, Recipient, RequestKind, RequestStatus, Selfie
 from rights.services.audit import SYSTEM, audit_record
-from rights.services.fulfilment import request_answered, request_hold
+from rights.services.fulfilment import answer_store, request_answered, request_hold
 
 logger = logging.getLogger(__name__)
 
@@ -485,18 +483,14 @@ def access_answer_run(*, request_id: int) -> Answer | None:
         return None
     now = timezone.now()
     with transaction.atomic():
-        # A retry after a crash replaces an answer built but never sent.
-        for stale in request.answers.filter(kind=Answer.Kind.ACCESS_REPORT):
-            stale.archive.delete(save=False)
-            stale.delete()
-        answer = Answer(
+        answer = answer_store(
             request=request,
             kind=Answer.Kind.ACCESS_REPORT,
             payload=built.payload,
-            download_expires_at=now + settings.DOWNLOAD_LINK_MAX_AGE,
+            content=built.archive,
+            extension="zip",
+            now=now,
         )
-        answer.archive.save(f"{secrets.token_hex(16)}.zip", ContentFile(built.archive), save=False)
-        answer.save()
         audit_record(
             actor=SYSTEM,
             action="access_report_built",

@@ -16,11 +16,9 @@ Nothing else in the collection is touched: only the images of this request's mat
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -30,7 +28,7 @@ from matching.services.deletion import image_delete
 from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestStatus
 from rights.services.access_report import matches_confirmed
 from rights.services.audit import SYSTEM, audit_record
-from rights.services.fulfilment import request_answered
+from rights.services.fulfilment import answer_store, request_answered
 from rights.services.linking import access_requests_open_for
 from rights.services.search import collection_candidates, request_identifiers, selfies_usable_vectors
 
@@ -190,17 +188,14 @@ def erasure_certificate_issue(
     }
     html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
     with transaction.atomic():
-        for stale in request.answers.filter(kind=Answer.Kind.ERASURE_CERTIFICATE):
-            stale.archive.delete(save=False)
-            stale.delete()
-        answer = Answer(
+        answer = answer_store(
             request=request,
             kind=Answer.Kind.ERASURE_CERTIFICATE,
             payload=payload,
-            download_expires_at=now + settings.DOWNLOAD_LINK_MAX_AGE,
+            content=html.encode(),
+            extension="html",
+            now=now,
         )
-        answer.archive.save(f"{secrets.token_hex(16)}.html", ContentFile(html.encode()), save=False)
-        answer.save()
         audit_record(
             actor=SYSTEM,
             action="erasure_certified",

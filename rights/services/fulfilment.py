@@ -9,14 +9,17 @@ own timestamp, so two workers can never both hold it.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from rights.models import DataRequest, RequestKind, RequestStatus
+from rights.models import Answer, DataRequest, RequestKind, RequestStatus
 from rights.services.audit import SYSTEM, audit_record
 from rights.services.emails import email_send, url_for
 from rights.services.transitions import request_transition
@@ -100,6 +103,27 @@ def requester_notify_answer(*, request: DataRequest, answer_token: str) -> None:
         },
         request_id=request.id,
     )
+
+
+def answer_store(
+    *, request: DataRequest, kind: str, payload: dict[str, Any], content: bytes, extension: str, now: datetime
+) -> Answer:
+    """Store the request's answer of ``kind`` with its download file; call inside the transaction.
+
+    A retry after a crash replaces an answer of that kind built but never sent.
+    """
+    for stale in request.answers.filter(kind=kind):
+        stale.archive.delete(save=False)
+        stale.delete()
+    answer = Answer(
+        request=request,
+        kind=kind,
+        payload=payload,
+        download_expires_at=now + settings.DOWNLOAD_LINK_MAX_AGE,
+    )
+    answer.archive.save(f"{secrets.token_hex(16)}.{extension}", ContentFile(content), save=False)
+    answer.save()
+    return answer
 
 
 def request_answered(*, request_id: int, answer_token: str, detail: dict[str, object]) -> bool:
