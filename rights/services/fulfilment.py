@@ -60,6 +60,21 @@ def claim_stale_take_over(*, request_id: int, status: str, action: str) -> bool:
     return True
 
 
+def request_claim(*, request_id: int, from_status: str, status: str, step: str) -> bool:
+    """Take a request for work; False when another worker has it.
+
+    ``from_status`` -> ``status`` by a conditional UPDATE (audited ``<step>_started``), or a
+    ``status`` claim left by a dead worker taken over (``<step>_resumed``).
+    """
+    return request_transition(
+        request_id=request_id,
+        from_statuses=[from_status],
+        to_status=status,
+        actor=SYSTEM,
+        action=f"{step}_started",
+    ) or claim_stale_take_over(request_id=request_id, status=status, action=f"{step}_resumed")
+
+
 def staff_alert(*, request_id: int, subject: str, reason: str) -> None:
     """Tell the privacy officer that a request needs a person (held answer, failed erasure)."""
     try:
@@ -161,14 +176,11 @@ def request_fulfil_run(*, request_id: int) -> str | None:
     erases = request.kind in (RequestKind.ERASURE, RequestKind.OBJECTION)
     if erases and request.status == RequestStatus.APPROVED and erasure_must_wait(request=request):
         return "waiting"
-    taken = request_transition(
+    taken = request_claim(
         request_id=request_id,
-        from_statuses=[RequestStatus.APPROVED],
-        to_status=RequestStatus.FULFILLING,
-        actor=SYSTEM,
-        action="fulfilment_started",
-    ) or claim_stale_take_over(
-        request_id=request_id, status=RequestStatus.FULFILLING, action="fulfilment_resumed"
+        from_status=RequestStatus.APPROVED,
+        status=RequestStatus.FULFILLING,
+        step="fulfilment",
     )
     if not taken:
         return None

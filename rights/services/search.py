@@ -23,7 +23,7 @@ from matching.services.search import faces_search, images_by_identifiers
 from rights.models import DataRequest, Match, RequestKind, RequestStatus, Selfie
 from rights.services.audit import SYSTEM, audit_record
 from rights.services.emails import email_send, url_for
-from rights.services.fulfilment import claim_stale_take_over
+from rights.services.fulfilment import request_claim
 from rights.services.linking import requests_link_by_face
 from rights.services.transitions import request_transition
 
@@ -208,13 +208,9 @@ def request_search_run(*, request_id: int) -> str | None:
     SEARCHING claim left by a dead worker is taken over. An exception leaves it SEARCHING; the
     task puts it back to QUEUED to retry (``fulfilment.search_failed``).
     """
-    taken = request_transition(
-        request_id=request_id,
-        from_statuses=[RequestStatus.QUEUED],
-        to_status=RequestStatus.SEARCHING,
-        actor=SYSTEM,
-        action="search_started",
-    ) or claim_stale_take_over(request_id=request_id, status=RequestStatus.SEARCHING, action="search_resumed")
+    taken = request_claim(
+        request_id=request_id, from_status=RequestStatus.QUEUED, status=RequestStatus.SEARCHING, step="search"
+    )
     if not taken:
         return None
     request = DataRequest.objects.get(id=request_id)
