@@ -284,28 +284,18 @@ def _policy_apply(*, request: DataRequest, detail: dict[str, object]) -> str:
     if request.kind == RequestKind.ACCESS and settings.ACCESS_REQUIRES_APPROVAL:
         reasons.append("an access answer discloses images and needs staff approval")
     detail = {**detail, "awaiting_review": awaiting_review}
+    to_status = RequestStatus.REVIEW if reasons else RequestStatus.APPROVED
     with transaction.atomic():
-        if reasons:
-            request_transition(
-                request_id=request.id,
-                from_statuses=[RequestStatus.SEARCHING],
-                to_status=RequestStatus.REVIEW,
-                actor=SYSTEM,
-                action="search_done",
-                reason="; ".join(reasons),
-                detail=detail,
-                fields={"selfie_problem": ""},
-            )
-            return RequestStatus.REVIEW
         request_transition(
             request_id=request.id,
             from_statuses=[RequestStatus.SEARCHING],
-            to_status=RequestStatus.APPROVED,
+            to_status=to_status,
             actor=SYSTEM,
             action="search_done",
-            reason="approved by policy: nothing needs staff review",
+            reason="; ".join(reasons) if reasons else "approved by policy: nothing needs staff review",
             detail=detail,
             fields={"selfie_problem": ""},
         )
-        transaction.on_commit(lambda: request_fulfil.delay(request.id))
-    return RequestStatus.APPROVED
+        if to_status == RequestStatus.APPROVED:
+            transaction.on_commit(lambda: request_fulfil.delay(request.id))
+    return to_status
