@@ -270,6 +270,13 @@ PURGE_HOUR = env_int("PURGE_HOUR", 3)
 RETENTION_HOUR = env_int("RETENTION_HOUR", 2)
 RECOVERY_INTERVAL = timedelta(minutes=env_int("RECOVERY_INTERVAL_MINUTES", 5))
 SUPPRESSION_CHECK_INTERVAL = timedelta(minutes=env_int("SUPPRESSION_CHECK_INTERVAL_MINUTES", 15))
+# An erasure waits for the same person's open access answer, but not once its own due date is this close.
+ERASURE_ACCESS_WAIT_CUTOFF_DAYS = env_int("ERASURE_ACCESS_WAIT_CUTOFF_DAYS", 7)
+# Art. 15(2): the safeguards for transfers to third countries, stated in every access answer.
+TRANSFER_SAFEGUARDS = env_str(
+    "TRANSFER_SAFEGUARDS",
+    "Images are not transferred outside the European Economic Area.",
+)
 PROCESSING_PURPOSES = env_str(
     "PROCESSING_PURPOSES",
     "Providing a face search service to our customers; improving face recognition models.",

@@ -94,6 +94,10 @@ class DataRequest(models.Model):
     searched_collection_from = models.DateTimeField(null=True, blank=True)
     searched_collection_to = models.DateTimeField(null=True, blank=True)
     searched_collection_size = models.PositiveIntegerField(null=True, blank=True)
+    # What the search really covered: vectors in the index it searched (after its sync) and faces in
+    # the collection at that moment. Unequal: the search did not cover the whole collection.
+    searched_index_faces = models.PositiveIntegerField(null=True, blank=True)
+    searched_collection_faces = models.PositiveIntegerField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)  # fulfilment attempts (erasure verification retries)
     # The one-time key of the form this request was posted with: the same form posted again (a double
@@ -172,6 +176,8 @@ class Match(models.Model):
     )
     image_sha256 = models.CharField(max_length=64)
     face_id = models.BigIntegerField(null=True, blank=True)
+    # The requester's selfie whose face matched (face matches only; shown beside the candidate).
+    selfie = models.ForeignKey(Selfie, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     face_bbox = models.JSONField(null=True, blank=True)
     score = models.FloatField(null=True, blank=True)
     band = models.CharField(max_length=12, choices=Band.choices)
