@@ -252,11 +252,20 @@ SELFIE_MIN_DET_SCORE = env_float("SELFIE_MIN_DET_SCORE", 0.6)
 CONFIRMATION_MAX_AGE = timedelta(days=env_int("CONFIRMATION_MAX_AGE_DAYS", 7))
 DOWNLOAD_LINK_MAX_AGE = timedelta(days=env_int("DOWNLOAD_LINK_MAX_AGE_DAYS", 30))
 SELFIE_RETENTION_DAYS = env_int("SELFIE_RETENTION_DAYS", 30)  # after the request closes
+# A request whose email is still unconfirmed this long after receipt expires (closed, selfies deleted
+# at once). Never shorter than a confirmation link's life: a link still valid always confirms.
+UNCONFIRMED_EXPIRY_DAYS = env_int("UNCONFIRMED_EXPIRY_DAYS", 14)
 CLOCK_PAUSES_WHILE_WAITING = env_bool("CLOCK_PAUSES_WHILE_WAITING", False)
 DUE_SOON_REMINDER_DAYS = [int(d) for d in env_list("DUE_SOON_REMINDER_DAYS", ["7", "2"])]
 COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 0)  # 0: no automatic deletion
 RETENTION_CHUNK = env_int("RETENTION_CHUNK", 500)  # images deleted per retention task run
 STUCK_AFTER = timedelta(minutes=env_int("STUCK_AFTER_MINUTES", 30))
+# QUEUED and APPROVED requests wait for a free worker, which can take hours behind a long queue:
+# they are presumed lost (and re-enqueued) only after this longer wait.
+STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 * 60))
+# The suppression check re-reads this many face ids below its cursor: a face committed late by a
+# concurrent ingestion can have a lower id than faces already checked.
+SUPPRESSION_CHECK_OVERLAP = env_int("SUPPRESSION_CHECK_OVERLAP", 50_000)
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 # Due-soon reminders go to the privacy team's shared mailbox; escalations to PRIVACY_OFFICER_EMAIL.

@@ -36,10 +36,12 @@ class RequestStatus(models.TextChoices):
     HELD = "held", "Held by staff (answer failed a check)"
     ANSWERED = "answered", "Answered"
     REFUSED = "refused", "Refused"
+    # Closed without an answer: the email address was never confirmed (rights.services.purge).
+    EXPIRED = "expired", "Never confirmed (expired)"
 
 
-OPEN_STATUSES = [s for s in RequestStatus.values if s not in (RequestStatus.ANSWERED, RequestStatus.REFUSED)]
-CLOSED_STATUSES = [RequestStatus.ANSWERED, RequestStatus.REFUSED]
+CLOSED_STATUSES = [RequestStatus.ANSWERED, RequestStatus.REFUSED, RequestStatus.EXPIRED]
+OPEN_STATUSES = [s for s in RequestStatus.values if s not in CLOSED_STATUSES]
 # Statuses in which a worker owns the request; a request left in one of them too long is re-enqueued.
 WORKING_STATUSES = [
     RequestStatus.QUEUED,
@@ -310,6 +312,9 @@ class RecipientNotice(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     webhook_delivered_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # The hashes the recipient has acknowledged: kept when an extension adds hashes (and clears
+    # acknowledged_at), so the record of the first acknowledgement is never lost.
+    acknowledged_hashes = models.JSONField(default=list, blank=True)
     last_chased_at = models.DateTimeField(null=True, blank=True)
     chase_count = models.PositiveIntegerField(default=0)
 
