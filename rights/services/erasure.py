@@ -16,6 +16,7 @@ Nothing else in the collection is touched: only the images of this request's mat
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -25,11 +26,11 @@ from django.utils import timezone
 
 from matching.models import Image
 from matching.services.deletion import image_delete
-from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestStatus
+from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
 from rights.services.access_report import matches_confirmed
 from rights.services.audit import SYSTEM, audit_record
 from rights.services.fulfilment import answer_store, request_answered
-from rights.services.linking import access_requests_open_for
+from rights.services.linking import access_requests_same_verified_person
 from rights.services.search import collection_candidates, request_identifiers, selfies_usable_vectors
 
 logger = logging.getLogger(__name__)
@@ -52,12 +53,29 @@ class ErasureVerificationFailed(RuntimeError):
         self.image_ids = image_ids
 
 
-def erasure_must_wait(*, request: DataRequest) -> bool:
-    """True while the same person has an access request open: that one is answered first.
+def erasure_waits_for(*, request: DataRequest, now: datetime | None = None) -> list[int]:
+    """The access requests this erasure waits for; empty when it may go ahead. The one rule.
 
-    The erasure stays APPROVED; the access answer re-enqueues it (and the recovery job would too).
+    It waits only for open access requests surely of the same person (the same verified email, or
+    linked by staff: a face-only link may be someone filing with the victim's photo), and never once
+    its own effective due date is within ERASURE_ACCESS_WAIT_CUTOFF_DAYS: the erasure then goes
+    ahead and the access answer lists those images as no longer held.
     """
-    open_ids = access_requests_open_for(request=request)
+    if request.kind not in (RequestKind.ERASURE, RequestKind.OBJECTION):
+        return []
+    now = now or timezone.now()
+    if request.effective_due_at - now <= timedelta(days=settings.ERASURE_ACCESS_WAIT_CUTOFF_DAYS):
+        return []
+    return access_requests_same_verified_person(request=request)
+
+
+def erasure_must_wait(*, request: DataRequest) -> bool:
+    """True while ``erasure_waits_for`` names an access request: that one is answered first.
+
+    The erasure stays APPROVED; the access answer re-enqueues it, and so does the recovery job once
+    the cut-off comes (it asks the same rule).
+    """
+    open_ids = erasure_waits_for(request=request)
     if not open_ids:
         return False
     already = AuditEvent.objects.filter(request_id=request.id, action=WAIT_ACTION).exists()

@@ -13,10 +13,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from rights.models import DataRequest, RequestStatus, Selfie
+from rights.models import AuditEvent, DataRequest, RequestStatus, Selfie
 from rights.services.audit import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)
+
+STAFF_ACTOR_PREFIX = "staff:"  # audit actor of a staff member (rights.services.audit.actor_for)
 
 
 def _link(*, request: DataRequest, earlier_ids: list[int], how: str) -> list[DataRequest]:
@@ -107,6 +109,46 @@ ACCESS_OPEN_STATUSES = [
     RequestStatus.FULFILLING,
     RequestStatus.HELD,
 ]
+
+
+def _staff_linked_ids(*, request: DataRequest, candidate_ids: list[int]) -> set[int]:
+    """Of ``candidate_ids``, those staff linked to ``request`` (either way) with ``requests_link``."""
+    events = AuditEvent.objects.filter(
+        action="requests_linked",
+        actor__startswith=STAFF_ACTOR_PREFIX,
+        request_id__in=[request.id, *candidate_ids],
+    ).values_list("request_id", "detail")
+    linked: set[int] = set()
+    for request_id, detail in events:
+        earlier = set((detail or {}).get("earlier_request_ids") or [])
+        if request_id == request.id:
+            linked |= earlier & set(candidate_ids)
+        elif request.id in earlier:
+            linked.add(request_id)
+    return linked
+
+
+def access_requests_same_verified_person(*, request: DataRequest) -> list[int]:
+    """Open access requests surely of the same person: the same verified email, or linked by staff.
+
+    A link by face alone is not enough when the emails differ: anyone can file an access request
+    with someone else's photo, and that must not hold up the victim's erasure.
+    """
+    open_requests = list(
+        requests_same_person(request=request)
+        .filter(kind="access", status__in=ACCESS_OPEN_STATUSES)
+        .values_list("id", "email", "email_verified_at")
+    )
+    email = request.email.strip().lower()
+    verified = request.email_verified_at is not None
+    same_email = {
+        rid
+        for rid, other_email, other_verified_at in open_requests
+        if verified and other_verified_at is not None and other_email.strip().lower() == email
+    }
+    others = [rid for rid, _, _ in open_requests if rid not in same_email]
+    staff = _staff_linked_ids(request=request, candidate_ids=others) if others else set()
+    return sorted(same_email | staff)
 
 
 def access_requests_open_for(*, request: DataRequest) -> list[int]:

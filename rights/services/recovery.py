@@ -19,9 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from rights.models import WORKING_STATUSES, AuditEvent, DataRequest, RequestKind, RequestStatus
+from rights.models import WORKING_STATUSES, AuditEvent, DataRequest, RequestStatus
 from rights.services.audit import SYSTEM
-from rights.services.linking import access_requests_open_for
 from rights.services.transitions import request_transition
 
 logger = logging.getLogger(__name__)
@@ -50,11 +49,12 @@ def _enqueue(task_name: str, request_id: int) -> None:
     getattr(tasks, task_name).delay(request_id)
 
 
-def _waits_for_access_answer(*, request_id: int) -> bool:
+def _waits_for_access_answer(*, request_id: int, now: datetime) -> bool:
+    # The erasure's own rule (one rule): once it turns false (answered, or the cut-off), resume.
+    from rights.services.erasure import erasure_waits_for
+
     request = DataRequest.objects.get(id=request_id)
-    if request.kind == RequestKind.ACCESS:
-        return False
-    return bool(access_requests_open_for(request=request))
+    return bool(erasure_waits_for(request=request, now=now))
 
 
 def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
@@ -72,7 +72,7 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
     if seen is None:
         return None
     stuck_status = seen["status"]
-    if stuck_status == RequestStatus.APPROVED and _waits_for_access_answer(request_id=request_id):
+    if stuck_status == RequestStatus.APPROVED and _waits_for_access_answer(request_id=request_id, now=now):
         return None  # not stuck: an erasure waits, by design, for the same person's access answer
     resume_status, task_name = _RESUME[stuck_status]
     detail = {"stuck_in": stuck_status, "since": seen["status_changed_at"].isoformat()}

@@ -6,6 +6,7 @@ Real models and faces. The "worker killed between steps" tests make one inner fu
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -255,6 +256,65 @@ def test_erasure_waits_while_the_same_persons_access_request_is_open(collection)
 
     DataRequest.objects.filter(pk=access.pk).update(status=RequestStatus.ANSWERED)
     assert request_fulfil_run(request_id=request.id) != "waiting"
+
+
+def _wait_case(*, access_email: str, erasure_email: str = "victim@example.org", **access_fields):
+    access = request_make(
+        kind=RequestKind.ACCESS, status=RequestStatus.NEEDS_SELFIE, email=access_email, **access_fields
+    )
+    erasure = request_make(kind=RequestKind.ERASURE, status=RequestStatus.APPROVED, email=erasure_email)
+    return access, erasure
+
+
+def test_an_erasure_waits_for_the_same_verified_email_only_until_the_cutoff(db, settings):
+    settings.ERASURE_ACCESS_WAIT_CUTOFF_DAYS = 7
+    access, erasure = _wait_case(access_email="Victim@Example.org")
+    assert erasure_service.erasure_waits_for(request=erasure) == [access.id]
+    # The access request waits on the person (a new photo) for ever: within 7 days of the erasure's
+    # own due date it goes ahead anyway (before the fix it waited past its due date).
+    cutoff = erasure.effective_due_at - timedelta(days=7)
+    assert erasure_service.erasure_waits_for(request=erasure, now=cutoff - timedelta(minutes=1)) == [
+        access.id
+    ]
+    assert erasure_service.erasure_waits_for(request=erasure, now=cutoff) == []
+    with time_machine.travel(cutoff, tick=False):
+        assert request_fulfil_run(request_id=erasure.id) != "waiting"
+    erasure.refresh_from_db()
+    assert erasure.status != RequestStatus.APPROVED
+    # An extension moves the cut-off with the due date.
+    _, extended = _wait_case(access_email="victim@example.org")
+    DataRequest.objects.filter(pk=extended.pk).update(extended_until=extended.due_at + timedelta(days=30))
+    extended.refresh_from_db()
+    assert erasure_service.erasure_waits_for(request=extended, now=cutoff) != []
+
+
+def test_a_face_only_link_from_another_email_does_not_delay_the_erasure(db):
+    # Someone files an access request with the victim's photo: linked by face, another address.
+    stranger, erasure = _wait_case(access_email="stranger@example.org")
+    erasure.earlier_requests.add(stranger)
+    assert erasure_service.erasure_waits_for(request=erasure) == []  # before the fix: [stranger.id]
+    assert request_fulfil_run(request_id=erasure.id) != "waiting"
+
+
+def test_an_access_request_linked_by_staff_is_waited_for_whatever_its_email(db):
+    from rights.services.staff import requests_link
+    from tests.rights.staff_helpers import PRIVACY_OFFICER, staff_user
+
+    other_address, erasure = _wait_case(access_email="old-address@example.org", received_at=_yesterday())
+    assert erasure_service.erasure_waits_for(request=erasure) == []
+    requests_link(request_id=erasure.id, earlier_id=other_address.id, user=staff_user(PRIVACY_OFFICER))
+    assert erasure_service.erasure_waits_for(request=erasure) == [other_address.id]
+    assert request_fulfil_run(request_id=erasure.id) == "waiting"
+
+
+def test_an_unverified_email_does_not_make_an_erasure_wait(db):
+    access, erasure = _wait_case(access_email="victim@example.org")
+    DataRequest.objects.filter(pk=access.pk).update(email_verified_at=None)
+    assert erasure_service.erasure_waits_for(request=erasure) == []
+
+
+def _yesterday():
+    return timezone.now() - timedelta(days=1)
 
 
 def test_nobody_in_the_collection_gets_a_certificate_of_zero_deletions(collection, lfw_identities):

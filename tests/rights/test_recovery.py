@@ -128,3 +128,24 @@ def test_an_erasure_waiting_for_the_same_persons_access_answer_is_not_stuck(
         assert requests_recover_stuck().requeued == 1
     assert enqueued == [("request_fulfil", erasure.id)]
     assert not AuditEvent.objects.filter(request=erasure, action="held_after_stuck").exists()
+
+
+def test_a_waiting_erasure_is_resumed_once_its_cutoff_comes(
+    enqueued, django_capture_on_commit_callbacks, settings
+):
+    # The access request waits on the person (NEEDS_SELFIE) with no end: recovery asks the erasure's
+    # own rule, so within ERASURE_ACCESS_WAIT_CUTOFF_DAYS of its due date the erasure goes ahead
+    # (before the fix recovery skipped it for as long as the access request stayed open).
+    settings.ERASURE_ACCESS_WAIT_CUTOFF_DAYS = 7
+    make_request(kind="access", status=RequestStatus.NEEDS_SELFIE)
+    erasure = make_request(status=RequestStatus.APPROVED, received_at=NOW - timedelta(days=20))
+    DataRequest.objects.filter(id=erasure.id).update(status_changed_at=NOW - timedelta(days=1))
+    erasure.refresh_from_db()
+    assert erasure.due_at - NOW > timedelta(days=7)
+
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert requests_recover_stuck().requeued == 0
+    later = erasure.due_at - timedelta(days=7)
+    with time_machine.travel(later, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert requests_recover_stuck().requeued == 1
+    assert enqueued == [("request_fulfil", erasure.id)]
