@@ -16,7 +16,7 @@ from rest_framework import permissions, serializers, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.routers import DefaultRouter
 
-from rights.models import DataRequest, RecipientNotice, RequestKind, RequestStatus
+from rights.models import CLOSED_STATUSES, DataRequest, RecipientNotice, RequestKind, RequestStatus
 from rights.services.clock import days_left
 
 app_name = "api"
@@ -142,7 +142,7 @@ class DataRequestViewSet(viewsets.ReadOnlyModelViewSet):
                 queryset = queryset.filter(**{field: value})
         overdue = _truthy(params.get("overdue"))
         if overdue is not None:
-            open_ = queryset.exclude(status__in=[RequestStatus.ANSWERED, RequestStatus.REFUSED])
+            open_ = queryset.exclude(status__in=CLOSED_STATUSES)
             late = open_.filter(effective_due__lt=timezone.now())
             queryset = late if overdue else queryset.exclude(id__in=late.values("id"))
         return queryset

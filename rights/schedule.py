@@ -20,6 +20,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "rights.jobs.requests_recover_job",
         "schedule": settings.RECOVERY_INTERVAL,
     },
+    # Requests never confirmed closed as EXPIRED, their selfies deleted at once (before the purge).
+    "expire-unconfirmed-requests": {
+        "task": "rights.jobs.requests_expire_job",
+        "schedule": crontab(minute=15, hour=settings.PURGE_HOUR),
+    },
     # Selfies, embeddings, unconsented suppression templates and expired archives of closed requests.
     "purge-verification-data": {
         "task": "rights.jobs.requests_purge_job",

@@ -26,8 +26,9 @@ from rights.services.emails import email_send, public_url
 
 logger = logging.getLogger(__name__)
 
-# Requests whose email was never confirmed are not yet requests staff can act on; the public side
-# expires them. Every other open request is watched, including those waiting for a new photo.
+# Requests whose email was never confirmed are not yet requests staff can act on; the expiry job
+# (rights.services.purge.requests_expire_unconfirmed) closes them as EXPIRED. Every other open
+# request is watched, including those waiting for a new photo.
 WATCHED_STATUSES = [s for s in OPEN_STATUSES if s != RequestStatus.UNCONFIRMED]
 
 

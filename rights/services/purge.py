@@ -9,6 +9,13 @@ there is nothing of them to delete.
 
 The request's record, its matches (hashes), erasure ledger and audit trail stay. Each purge
 writes a ``PurgeRecord`` with counts, never the data itself, and an audit row.
+
+A request whose email address is never confirmed never closes by itself: settings.
+UNCONFIRMED_EXPIRY_DAYS after receipt (never before its confirmation link has expired) it moves
+to EXPIRED, a closed status, and its selfies are purged at once rather than after the grace
+period. Nothing was searched or answered with them, so there is nothing they could still prove,
+and the person never even confirmed they sent them. The status page says the request expired
+and that the person can simply ask again.
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from matching.services.suppression import suppression_remove
-from rights.models import Answer, DataRequest, PurgeRecord, Selfie
+from rights.models import Answer, DataRequest, PurgeRecord, RequestStatus, Selfie
 from rights.services.audit import SYSTEM, audit_record
+from rights.services.transitions import request_transition
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +46,13 @@ def purge_cutoff(*, now: datetime) -> datetime:
     return now - timedelta(days=settings.SELFIE_RETENTION_DAYS)
 
 
+def _purge_due(*, now: datetime) -> Q:
+    """Closed past the grace period, or expired unconfirmed (no grace period: see the module doc)."""
+    return Q(closed_at__isnull=False, purged_at__isnull=True) & (
+        Q(closed_at__lte=purge_cutoff(now=now)) | Q(status=RequestStatus.EXPIRED, closed_at__lte=now)
+    )
+
+
 def request_purge(*, request_id: int, now: datetime | None = None) -> PurgeRecord | None:
     """Purge one closed request's verification data if its grace period is over.
 
@@ -47,13 +62,9 @@ def request_purge(*, request_id: int, now: datetime | None = None) -> PurgeRecor
     now = now or timezone.now()
     with transaction.atomic():
         request = (
-            DataRequest.objects.select_for_update()
-            .filter(
-                id=request_id,
-                closed_at__isnull=False,
-                closed_at__lte=purge_cutoff(now=now),
-                purged_at__isnull=True,
-            )
+            # skip_locked: a request another worker is purging right now is its to finish.
+            DataRequest.objects.select_for_update(skip_locked=True)
+            .filter(_purge_due(now=now), id=request_id)
             .first()
         )
         if request is None or not request.is_closed:
@@ -147,12 +158,60 @@ def requests_purge_due(*, now: datetime | None = None) -> PurgeResult:
     """Purge every closed request past its grace period, then expired archives of purged ones."""
     now = now or timezone.now()
     due = list(
-        DataRequest.objects.filter(
-            closed_at__isnull=False, closed_at__lte=purge_cutoff(now=now), purged_at__isnull=True
-        )
-        .order_by("closed_at")
-        .values_list("id", flat=True)
+        DataRequest.objects.filter(_purge_due(now=now)).order_by("closed_at").values_list("id", flat=True)
     )
     purged = sum(1 for request_id in due if request_purge(request_id=request_id, now=now) is not None)
     archives = answer_archives_purge_expired(now=now)
     return PurgeResult(requests=purged, answer_archives=archives)
+
+
+def unconfirmed_expiry_cutoff(*, now: datetime) -> datetime:
+    # Never before the confirmation link expires: a link still valid must always confirm.
+    wait = max(timedelta(days=settings.UNCONFIRMED_EXPIRY_DAYS), settings.CONFIRMATION_MAX_AGE)
+    return now - wait
+
+
+def request_expire_unconfirmed(*, request_id: int, now: datetime | None = None) -> bool:
+    """UNCONFIRMED -> EXPIRED (closed) once past the expiry wait, then purge its selfies at once.
+
+    Returns False, changing nothing, when the request is gone, was confirmed meanwhile, or is not
+    old enough. The purge runs after the transition commits; if it fails, the daily purge job
+    picks the expired request up (it is due immediately).
+    """
+    now = now or timezone.now()
+    old_enough = DataRequest.objects.filter(
+        id=request_id, status=RequestStatus.UNCONFIRMED, received_at__lt=unconfirmed_expiry_cutoff(now=now)
+    ).exists()
+    if not old_enough:
+        return False
+    moved = request_transition(
+        request_id=request_id,
+        from_statuses=[RequestStatus.UNCONFIRMED],
+        to_status=RequestStatus.EXPIRED,
+        actor=SYSTEM,
+        action="expired_unconfirmed",
+        reason=(
+            f"The email address was not confirmed within {settings.UNCONFIRMED_EXPIRY_DAYS} days; "
+            "the request is closed and its photos deleted."
+        ),
+        # request_transition sets closed_at only for answered and refused requests.
+        fields={"closed_at": now},
+    )
+    if not moved:
+        return False
+    logger.info("unconfirmed request expired request=%s", request_id)
+    request_purge(request_id=request_id, now=now)
+    return True
+
+
+def requests_expire_unconfirmed(*, now: datetime | None = None) -> int:
+    """Expire every request left unconfirmed past the wait (and purge its selfies); returns how many."""
+    now = now or timezone.now()
+    stale = list(
+        DataRequest.objects.filter(
+            status=RequestStatus.UNCONFIRMED, received_at__lt=unconfirmed_expiry_cutoff(now=now)
+        )
+        .order_by("received_at")
+        .values_list("id", flat=True)
+    )
+    return sum(1 for request_id in stale if request_expire_unconfirmed(request_id=request_id, now=now))

@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from matching.services.imaging import DecodedImage, ImageRejected, image_decode
-from rights.models import Answer, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
+from rights.models import CLOSED_STATUSES, Answer, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
 from rights.services.audit import REQUESTER, audit_record
 from rights.services.clock import due_at_for
 from rights.services.emails import email_send, url_for
@@ -345,7 +345,7 @@ def request_followup(*, request: DataRequest) -> DataRequest:
     with transaction.atomic():
         changed = (
             DataRequest.objects.filter(id=request.id)
-            .exclude(status__in=[RequestStatus.ANSWERED, RequestStatus.REFUSED])
+            .exclude(status__in=CLOSED_STATUSES)
             .update(followups=F("followups") + 1)
         )
         if not changed:
@@ -414,6 +414,7 @@ _STATUS_WORDS = {
     RequestStatus.HELD: "Our staff are checking your answer before it is sent.",
     RequestStatus.ANSWERED: "Your answer is ready.",
     RequestStatus.REFUSED: "We refused your request.",
+    RequestStatus.EXPIRED: "Your request expired: the email address was never confirmed.",
 }
 
 
@@ -464,6 +465,13 @@ def request_awaited(*, request: DataRequest) -> Awaited:
         return Awaited("us", "Our staff are checking your answer before it is sent, so that it is complete.")
     if status == RequestStatus.ANSWERED:
         return Awaited("you", "Your answer is ready.")
+    if status == RequestStatus.EXPIRED:
+        return Awaited(
+            "you",
+            "Nothing: this request expired because the email address was never confirmed, so we "
+            "did not search for you and we deleted your photos. You can simply ask again with a "
+            "new request.",
+        )
     return Awaited("you", "We have answered your request with a letter explaining our refusal.")
 
 

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 import time_machine
 from django.core.files.base import ContentFile
+from django.urls import reverse
 
 from matching.models import SuppressedFace
 from matching.services.suppression import suppression_add
 from rights.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
     Answer,
     AuditEvent,
     DataRequest,
@@ -23,7 +26,12 @@ from rights.models import (
     RequestStatus,
     Selfie,
 )
-from rights.services.purge import request_purge, requests_purge_due
+from rights.services.purge import (
+    request_expire_unconfirmed,
+    request_purge,
+    requests_expire_unconfirmed,
+    requests_purge_due,
+)
 from tests.rights.jobs_helpers import erase, local, make_image, make_request
 
 pytestmark = pytest.mark.django_db
@@ -206,3 +214,92 @@ def test_an_archive_still_downloadable_at_purge_is_deleted_when_its_link_expires
     assert answer.archive.name == "" and answer.payload == {"images": [{"sha256": "abc"}]}
     ledger = list(PurgeRecord.objects.filter(request=request).order_by("id").values_list("what", flat=True))
     assert ledger[-1] == {"answer_archives": 1} and len(ledger) == 2
+
+
+# --- Requests never confirmed: expired, then their selfies deleted at once --------------------
+
+RECEIVED = local(2026, 5, 1, 10)
+
+
+def _unconfirmed_request(seed: int = 7) -> DataRequest:
+    request = make_request(kind=RequestKind.ACCESS, status=RequestStatus.UNCONFIRMED, received_at=RECEIVED)
+    for offset in (0, 1):
+        selfie = _selfie(request, seed * 10 + offset)
+        # The worker never checked them: an unconfirmed request is never searched.
+        Selfie.objects.filter(id=selfie.id).update(
+            status=Selfie.Status.PENDING, embedding=None, face_bbox=None
+        )
+    return request
+
+
+def test_an_unconfirmed_request_expires_and_its_selfies_are_deleted_at_once(settings):
+    """Before the fix an UNCONFIRMED request never closed, so requests_purge_due never reached it
+    and its selfies were kept forever."""
+    settings.UNCONFIRMED_EXPIRY_DAYS = 14
+    settings.SELFIE_RETENTION_DAYS = 30
+    request = _unconfirmed_request()
+    files = _files(request)
+    assert len(files) == 2 and all(f.exists() for f in files)
+    with time_machine.travel(RECEIVED + timedelta(days=14) - timedelta(minutes=1), tick=False):
+        assert requests_expire_unconfirmed() == 0  # not yet
+    assert DataRequest.objects.get(id=request.id).status == RequestStatus.UNCONFIRMED
+    expired_at = RECEIVED + timedelta(days=14, minutes=1)
+    with time_machine.travel(expired_at, tick=False):
+        assert requests_expire_unconfirmed() == 1
+        assert requests_expire_unconfirmed() == 0  # run twice: once
+    request.refresh_from_db()
+    assert request.status == RequestStatus.EXPIRED and request.is_closed
+    assert request.closed_at == expired_at and request.answered_at is None
+    assert request.status in CLOSED_STATUSES and request.status not in OPEN_STATUSES
+    # Deleted the same day, not SELFIE_RETENTION_DAYS later: they served no purpose.
+    assert request.purged_at == expired_at
+    assert not any(f.exists() for f in files)
+    assert PurgeRecord.objects.get(request=request).what["selfie_files"] == 2
+    event = AuditEvent.objects.get(request=request, action="expired_unconfirmed")
+    assert (event.from_status, event.to_status) == (RequestStatus.UNCONFIRMED, RequestStatus.EXPIRED)
+
+
+def test_expiry_never_comes_before_the_confirmation_link_expires(settings):
+    settings.UNCONFIRMED_EXPIRY_DAYS = 1  # misconfigured shorter than a link's life
+    settings.CONFIRMATION_MAX_AGE = timedelta(days=7)
+    request = _unconfirmed_request()
+    with time_machine.travel(RECEIVED + timedelta(days=6), tick=False):
+        assert request_expire_unconfirmed(request_id=request.id) is False
+    with time_machine.travel(RECEIVED + timedelta(days=7, hours=1), tick=False):
+        assert request_expire_unconfirmed(request_id=request.id) is True
+
+
+def test_expiry_leaves_confirmed_and_gone_requests_alone(settings):
+    settings.UNCONFIRMED_EXPIRY_DAYS = 14
+    confirmed = make_request(kind=RequestKind.ACCESS, status=RequestStatus.QUEUED, received_at=RECEIVED)
+    with time_machine.travel(RECEIVED + timedelta(days=30), tick=False):
+        assert request_expire_unconfirmed(request_id=confirmed.id) is False  # taken: confirmed meanwhile
+        assert request_expire_unconfirmed(request_id=999_999) is False  # row gone
+        assert requests_expire_unconfirmed() == 0
+    assert DataRequest.objects.get(id=confirmed.id).status == RequestStatus.QUEUED
+
+
+def test_an_expired_request_left_unpurged_is_purged_by_the_daily_purge(settings):
+    """If the immediate purge failed, the purge job takes an expired request without a grace period."""
+    settings.SELFIE_RETENTION_DAYS = 30
+    request = _unconfirmed_request()
+    closed = RECEIVED + timedelta(days=14)
+    DataRequest.objects.filter(id=request.id).update(status=RequestStatus.EXPIRED, closed_at=closed)
+    with time_machine.travel(closed + timedelta(hours=1), tick=False):
+        assert requests_purge_due().requests == 1
+    assert DataRequest.objects.get(id=request.id).purged_at is not None
+
+
+def test_the_status_page_says_the_request_expired_and_that_one_can_ask_again(client, settings):
+    settings.UNCONFIRMED_EXPIRY_DAYS = 14
+    request = _unconfirmed_request()
+    with time_machine.travel(RECEIVED + timedelta(days=15), tick=False):
+        requests_expire_unconfirmed()
+        response = client.get(reverse("public:status", kwargs={"token": request.public_token}))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This request expired" in page
+    assert "email address was never confirmed" in page
+    assert "You can simply ask again" in page
+    assert reverse("public:request_new") in page
+    assert "Where is my answer?" not in page  # a closed request cannot be followed up
