@@ -28,14 +28,23 @@ def notice_send_task(notice_id: int) -> bool:
     retry_backoff=60,
     retry_backoff_max=6 * 3600,
 )
-def notice_webhook_task(notice_id: int) -> bool:
+def notice_webhook_task(notice_id: int, chase: bool = False) -> bool:
     # A failing webhook only retries this task: the email went out in its own task.
-    return notices.notice_webhook_deliver(notice_id=notice_id)
+    return notices.notice_webhook_deliver(notice_id=notice_id, chase=chase)
 
 
-@shared_task(acks_late=True)
-def notices_chase_job() -> int:
-    return notices.notices_chase()
+class ChaseIncomplete(Exception):
+    """Some notices could not be sent: the chase runs again for them (those sent are not resent)."""
+
+
+@shared_task(
+    acks_late=True, autoretry_for=(ChaseIncomplete,), max_retries=4, retry_backoff=600, retry_backoff_max=3600
+)
+def notices_chase_job() -> dict[str, int]:
+    result = notices.notices_chase()
+    if result.failed:
+        raise ChaseIncomplete(f"{result.failed} recipient notices could not be sent")
+    return {"chased": result.chased, "failed": 0}
 
 
 class SweepIncomplete(Exception):
@@ -57,6 +66,11 @@ def deadlines_sweep_job() -> dict[str, int]:
 def requests_recover_job() -> dict[str, int]:
     result = recovery.requests_recover_stuck()
     return {"requeued": result.requeued, "held": result.held}
+
+
+@shared_task(acks_late=True)
+def requests_expire_job() -> int:
+    return purge.requests_expire_unconfirmed()
 
 
 @shared_task(acks_late=True)

@@ -4,6 +4,10 @@ Every erasure creates one notice per recipient that was handed any of the erased
 the sha256 of each such image (the hash is what the recipient can look its copy up by). A notice
 is sent by email, and to the recipient's webhook when it has one; the recipient acknowledges it
 through a link carrying the notice's unguessable ``ack_token``; unacknowledged notices are chased.
+
+A notice extended after it was acknowledged (a later chunk of the same erasure erased more images
+the recipient held) keeps the record of what was acknowledged (``acknowledged_hashes``) and asks
+the recipient to act on, and acknowledge, the added images only.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,11 +74,17 @@ def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
                 missing = sorted(set(hashes) - set(notice.image_hashes))
                 if not missing:
                     continue
+                previously_acknowledged_at = notice.acknowledged_at
                 notice.image_hashes = sorted({*notice.image_hashes, *missing})
-                # The recipient has to hear about the added images: the notice goes out again.
+                # The recipient has to hear about the added images: the notice goes out again (email
+                # and webhook) and waits for an acknowledgement of them; acknowledged_hashes keeps
+                # what the recipient already acknowledged.
                 notice.sent_at = None
+                notice.webhook_delivered_at = None
                 notice.acknowledged_at = None
-                notice.save(update_fields=["image_hashes", "sent_at", "acknowledged_at"])
+                notice.save(
+                    update_fields=["image_hashes", "sent_at", "webhook_delivered_at", "acknowledged_at"]
+                )
                 action = "recipient_notice_extended"
             audit_record(
                 actor=SYSTEM,
@@ -84,6 +95,16 @@ def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
                     "recipient_id": recipient_id,
                     "recipient": recipients[recipient_id].name,
                     "images": len(notice.image_hashes),
+                    **(
+                        {}
+                        if created
+                        else {
+                            "images_added": len(missing),
+                            "images_already_acknowledged": len(notice.acknowledged_hashes),
+                            "previously_acknowledged_at": previously_acknowledged_at
+                            and previously_acknowledged_at.isoformat(),
+                        }
+                    ),
                 },
             )
             transaction.on_commit(functools.partial(_enqueue_send, notice.id))
@@ -100,12 +121,19 @@ def notice_ack_url(*, notice: RecipientNotice) -> str:
     return url_for("notices:ack", token=notice.ack_token)
 
 
+def notice_pending_hashes(*, notice: RecipientNotice) -> list[str]:
+    """The hashes the recipient still has to act on: those not acknowledged before an extension."""
+    acknowledged = set(notice.acknowledged_hashes or [])
+    return [sha256 for sha256 in notice.image_hashes if sha256 not in acknowledged]
+
+
 def _notice_context(*, notice: RecipientNotice, chase: bool) -> dict[str, Any]:
     return {
         "recipient_name": notice.recipient.name,
         "request_id": notice.request_id,
         "notice_id": notice.id,
-        "image_hashes": notice.image_hashes,
+        "image_hashes": notice_pending_hashes(notice=notice),
+        "acknowledged_hashes": notice.acknowledged_hashes or [],
         "ack_url": notice_ack_url(notice=notice),
         "chase": chase,
         "chase_count": notice.chase_count,
@@ -163,15 +191,15 @@ def notice_send(*, notice_id: int, chase: bool = False) -> bool:
             },
         )
         if notice.recipient.webhook_url and (chase or notice.webhook_delivered_at is None):
-            transaction.on_commit(functools.partial(_enqueue_webhook, notice.id))
+            transaction.on_commit(functools.partial(_enqueue_webhook, notice.id, chase))
     logger.info("recipient notice sent notice=%s request=%s chase=%s", notice.id, notice.request_id, chase)
     return True
 
 
-def _enqueue_webhook(notice_id: int) -> None:
+def _enqueue_webhook(notice_id: int, chase: bool = False) -> None:
     from rights.jobs import notice_webhook_task
 
-    notice_webhook_task.delay(notice_id)
+    notice_webhook_task.delay(notice_id, chase=chase)
 
 
 def notice_webhook_payload(*, notice: RecipientNotice) -> dict[str, Any]:
@@ -182,20 +210,61 @@ def notice_webhook_payload(*, notice: RecipientNotice) -> dict[str, Any]:
         "organisation": settings.ORGANISATION_NAME,
         "legal_basis": "GDPR Art. 17(2) and Art. 19",
         "action_required": "Erase every copy you hold of the images with these sha256 hashes.",
-        "image_hashes": notice.image_hashes,
+        "image_hashes": notice_pending_hashes(notice=notice),
+        # Listed on this notice before and already acknowledged by you: nothing more to do for them.
+        "acknowledged_hashes": notice.acknowledged_hashes or [],
         "acknowledge_url": notice_ack_url(notice=notice),
         "created_at": notice.created_at.isoformat(),
     }
 
 
-def notice_webhook_deliver(*, notice_id: int) -> bool:
+def _webhook_done(*, notice: RecipientNotice, chase: bool) -> bool:
+    """Already delivered: since it was (re)sent, or for a chase, since the last chase."""
+    if notice.webhook_delivered_at is None:
+        return False
+    if not chase:
+        return True
+    return notice.last_chased_at is None or notice.webhook_delivered_at >= notice.last_chased_at
+
+
+def notice_webhook_deliver(*, notice_id: int, chase: bool = False) -> bool:
     """POST the notice as JSON to the recipient's webhook. Raises WebhookError on any failure.
 
-    Returns False when there is nothing to deliver (notice gone, acknowledged, no webhook).
+    Returns False, posting nothing, when the notice is gone, acknowledged, has no webhook, was
+    already delivered (a message delivered twice; for a chase: delivered since the last chase), or
+    another worker is delivering it right now. The row stays locked during the POST (bounded by
+    NOTICE_WEBHOOK_TIMEOUT) so that two workers never both post it.
     """
-    notice = RecipientNotice.objects.select_related("recipient").filter(id=notice_id).first()
-    if notice is None or notice.acknowledged_at is not None or not notice.recipient.webhook_url:
-        return False
+    with transaction.atomic():
+        notice = (
+            RecipientNotice.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("recipient")
+            .filter(id=notice_id)
+            .first()
+        )
+        if notice is None or notice.acknowledged_at is not None or not notice.recipient.webhook_url:
+            return False
+        if _webhook_done(notice=notice, chase=chase):
+            return False
+        status = _webhook_post(notice=notice)
+        RecipientNotice.objects.filter(id=notice_id).update(webhook_delivered_at=timezone.now())
+        audit_record(
+            actor=SYSTEM,
+            action="recipient_notice_webhook_delivered",
+            request_id=notice.request_id,
+            detail={
+                "notice_id": notice.id,
+                "recipient_id": notice.recipient_id,
+                "http_status": status,
+                "chase": chase,
+            },
+        )
+    logger.info("recipient notice webhook delivered notice=%s chase=%s", notice_id, chase)
+    return True
+
+
+def _webhook_post(*, notice: RecipientNotice) -> int:
+    notice_id = notice.id
     body = json.dumps(notice_webhook_payload(notice=notice)).encode()
     http_request = urllib.request.Request(
         notice.recipient.webhook_url,
@@ -212,16 +281,7 @@ def notice_webhook_deliver(*, notice_id: int) -> bool:
         raise WebhookError(f"webhook for notice {notice_id} failed: {exc.__class__.__name__}") from exc
     if not 200 <= status < 300:
         raise WebhookError(f"webhook for notice {notice_id} answered HTTP {status}")
-    with transaction.atomic():
-        RecipientNotice.objects.filter(id=notice_id).update(webhook_delivered_at=timezone.now())
-        audit_record(
-            actor=SYSTEM,
-            action="recipient_notice_webhook_delivered",
-            request_id=notice.request_id,
-            detail={"notice_id": notice.id, "recipient_id": notice.recipient_id, "http_status": status},
-        )
-    logger.info("recipient notice webhook delivered notice=%s", notice_id)
-    return True
+    return status
 
 
 class NoticeNotFound(Exception):
@@ -250,24 +310,33 @@ def notice_acknowledge(*, token: str) -> RecipientNotice:
         if notice is None:
             raise NoticeNotFound("no notice for this link")
         if notice.acknowledged_at is None:
+            newly = notice_pending_hashes(notice=notice)
             notice.acknowledged_at = timezone.now()
-            notice.save(update_fields=["acknowledged_at"])
+            notice.acknowledged_hashes = list(notice.image_hashes)
+            notice.save(update_fields=["acknowledged_at", "acknowledged_hashes"])
             audit_record(
                 actor=f"recipient:{notice.recipient_id}",
                 action="recipient_notice_acknowledged",
                 request_id=notice.request_id,
-                detail={"notice_id": notice.id, "recipient_id": notice.recipient_id},
+                detail={"notice_id": notice.id, "recipient_id": notice.recipient_id, "images": len(newly)},
             )
             logger.info("recipient notice acknowledged notice=%s", notice.id)
     return notice
 
 
-def notices_chase(*, now: datetime | None = None) -> int:
-    """Chase every unacknowledged notice older than NOTICE_CHASE_AFTER; returns how many went out.
+@dataclass(frozen=True)
+class ChaseResult:
+    chased: int  # notices sent (again) by this run
+    failed: int  # notices whose sending raised (a dead address...): left due, for the next run
+
+
+def notices_chase(*, now: datetime | None = None) -> ChaseResult:
+    """Chase every unacknowledged notice older than NOTICE_CHASE_AFTER.
 
     A notice sent (or last chased) longer ago than that is sent again as a reminder. A notice never
     sent that long after its creation (its send task failed for good, or its recipient had no
-    contact until staff filled it in) is sent a first time.
+    contact until staff filled it in) is sent a first time. One notice that cannot be sent (its
+    recipient's address is dead) is counted and logged, and never stops the others.
     """
     now = now or timezone.now()
     cutoff = now - settings.NOTICE_CHASE_AFTER
@@ -280,7 +349,13 @@ def notices_chase(*, now: datetime | None = None) -> int:
     never_sent = list(
         unacknowledged.filter(sent_at__isnull=True, created_at__lt=cutoff).values_list("id", flat=True)
     )
-    chased = sum(1 for notice_id in reminders if notice_send(notice_id=notice_id, chase=True))
-    chased += sum(1 for notice_id in never_sent if notice_send(notice_id=notice_id))
-    logger.info("recipient notices chased=%s", chased)
-    return chased
+    chased = failed = 0
+    for notice_id, chase in [(n, True) for n in reminders] + [(n, False) for n in never_sent]:
+        try:
+            chased += notice_send(notice_id=notice_id, chase=chase)
+        except Exception:
+            # Nothing was recorded for it (the send rolled back): it stays due and is retried.
+            logger.exception("chasing recipient notice %s failed", notice_id)
+            failed += 1
+    logger.info("recipient notices chased=%s failed=%s", chased, failed)
+    return ChaseResult(chased=chased, failed=failed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import smtplib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from matching.models import Image
@@ -109,3 +111,48 @@ def webhook_server(statuses: list[int] | None = None) -> Iterator[ThreadingHTTPS
 def server_url(server: ThreadingHTTPServer, path: str = "/hook") -> str:
     host, port = server.server_address[:2]
     return f"http://{host}:{port}{path}"
+
+
+class DeadAddressBackend(locmem.EmailBackend):
+    """The locmem backend, except that the mail server refuses any address at ``dead.example``."""
+
+    def send_messages(self, messages: list[Any]) -> int:
+        for message in messages:
+            dead = [to for to in message.to if to.endswith("@dead.example")]
+            if dead:
+                raise smtplib.SMTPRecipientsRefused({to: (550, b"5.1.1 mailbox unavailable") for to in dead})
+        return super().send_messages(messages)
+
+
+@contextmanager
+def row_locked(model: type, row_id: int) -> Iterator[None]:
+    """Hold ``SELECT ... FOR UPDATE`` on one row from another connection (another worker's transaction)."""
+    from django.db import connections, transaction
+
+    locked, release_lock, done = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                model.objects.select_for_update().get(id=row_id)
+                locked.set()
+                release_lock.wait(timeout=30)
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+            locked.set()
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    locked.wait(timeout=30)
+    try:
+        if errors:
+            raise errors[0]
+        yield
+    finally:
+        release_lock.set()
+        done.wait(timeout=30)
+        thread.join(timeout=5)

@@ -54,6 +54,7 @@ def test_every_scheduled_job_is_a_registered_task():
     assert set(BEAT_SCHEDULE) == {
         "deadline-sweep",
         "recover-stuck-requests",
+        "expire-unconfirmed-requests",
         "purge-verification-data",
         "chase-recipient-notices",
         "suppression-check",
@@ -94,7 +95,7 @@ def test_periodic_jobs_run_twice_do_their_work_once(settings):
         assert jobs.requests_purge_job() == {"requests": 1, "answer_archives": 0}
         assert jobs.requests_purge_job() == {"requests": 0, "answer_archives": 0}
         assert jobs.requests_recover_job() == {"requeued": 0, "held": 0}
-        assert jobs.notices_chase_job() == 0
+        assert jobs.notices_chase_job() == {"chased": 0, "failed": 0}
         assert jobs.suppression_check_job() == {
             "faces_checked": 0,
             "templates_checked": 0,

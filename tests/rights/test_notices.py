@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.celery import app
 from rights.models import AuditEvent, Recipient, RecipientNotice, RequestKind, RequestStatus
@@ -221,10 +222,10 @@ def test_chasing_resends_only_the_unacknowledged_notice(settings, erasure):
     mail.outbox.clear()
 
     with time_machine.travel(sent_day + timedelta(days=6), tick=False):
-        assert notices_chase() == 0  # not yet
+        assert notices_chase().chased == 0  # not yet
     with time_machine.travel(sent_day + timedelta(days=7, seconds=1), tick=False):
-        assert notices_chase() == 1
-        assert notices_chase() == 0  # run twice: chased once
+        assert notices_chase().chased == 1
+        assert notices_chase().chased == 0  # run twice: chased once
     assert [m.to for m in mail.outbox] == [["privacy@beta.example"]]
     assert mail.outbox[0].subject.startswith("Reminder: Erasure notice")
     assert "first sent on 4 May 2026" in mail.outbox[0].body
@@ -237,14 +238,14 @@ def test_chasing_resends_only_the_unacknowledged_notice(settings, erasure):
     assert (acme_notice.chase_count, acme_notice.last_chased_at) == (0, None)
 
     with time_machine.travel(sent_day + timedelta(days=14, seconds=2), tick=False):
-        assert notices_chase() == 1
+        assert notices_chase().chased == 1
     beta_notice.refresh_from_db()
     assert beta_notice.chase_count == 2
     assert AuditEvent.objects.filter(action="recipient_notice_chased").count() == 2
 
     notice_acknowledge(token=beta_notice.ack_token)
     with time_machine.travel(sent_day + timedelta(days=30), tick=False):
-        assert notices_chase() == 0
+        assert notices_chase().chased == 0
 
 
 def test_a_notice_never_sent_is_sent_by_the_chase(settings, erasure):
@@ -253,7 +254,7 @@ def test_a_notice_never_sent_is_sent_by_the_chase(settings, erasure):
     with time_machine.travel(local(2026, 5, 4, 10), tick=False):
         notices_create_for_erasure(request_id=erasure["request"].id)
     with time_machine.travel(local(2026, 5, 12, 10), tick=False):
-        assert notices_chase() == 2
+        assert notices_chase().chased == 2
     assert len(mail.outbox) == 2
     assert all(not m.subject.startswith("Reminder") for m in mail.outbox)
     assert set(RecipientNotice.objects.values_list("chase_count", flat=True)) == {0}
@@ -324,3 +325,119 @@ def test_an_unreachable_webhook_raises_for_retry(erasure):
     assert notice_webhook_deliver(notice_id=999_999) is False
     acme_notice = RecipientNotice.objects.get(recipient=erasure["acme"])
     assert notice_webhook_deliver(notice_id=acme_notice.id) is False  # no webhook configured
+
+
+def test_one_dead_recipient_address_does_not_stop_the_chase_of_the_others(settings, erasure):
+    """Before the fix the chase sent in one loop: Acme's refused address raised out of it and Beta,
+    chased after it, was never chased."""
+    settings.NOTICE_CHASE_AFTER = timedelta(days=7)
+    settings.EMAIL_BACKEND = "tests.rights.jobs_helpers.DeadAddressBackend"
+    sent_day = local(2026, 5, 4, 10)
+    with time_machine.travel(sent_day, tick=False):
+        acme_notice, beta_notice = notices_create_for_erasure(request_id=erasure["request"].id)
+        assert notice_send(notice_id=acme_notice.id) and notice_send(notice_id=beta_notice.id)
+    Recipient.objects.filter(id=erasure["acme"].id).update(contact_email="dpo@dead.example")
+    mail.outbox.clear()
+    with time_machine.travel(sent_day + timedelta(days=8), tick=False):
+        result = notices_chase()
+    assert (result.chased, result.failed) == (1, 1)
+    assert [m.to for m in mail.outbox] == [["privacy@beta.example"]]
+    acme_notice.refresh_from_db()
+    beta_notice.refresh_from_db()
+    assert beta_notice.chase_count == 1
+    assert (acme_notice.chase_count, acme_notice.last_chased_at) == (0, None)  # still due: retried
+    # The job fails for a bounded retry, which chases Acme only (Beta is not chased twice).
+    from rights import jobs
+
+    assert jobs.ChaseIncomplete in jobs.notices_chase_job.autoretry_for
+    Recipient.objects.filter(id=erasure["acme"].id).update(contact_email="dpo@acme.example")
+    with time_machine.travel(sent_day + timedelta(days=8, hours=1), tick=False):
+        assert jobs.notices_chase_job.run() == {"chased": 1, "failed": 0}
+    assert [m.to for m in mail.outbox][1:] == [["dpo@acme.example"]]
+
+
+def test_an_extension_keeps_the_earlier_acknowledgement_and_asks_only_for_the_new_images(
+    client, erasure, django_capture_on_commit_callbacks
+):
+    """Before the fix, extending an acknowledged notice set acknowledged_at to None and kept no
+    record of what had been acknowledged; the new notice asked for all the images again."""
+    notices_create_for_erasure(request_id=erasure["request"].id)
+    acme_notice = RecipientNotice.objects.get(recipient=erasure["acme"])
+    notice_send(notice_id=acme_notice.id)
+    notice_acknowledge(token=acme_notice.ack_token)
+    acme_notice.refresh_from_db()
+    first_ack = acme_notice.acknowledged_at
+    assert acme_notice.acknowledged_hashes == _hashes(erasure, "img1", "img2")
+
+    release(erasure["acme"], erasure["images"]["img3"])
+    with django_capture_on_commit_callbacks():
+        notices_create_for_erasure(request_id=erasure["request"].id)
+    acme_notice.refresh_from_db()
+    assert acme_notice.image_hashes == _hashes(erasure, "img1", "img2", "img3")
+    assert acme_notice.acknowledged_at is None  # waits for the new image's acknowledgement, is chased
+    assert acme_notice.acknowledged_hashes == _hashes(erasure, "img1", "img2")  # the record stays
+    event = AuditEvent.objects.get(action="recipient_notice_extended")
+    assert event.detail["images_added"] == 1 and event.detail["images_already_acknowledged"] == 2
+    assert event.detail["previously_acknowledged_at"] == first_ack.isoformat()
+
+    mail.outbox.clear()
+    assert notice_send(notice_id=acme_notice.id) is True
+    body = mail.outbox[0].body
+    assert "erase your copies of 1 image" in mail.outbox[0].subject
+    assert "You already acknowledged the erasure of 2 images" in body
+    (img3,) = _hashes(erasure, "img3")
+    assert img3 in body and not any(h in body for h in _hashes(erasure, "img1", "img2"))
+    page = client.get(reverse("notices:ack", kwargs={"token": acme_notice.ack_token})).content.decode()
+    assert page.count("(acknowledged earlier)") == 2
+
+    notice_acknowledge(token=acme_notice.ack_token)
+    acme_notice.refresh_from_db()
+    assert acme_notice.acknowledged_at is not None
+    assert acme_notice.acknowledged_hashes == _hashes(erasure, "img1", "img2", "img3")
+
+
+def test_the_webhook_is_posted_once_even_when_its_message_is_delivered_twice(erasure):
+    """Before the fix notice_webhook_deliver never looked at webhook_delivered_at: a redelivered
+    message (acks_late after a lost ack) posted the notice a second time."""
+    from rights import jobs
+
+    notices = {n.recipient_id: n for n in notices_create_for_erasure(request_id=erasure["request"].id)}
+    beta_notice = notices[erasure["beta"].id]
+    with webhook_server() as server:
+        Recipient.objects.filter(id=erasure["beta"].id).update(webhook_url=server_url(server))
+        notice_send(notice_id=beta_notice.id)
+        assert jobs.notice_webhook_task(beta_notice.id) is True
+        assert jobs.notice_webhook_task(beta_notice.id) is False  # run twice: one POST
+        assert jobs.notice_webhook_task(999_999) is False  # row gone
+        assert len(server.received) == 1
+        # A chase posts again, once per chase, however often its message is delivered.
+        with time_machine.travel(timezone.now() + timedelta(days=8), tick=False):
+            assert notice_send(notice_id=beta_notice.id, chase=True) is True
+            assert jobs.notice_webhook_task(beta_notice.id, chase=True) is True
+            assert jobs.notice_webhook_task(beta_notice.id, chase=True) is False
+        assert len(server.received) == 2
+        notice_acknowledge(token=beta_notice.ack_token)
+        assert jobs.notice_webhook_task(beta_notice.id, chase=True) is False  # acknowledged: done
+        assert len(server.received) == 2
+    assert AuditEvent.objects.filter(action="recipient_notice_webhook_delivered").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_webhook_task_posts_nothing_while_another_worker_delivers_it(erasure):
+    """Row taken: another worker holds the notice (it is posting it right now)."""
+    from django.db import connection
+
+    from rights import jobs
+    from tests.rights.jobs_helpers import row_locked
+
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip("SQLite has no row locks: its writers are serialised by the database lock")
+    notices = {n.recipient_id: n for n in notices_create_for_erasure(request_id=erasure["request"].id)}
+    beta_notice = notices[erasure["beta"].id]
+    with webhook_server() as server:
+        Recipient.objects.filter(id=erasure["beta"].id).update(webhook_url=server_url(server))
+        with row_locked(RecipientNotice, beta_notice.id):
+            assert jobs.notice_webhook_task(beta_notice.id) is False
+        assert server.received == []
+        assert jobs.notice_webhook_task(beta_notice.id) is True  # once released, it is delivered
+        assert len(server.received) == 1
