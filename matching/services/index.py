@@ -52,6 +52,12 @@ class IndexSyncResult:
     removed: int
     total: int
     version: int
+    database: int = -1  # Face rows seen by the sync (-1: not counted)
+
+
+# index path -> (version, (ntotal, sum of ids)) of the loaded index: the figures a search compares
+# with the Face table's, computed once per index version.
+_fingerprints: dict[str, tuple[int, tuple[int, int]]] = {}
 
 
 def _paths() -> tuple[Path, Path]:
@@ -272,9 +278,57 @@ def index_sync() -> IndexSyncResult:
                 with _cache_lock:
                     _cache[str(path)] = (version, index)
                 logger.info("index: sync added %s, removed %s (version %s)", added, removed, version)
-            return IndexSyncResult(added=added, removed=removed, total=int(index.ntotal), version=version)
+            return IndexSyncResult(
+                added=added,
+                removed=removed,
+                total=int(index.ntotal),
+                version=version,
+                database=int(in_db.size),
+            )
         finally:
             fcntl.flock(lock_handle.fileno(), fcntl.LOCK_UN)
+
+
+def _index_fingerprint(version: int, index: faiss.Index) -> tuple[int, int]:
+    """(ntotal, sum of ids) of a loaded index, cached per version (the ids are read once)."""
+    path, _ = _paths()
+    with _cache_lock:
+        cached = _fingerprints.get(str(path))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+    ids = index_ids(index=index)
+    figures = (int(ids.size), int(ids.sum(dtype=np.int64)) if ids.size else 0)
+    with _cache_lock:
+        _fingerprints[str(path)] = (version, figures)
+    return figures
+
+
+def _db_fingerprint() -> tuple[int, int]:
+    """(count, sum of ids) of the Face table, in one aggregate query."""
+    from django.db.models import Count, Sum
+
+    from matching.models import Face
+
+    row = Face.objects.aggregate(count=Count("pk"), total=Sum("pk"))
+    return int(row["count"] or 0), int(row["total"] or 0)
+
+
+def index_sync_if_changed() -> IndexSyncResult:
+    """``index_sync`` only when the Face table and the index differ; cheap when nothing changed.
+
+    Compares (count, sum of ids) of the Face table (one aggregate query) with the same figures of
+    the loaded index. Ids only grow, so a face added and another removed cannot leave both equal
+    unless the index both lacks committed faces and holds deleted ones of exactly the same sum; the
+    writers (ingestion, deletion) keep the index in step, and a crash between their database commit
+    and index write shows here as a difference, which the full sync then repairs.
+    """
+    version, index = index_load()
+    db_figures = _db_fingerprint()
+    if _version_on_disk(_paths()[0]) != 0 and _index_fingerprint(version, index) == db_figures:
+        return IndexSyncResult(
+            added=0, removed=0, total=int(index.ntotal), version=version, database=db_figures[0]
+        )
+    return index_sync()
 
 
 # Below this many queries FAISS's own range search (one SIMD pass over the vectors per query) is
@@ -355,3 +409,4 @@ def index_cache_clear() -> None:
     """Forget the cached index (tests; a process that moved INDEX_DIR)."""
     with _cache_lock:
         _cache.clear()
+        _fingerprints.clear()

@@ -13,7 +13,7 @@ from django.conf import settings
 from matching.models import Face, Image
 from matching.services.analysis import image_analyse
 from matching.services.embedding import DetectedFace
-from matching.services.index import index_range_search, index_sync
+from matching.services.index import index_range_search, index_sync_if_changed
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +49,12 @@ def faces_search(*, vectors: np.ndarray, sync: bool = True) -> list[list[FaceHit
     """For each query vector, EVERY collection face scoring at least REVIEW_THRESHOLD, best first.
 
     ``sync`` first reconciles the index with the database, so a face committed by an ingestion
-    that crashed before its index write is still found: a rights answer must be complete.
+    that crashed before its index write is still found: a rights answer must be complete. The full
+    reconciliation runs only when the Face table and the index differ (``index_sync_if_changed``).
     """
     matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, 512)
     if sync:
-        index_sync()
+        index_sync_if_changed()
     raw = index_range_search(vectors=matrix, threshold=settings.REVIEW_THRESHOLD)
     all_ids = {int(i) for ids, _ in raw for i in ids}
     # The database is the record: an id whose Face row is gone (deleted, index not yet updated) is dropped.

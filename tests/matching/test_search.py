@@ -61,6 +61,47 @@ def test_a_face_missing_from_the_index_is_found_after_sync():
     assert [h.image_id for h in hits] == [image.pk]
 
 
+def test_a_search_syncs_the_whole_index_only_when_the_face_table_changed(monkeypatch):
+    from matching.services import index as index_service
+    from matching.services.embedding import embedding_to_bytes
+
+    query = unit_vectors(1, seed=1)[0]
+    first = image_with_faces(vectors=[vector_near(query, 0.8)])
+    # Every full sync takes the writer lock: count the exclusive locks taken.
+    full_syncs = []
+    real_flock = index_service.fcntl.flock
+
+    def flock(fd, op):
+        if op == index_service.fcntl.LOCK_EX:
+            full_syncs.append(1)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(index_service.fcntl, "flock", flock)
+
+    faces_search(vectors=query[None, :])
+    full_syncs.clear()
+    for _ in range(3):  # nothing changed: no id list read, no writer lock (before the fix: 3 syncs)
+        (hits,) = faces_search(vectors=query[None, :])
+    assert full_syncs == [] and [h.image_id for h in hits] == [first.pk]
+
+    # A face committed by an ingestion that died before its index write: the figures differ, the
+    # full sync runs, and the search still finds it.
+    second = image_with_faces(vectors=[])
+    Face.objects.create(
+        image=second,
+        x1=0,
+        y1=0,
+        x2=10,
+        y2=10,
+        det_score=0.9,
+        embedding=embedding_to_bytes(vector=vector_near(query, 0.9, seed=7)),
+    )
+    full_syncs.clear()  # saving the file above locked it too
+    (hits,) = faces_search(vectors=query[None, :])
+    assert full_syncs == [1]
+    assert {h.image_id for h in hits} == {first.pk, second.pk}
+
+
 def test_several_queries_at_once():
     queries = unit_vectors(3, seed=11)
     images = [image_with_faces(vectors=[vector_near(q, 0.6, seed=i)]) for i, q in enumerate(queries)]
