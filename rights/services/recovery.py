@@ -6,6 +6,11 @@ message: it is put back in the status its task starts from and the task is enque
 tasks are idempotent and take the request with a conditional UPDATE, so a request that was only
 slow is never worked on twice. A request found stuck settings.STUCK_MAX_REQUEUES times is held for
 staff: something in it kills the worker, and re-enqueuing it forever would hide that.
+
+QUEUED and APPROVED mean "waiting for a worker", not "a worker is on it": behind a long queue (a
+burst of requests, a big erasure ahead) that lasts hours without anything being wrong, so they are
+presumed lost only after settings.STUCK_QUEUED_AFTER. SEARCHING and FULFILLING mean a worker took
+the request; STUCK_AFTER without progress there means the worker died.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from rights.models import WORKING_STATUSES, AuditEvent, DataRequest, RequestStatus
@@ -34,6 +40,20 @@ _RESUME = {
     RequestStatus.APPROVED: (RequestStatus.APPROVED, "request_fulfil"),
     RequestStatus.FULFILLING: (RequestStatus.APPROVED, "request_fulfil"),
 }
+
+
+# Waiting for a worker (a long queue is normal) rather than held by one.
+_WAITING_FOR_WORKER = [RequestStatus.QUEUED, RequestStatus.APPROVED]
+
+
+def stuck_after(*, status: str) -> timedelta:
+    return settings.STUCK_QUEUED_AFTER if status in _WAITING_FOR_WORKER else settings.STUCK_AFTER
+
+
+def _stuck_filter(*, now: datetime) -> Q:
+    waiting = Q(status__in=_WAITING_FOR_WORKER, status_changed_at__lt=now - settings.STUCK_QUEUED_AFTER)
+    working = [s for s in WORKING_STATUSES if s not in _WAITING_FOR_WORKER]
+    return waiting | Q(status__in=working, status_changed_at__lt=now - settings.STUCK_AFTER)
 
 
 @dataclass(frozen=True)
@@ -63,9 +83,8 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
     The move is a conditional transition from the status it was seen in, with the time it was
     seen stuck: if a worker moved it meanwhile, nothing happens.
     """
-    cutoff = now - settings.STUCK_AFTER
     seen = (
-        DataRequest.objects.filter(id=request_id, status__in=WORKING_STATUSES, status_changed_at__lt=cutoff)
+        DataRequest.objects.filter(_stuck_filter(now=now), id=request_id)
         .values("status", "status_changed_at")
         .first()
     )
@@ -111,7 +130,10 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
                 to_status=resume_status,
                 actor=SYSTEM,
                 action=REQUEUE_ACTION,
-                reason=f"No progress for more than {settings.STUCK_AFTER}; the worker is presumed dead.",
+                reason=(
+                    f"No progress for more than {stuck_after(status=stuck_status)}; "
+                    "the worker or its message is presumed lost."
+                ),
                 detail={**detail, "requeues": previous + 1},
             )
             if moved:
@@ -125,9 +147,8 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
 def requests_recover_stuck(*, now: datetime | None = None) -> RecoveryResult:
     """Re-enqueue every request stuck in a working status; hold those stuck too often."""
     now = now or timezone.now()
-    cutoff = now - settings.STUCK_AFTER
     stuck_ids = list(
-        DataRequest.objects.filter(status__in=WORKING_STATUSES, status_changed_at__lt=cutoff)
+        DataRequest.objects.filter(_stuck_filter(now=now))
         .order_by("status_changed_at")
         .values_list("id", flat=True)
     )

@@ -20,6 +20,7 @@ NOW = local(2026, 6, 10, 12)
 @pytest.fixture(autouse=True)
 def _stuck_after(settings):
     settings.STUCK_AFTER = timedelta(minutes=30)
+    settings.STUCK_QUEUED_AFTER = timedelta(hours=6)
     settings.STUCK_MAX_REQUEUES = 3
 
 
@@ -39,8 +40,8 @@ def _stuck(status: str, minutes: int = 31) -> DataRequest:
 def test_stuck_requests_are_put_back_and_their_task_enqueued(enqueued, django_capture_on_commit_callbacks):
     searching = _stuck(RequestStatus.SEARCHING)
     fulfilling = _stuck(RequestStatus.FULFILLING)
-    queued = _stuck(RequestStatus.QUEUED)
-    approved = _stuck(RequestStatus.APPROVED)
+    queued = _stuck(RequestStatus.QUEUED, minutes=6 * 60 + 1)
+    approved = _stuck(RequestStatus.APPROVED, minutes=6 * 60 + 1)
     recent = _stuck(RequestStatus.SEARCHING, minutes=29)
     waiting = _stuck(RequestStatus.REVIEW, minutes=600)  # staff's turn, not a worker's
 
@@ -149,3 +150,22 @@ def test_a_waiting_erasure_is_resumed_once_its_cutoff_comes(
     with time_machine.travel(later, tick=False), django_capture_on_commit_callbacks(execute=True):
         assert requests_recover_stuck().requeued == 1
     assert enqueued == [("request_fulfil", erasure.id)]
+
+
+def test_a_request_waiting_behind_a_long_queue_is_not_stuck(enqueued, django_capture_on_commit_callbacks):
+    """Before the fix QUEUED and APPROVED shared STUCK_AFTER (30 min) with SEARCHING: a request
+    waiting its turn behind a long queue was re-enqueued every run and held after 3 requeues."""
+    queued = _stuck(RequestStatus.QUEUED, minutes=5 * 60)
+    approved = _stuck(RequestStatus.APPROVED, minutes=5 * 60)
+    searching = _stuck(RequestStatus.SEARCHING, minutes=31)  # a worker took it and died: as before
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert requests_recover_stuck().requeued == 1
+        assert request_requeue_if_stuck(request_id=queued.id, now=NOW) is None
+    assert enqueued == [("request_search", searching.id)]
+    status = dict(DataRequest.objects.values_list("id", "status"))
+    assert (status[queued.id], status[approved.id]) == (RequestStatus.QUEUED, RequestStatus.APPROVED)
+    later = NOW + timedelta(hours=1, minutes=1)  # six hours and a minute in the queue: presumed lost
+    with time_machine.travel(later, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert requests_recover_stuck(now=later).requeued == 2
+    assert sorted(enqueued[1:]) == sorted([("request_search", queued.id), ("request_fulfil", approved.id)])
+    assert not DataRequest.objects.filter(status=RequestStatus.HELD).exists()
