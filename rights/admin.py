@@ -123,7 +123,7 @@ def days_left_badge(data_request: DataRequest, *, now: Any = None) -> str:
     if data_request.status == RequestStatus.UNCONFIRMED:
         return format_html('<span class="days-left unconfirmed">{}</span>', "email not confirmed")
     now = now or timezone.now()
-    due = data_request.effective_due_at
+    due = clock.request_due_in_force(request=data_request, now=now)
     left = clock.days_left(due_at=due, now=now)
     if clock.is_overdue(due_at=due, now=now):
         return format_html(
@@ -189,14 +189,18 @@ class _YesFilter(SimpleListFilter):
         return queryset
 
 
+def _confirmed_open(queryset: QuerySet) -> QuerySet:
+    # Never-confirmed requests are not yet requests staff can act on: neither overdue nor due soon
+    # (as in the deadline sweep and the CNIL figures).
+    return queryset.filter(status__in=OPEN_STATUSES).exclude(status=RequestStatus.UNCONFIRMED)
+
+
 class OverdueFilter(_YesFilter):
     title = "overdue"
     parameter_name = "overdue"
 
     def matching(self, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(status__in=OPEN_STATUSES, effective_due__lt=timezone.now()).exclude(
-            status=RequestStatus.UNCONFIRMED
-        )
+        return clock.requests_overdue(queryset=_confirmed_open(queryset), now=timezone.now())
 
 
 class DueThisWeekFilter(_YesFilter):
@@ -206,7 +210,9 @@ class DueThisWeekFilter(_YesFilter):
     def matching(self, queryset: QuerySet) -> QuerySet:
         now = timezone.now()
         horizon = clock.end_of_local_day(day=timezone.localdate(now) + timedelta(days=DUE_SOON_DAYS))
-        return queryset.filter(status__in=OPEN_STATUSES, effective_due__gte=now, effective_due__lte=horizon)
+        return clock.requests_due_between(
+            queryset=_confirmed_open(queryset), start=now, end=horizon + timedelta(seconds=1), now=now
+        )
 
 
 class NeedsReviewFilter(_YesFilter):
@@ -338,7 +344,7 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Due", ordering="effective_due")
     def due(self, obj: DataRequest) -> str:
-        due = timezone.localtime(obj.effective_due_at).strftime("%Y-%m-%d")
+        due = timezone.localtime(clock.request_due_in_force(request=obj)).strftime("%Y-%m-%d")
         return f"{due} (extended)" if obj.extended_until else due
 
     @admin.display(description="Days left", ordering="effective_due")
@@ -403,14 +409,17 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             open_request
             and data_request.status != RequestStatus.UNCONFIRMED
             and not data_request.extended_until
-            and now <= data_request.due_at
+            and now
+            <= clock.due_in_force(
+                due_at=data_request.due_at, waiting_since=data_request.waiting_since, now=now
+            )
         )
         return {
             "clock": {
                 "received_at": data_request.received_at,
                 "due_at": data_request.due_at,
                 "extended_until": data_request.extended_until,
-                "effective_due_at": data_request.effective_due_at,
+                "effective_due_at": clock.request_due_in_force(request=data_request, now=now),
                 "badge": days_left_badge(data_request, now=now),
                 "latest_extension": clock.latest_extension_for(due_at=data_request.due_at),
                 "extension_possible": extension_possible,

@@ -5,13 +5,28 @@ A period "of one month" ends at the end of the day, in the month after, that bea
 as the day of receipt; when that month is too short, at the end of its last day (31 January ->
 28 or 29 February). This follows Regulation 1182/71 on periods, dates and time limits, which is
 how EU supervisory authorities count GDPR deadlines. Days are counted in settings.TIME_ZONE.
+
+An extension is of up to two further months counted from the due date as it stands, clamped: a
+request received on 31 January is due on 28 February (29 in a leap year), and extended at the
+most to 28 April, not 30 April. This is the stricter of the two readings of Art. 12(3) ("extended
+by two further months"): it never gives the organisation more time than the person was told.
+
+When settings.CLOCK_PAUSES_WHILE_WAITING is on, the time spent waiting for the person (email
+confirmation, a usable photo) does not count. ``due_at`` and ``extended_until`` are moved, by
+whole days, when the wait ends (rights.services.transitions); while a request is still waiting,
+``due_in_force`` adds the whole days waited so far. Everything that asks "is it overdue, how many
+days are left" asks ``due_in_force`` (or the queryset helpers below), never ``due_at`` itself.
 """
 
 from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 STATUTORY_MONTHS = 1
@@ -53,8 +68,104 @@ def pause_length(*, waiting_since: datetime, now: datetime) -> timedelta:
     return max(now - waiting_since, timedelta(0))
 
 
+def shift_days(*, moment: datetime, days: int) -> datetime:
+    """The end of the local day ``days`` after the local day of ``moment`` (a moved deadline)."""
+    return end_of_local_day(day=timezone.localtime(moment).date() + timedelta(days=days))
+
+
+def paused_days(*, waiting_since: datetime | None, now: datetime) -> int:
+    """Whole days the clock has been paused so far (0 when not waiting or the pause setting is off)."""
+    if waiting_since is None or not settings.CLOCK_PAUSES_WHILE_WAITING:
+        return 0
+    return pause_length(waiting_since=waiting_since, now=now).days
+
+
+def due_in_force(
+    *,
+    due_at: datetime,
+    extended_until: datetime | None = None,
+    waiting_since: datetime | None = None,
+    now: datetime | None = None,
+) -> datetime:
+    """The due date in force now: the extension's if any, moved by the whole days waited so far.
+
+    Transitions move the stored dates by the same whole days when the wait ends, so the due date a
+    waiting request shows is the one it will have if the person answers now.
+    """
+    effective = extended_until or due_at
+    days = paused_days(waiting_since=waiting_since, now=now or timezone.now())
+    return shift_days(moment=effective, days=days) if days else effective
+
+
+def request_due_in_force(*, request: Any, now: datetime | None = None) -> datetime:
+    """``due_in_force`` of a DataRequest (any object with its clock fields)."""
+    return due_in_force(
+        due_at=request.due_at,
+        extended_until=request.extended_until,
+        waiting_since=request.waiting_since,
+        now=now,
+    )
+
+
+def requests_due_between(
+    *,
+    queryset: QuerySet,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> QuerySet:
+    """The requests whose due date in force ``now`` is >= ``start`` and < ``end`` (either may be open).
+
+    The database compares the stored dates; requests still waiting (pause on) are checked one by
+    one, since their due date in force is later than the stored one by the days waited so far.
+    """
+    now = now or timezone.now()
+    queryset = queryset.annotate(stored_due=Coalesce("extended_until", "due_at"))
+    bounds = Q()
+    if start is not None:
+        bounds &= Q(stored_due__gte=start)
+    if end is not None:
+        bounds &= Q(stored_due__lt=end)
+    if not settings.CLOCK_PAUSES_WHILE_WAITING:
+        return queryset.filter(bounds)
+    # A pause only ever moves the due date later: a waiting request due (stored) after ``end`` is
+    # due after it in force too, so only the lower bound needs checking one by one.
+    waiting = queryset.filter(waiting_since__isnull=False)
+    if end is not None:
+        waiting = waiting.filter(stored_due__lt=end)
+    in_range = [
+        row["id"]
+        for row in waiting.values("id", "due_at", "extended_until", "waiting_since")
+        if _in_range(
+            due=due_in_force(
+                due_at=row["due_at"],
+                extended_until=row["extended_until"],
+                waiting_since=row["waiting_since"],
+                now=now,
+            ),
+            start=start,
+            end=end,
+        )
+    ]
+    return queryset.filter((Q(waiting_since__isnull=True) & bounds) | Q(id__in=in_range))
+
+
+def _in_range(*, due: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or due >= start) and (end is None or due < end)
+
+
+def requests_overdue(*, queryset: QuerySet, now: datetime | None = None) -> QuerySet:
+    """The requests of ``queryset`` whose due date in force is past ``now``."""
+    now = now or timezone.now()
+    return requests_due_between(queryset=queryset, end=now, now=now)
+
+
 def extended_due_at(*, due_at: datetime, months: int) -> datetime:
-    """The deadline after an extension by ``months`` (1 or 2) further months, end of that local day."""
+    """The deadline after an extension by ``months`` (1 or 2) further months, end of that local day.
+
+    Counted from the clamped due date (due 28 February -> 28 April at the most; see the module's
+    docstring for why this stricter reading).
+    """
     if not 1 <= months <= MAX_EXTENSION_MONTHS:
         raise ValueError(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months, not {months}")
     return end_of_local_day(day=date_add_months(day=timezone.localtime(due_at).date(), months=months))

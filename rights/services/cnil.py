@@ -6,7 +6,8 @@ be shown the requests, not only a count.
 
 What is counted:
 - answered late: answered (or refused) after the effective due date (the extension's, if any);
-- overdue now: confirmed, still open, past the effective due date;
+- overdue now: confirmed, still open, past the due date in force (the extension's, if any, moved by
+  the days spent waiting for the person when the clock pauses: rights.services.clock.due_in_force);
 - answered only after a follow-up: the person asked again ("where is my answer?") before being
   answered (``followups`` only grows while a request is open);
 - access answers held for incompleteness: access requests held now, or ever held by the
@@ -28,12 +29,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Max, Min, Q, QuerySet
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from matching.models import Image
-from rights.models import AuditEvent, DataRequest, RequestKind, RequestStatus
-from rights.services.clock import end_of_local_day
+from rights.models import OPEN_STATUSES, AuditEvent, DataRequest, RequestKind, RequestStatus
+from rights.services.clock import end_of_local_day, request_due_in_force, requests_overdue
 
 ERASURE_VERIFICATION_FAILED = "erasure_verification_failed"
 ACCESS_HELD_INCOMPLETE = "answer_held_incomplete"
@@ -283,7 +284,7 @@ def cnil_figures(
                 flags[request.id].append(FOLLOWED_UP)
         elif not request.is_closed:
             open_count += 1
-            if now > due:
+            if now > request_due_in_force(request=request, now=now):
                 overdue_now.append(request.id)
                 flags[request.id].append(OVERDUE)
             if request.followups > 0:
@@ -375,9 +376,9 @@ def _months_filled(counts: dict[date, list[int]]) -> list[MonthFigures]:
     return months
 
 
-def overdue_requests() -> QuerySet[DataRequest]:
-    """Confirmed open requests past their effective due date now (for the dashboard's filter)."""
-    now = timezone.now()
-    return DataRequest.objects.exclude(
-        status__in=[RequestStatus.UNCONFIRMED, RequestStatus.ANSWERED, RequestStatus.REFUSED]
-    ).filter(Q(extended_until__lt=now) | Q(extended_until__isnull=True, due_at__lt=now))
+def overdue_requests(*, now: datetime | None = None) -> QuerySet[DataRequest]:
+    """Confirmed open requests past their due date in force now (for the dashboard's filter)."""
+    confirmed_open = DataRequest.objects.filter(status__in=OPEN_STATUSES).exclude(
+        status=RequestStatus.UNCONFIRMED
+    )
+    return requests_overdue(queryset=confirmed_open, now=now or timezone.now())

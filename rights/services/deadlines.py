@@ -21,7 +21,13 @@ from django.utils import timezone
 
 from rights.models import OPEN_STATUSES, DataRequest, RequestStatus
 from rights.services.audit import SYSTEM, audit_record
-from rights.services.clock import days_left, reminders_due
+from rights.services.clock import (
+    days_left,
+    reminders_due,
+    request_due_in_force,
+    requests_due_between,
+    requests_overdue,
+)
 from rights.services.emails import email_send, public_url
 
 logger = logging.getLogger(__name__)
@@ -57,7 +63,7 @@ def reminder_thresholds_due(*, request: DataRequest, now: datetime) -> list[int]
     """The reminder thresholds (days before due) reached and not yet sent; empty once overdue."""
     return sorted(
         reminders_due(
-            due_at=request.effective_due_at,
+            due_at=request_due_in_force(request=request, now=now),
             reminder_days=settings.DUE_SOON_REMINDER_DAYS,
             already_sent=request.reminders_sent or [],
             now=now,
@@ -80,14 +86,15 @@ def request_remind(*, request_id: int, now: datetime) -> bool:
         reached = reminder_thresholds_due(request=request, now=now)
         if not reached:
             return False
-        left = days_left(due_at=request.effective_due_at, now=now)
+        due = request_due_in_force(request=request, now=now)
+        left = days_left(due_at=due, now=now)
         email_send(
             to=settings.STAFF_REMINDER_EMAIL,
             template="reminder",
             context={
                 "request": request,
                 "days_left": left,
-                "due_at": request.effective_due_at,
+                "due_at": due,
                 "admin_url": _admin_url(request.id),
             },
             request_id=request.id,
@@ -98,7 +105,7 @@ def request_remind(*, request_id: int, now: datetime) -> bool:
             actor=SYSTEM,
             action="due_soon_reminder",
             request_id=request.id,
-            detail={"days_left": left, "thresholds": reached, "due_at": request.effective_due_at.isoformat()},
+            detail={"days_left": left, "thresholds": reached, "due_at": due.isoformat()},
         )
     logger.info("reminder sent request=%s days_left=%s", request_id, left)
     return True
@@ -112,15 +119,20 @@ def request_escalate(*, request_id: int, now: datetime) -> bool:
             .filter(id=request_id, status__in=WATCHED_STATUSES, escalated_at__isnull=True)
             .first()
         )
-        if request is None or request.effective_due_at >= now:
+        if request is None:
             return False
-        overdue_days = -days_left(due_at=request.effective_due_at, now=now)
+        # The due date in force: with the pause on, a request waiting for the person is not overdue
+        # until its due date moved by the days waited so far has passed.
+        due = request_due_in_force(request=request, now=now)
+        if due >= now:
+            return False
+        overdue_days = -days_left(due_at=due, now=now)
         email_send(
             to=settings.PRIVACY_OFFICER_EMAIL,
             template="escalation",
             context={
                 "request": request,
-                "due_at": request.effective_due_at,
+                "due_at": due,
                 "days_overdue": overdue_days,
                 "admin_url": _admin_url(request.id),
             },
@@ -131,7 +143,7 @@ def request_escalate(*, request_id: int, now: datetime) -> bool:
             actor=SYSTEM,
             action="overdue_escalated",
             request_id=request.id,
-            detail={"days_overdue": overdue_days, "due_at": request.effective_due_at.isoformat()},
+            detail={"days_overdue": overdue_days, "due_at": due.isoformat()},
         )
     logger.info("overdue request escalated request=%s days_overdue=%s", request_id, overdue_days)
     return True
@@ -144,7 +156,7 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     reminded = escalated = 0
 
     overdue_ids = list(
-        _watched().filter(effective_due__lt=now).order_by("effective_due").values_list("id", flat=True)
+        requests_overdue(queryset=_watched(), now=now).order_by("effective_due").values_list("id", flat=True)
     )
     failed = 0
     for request_id in overdue_ids:
@@ -158,8 +170,7 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     # Due soon: due within the largest threshold, not overdue; a wide filter, the exact rule is
     # counted in local calendar days by reminder_thresholds_due.
     soon = (
-        _watched()
-        .filter(effective_due__gte=now, effective_due__lt=now + timedelta(days=horizon_days))
+        requests_due_between(queryset=_watched(), start=now, end=now + timedelta(days=horizon_days), now=now)
         .order_by("effective_due")
         .values_list("id", flat=True)
     )

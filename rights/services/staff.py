@@ -97,7 +97,9 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
     ):
         raise ActionRefused(
             "months_out_of_range",
-            f"An extension is of 1 to {clock.MAX_EXTENSION_MONTHS} further months, not {months!r}.",
+            f"An extension is of 1 to {clock.MAX_EXTENSION_MONTHS} further months, not {months!r}. "
+            "The months are counted from the due date as it stands: a due date of 28 February "
+            "can be extended to 28 April at the most, not 30 April.",
         )
     try:
         with transaction.atomic():
@@ -108,15 +110,27 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
                     f"Request #{request_id} has already been extended once; only one is allowed.",
                 )
             now = timezone.now()
-            if now > request.due_at:
+            # The original due date in force: with the pause on, moved by the days waited so far.
+            original_due = clock.due_in_force(
+                due_at=request.due_at, waiting_since=request.waiting_since, now=now
+            )
+            if now > original_due:
                 raise ActionRefused(
                     "too_late",
-                    f"The original due date ({timezone.localtime(request.due_at):%d %B %Y}) has passed: "
+                    f"The original due date ({timezone.localtime(original_due):%d %B %Y}) has passed: "
                     "an extension must be notified before it.",
                 )
+            # From the stored due date: when a wait ends, transitions moves both dates by the same days.
             extended_until = clock.extended_due_at(due_at=request.due_at, months=months)
-            if extended_until > clock.latest_extension_for(due_at=request.due_at):
-                raise ActionRefused("months_out_of_range", "That is beyond two further months.")
+            latest = clock.latest_extension_for(due_at=request.due_at)
+            if extended_until > latest:
+                raise ActionRefused(
+                    "months_out_of_range",
+                    f"That is beyond two further months: the latest date is "
+                    f"{timezone.localtime(latest):%d %B %Y}, two months after the due date "
+                    f"({timezone.localtime(request.due_at):%d %B %Y}), counted as the due date itself "
+                    "was (a due date of 28 February gives 28 April, not 30 April).",
+                )
             context = {
                 **_letter_context(request=request),
                 "original_due_at": timezone.localtime(request.due_at),
@@ -125,8 +139,14 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
             }
             _send_letter(request=request, template="extension", context=context)
             notified_at = timezone.now()
+            # A new due date: the reminders before it and an escalation are owed afresh (the sweep
+            # records reminders by threshold only, so the old ones would silence the new ones).
             DataRequest.objects.filter(id=request.id).update(
-                extended_until=extended_until, extension_reason=reason, extension_notified_at=notified_at
+                extended_until=extended_until,
+                extension_reason=reason,
+                extension_notified_at=notified_at,
+                reminders_sent=[],
+                escalated_at=None,
             )
             audit_record(
                 actor=actor_for(user),

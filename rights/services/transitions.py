@@ -7,7 +7,7 @@ done, it is gone) nothing changes and the caller learns it from the return value
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from rights.models import WAITING_FOR_PERSON_STATUSES, DataRequest, RequestStatus
 from rights.services.audit import audit_record
-from rights.services.clock import end_of_local_day, pause_length
+from rights.services.clock import pause_length, shift_days
 
 
 def request_transition(
@@ -88,13 +88,9 @@ def _clock_updates(*, current: dict[str, Any], to_status: str, now: datetime) ->
         updates: dict[str, Any] = {
             "waiting_since": None,
             "paused_seconds": current["paused_seconds"] + int(paused.total_seconds()),
-            "due_at": _shift_days(current["due_at"], days),
+            "due_at": shift_days(moment=current["due_at"], days=days),
         }
         if current["extended_until"]:
-            updates["extended_until"] = _shift_days(current["extended_until"], days)
+            updates["extended_until"] = shift_days(moment=current["extended_until"], days=days)
         return updates
     return {}
-
-
-def _shift_days(moment: datetime, days: int) -> datetime:
-    return end_of_local_day(day=timezone.localtime(moment).date() + timedelta(days=days))

@@ -455,3 +455,21 @@ def test_notices_list_shows_acknowledged_and_chased_state(client, users) -> None
             reverse("admin:rights_recipientnotice_change", args=[waiting.context["cl"].result_list[0].id])
         ).content.decode()
     )
+
+
+def test_queue_with_the_pause_on_uses_the_due_date_in_force(client, users, settings) -> None:
+    settings.CLOCK_PAUSES_WHILE_WAITING = True
+    # Due 1 June (stored); waiting for a new photo since 25 May: on 15 June, 21 days waited -> due 22 June.
+    waiting = make_request(
+        received_at=local(2024, 5, 1, 9),
+        status=RequestStatus.NEEDS_SELFIE,
+        waiting_since=local(2024, 5, 25, 9),
+    )
+    viewer = users[VIEWER]
+    # Before the fix: listed as overdue (stored 1 June), not as due this week, and "14 days overdue".
+    assert _filtered(client, viewer, "overdue=yes") == []
+    assert _filtered(client, viewer, "due_this_week=yes") == [waiting.id]
+    with time_machine.travel(local(*NOW), tick=False):
+        html = client_for(client, viewer).get(QUEUE).content.decode()
+    assert re.search(r'class="days-left due-soon"[^>]*>7 days left<', html)
+    assert "2024-06-22" in html

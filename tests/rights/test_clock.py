@@ -418,3 +418,85 @@ def test_with_the_pause_on_an_extended_deadline_moves_too(settings) -> None:
         resumed = _move(waiting, RequestStatus.QUEUED)
     assert timezone.localtime(resumed.extended_until).date() == date(2024, 4, 15)
     assert timezone.localtime(resumed.due_at).date() == date(2024, 2, 15)
+
+
+# --- The due date in force while waiting (pause on): every reader of the clock agrees ------------
+
+
+@pytest.fixture
+def waiting_since_before_due(settings) -> DataRequest:
+    """Received 10 January (due 10 February), waiting for a new photo since 1 February 10:00."""
+    settings.CLOCK_PAUSES_WHILE_WAITING = True
+    data_request = make_request(received_at=local(2024, 1, 10, 9, 0), status=RequestStatus.SEARCHING)
+    with time_machine.travel(local(2024, 2, 1, 10, 0), tick=False):
+        return _move(data_request, RequestStatus.NEEDS_SELFIE)
+
+
+@pytest.mark.django_db
+def test_with_the_pause_on_the_due_date_in_force_adds_the_whole_days_waited(waiting_since_before_due) -> None:
+    # Swept 12 February 12:00: 11 days and 2 hours waited -> due 21 February (whole days, as the
+    # transition will move it when the wait ends).
+    now = local(2024, 2, 12, 12, 0)
+    due = clock.request_due_in_force(request=waiting_since_before_due, now=now)
+    assert timezone.localtime(due).date() == date(2024, 2, 21)
+    assert timezone.localtime(due).time().isoformat() == "23:59:59"
+    with time_machine.travel(now, tick=False):
+        resumed = _move(waiting_since_before_due, RequestStatus.QUEUED)
+    assert resumed.due_at == due  # the date shown while waiting is the one it gets
+
+
+@pytest.mark.django_db
+def test_with_the_pause_on_a_request_waiting_past_its_stored_due_date_is_not_overdue(
+    waiting_since_before_due, officer, mailoutbox
+) -> None:
+    from rights.services.cnil import cnil_figures, overdue_requests
+    from rights.services.deadlines import deadlines_sweep
+
+    request_id = waiting_since_before_due.id
+    # Before the fix every one of these used the stored due date (10 February): the sweep counted
+    # it overdue and escalated it, the figures counted it, and the extension was refused as too late.
+    with time_machine.travel(local(2024, 2, 12, 12, 0), tick=False):
+        result = deadlines_sweep()
+        figures = cnil_figures()
+        overdue = list(overdue_requests().values_list("id", flat=True))
+        extended = request_extend(request_id=request_id, user=officer, months=1, reason="Complex request.")
+    assert (result.overdue, result.escalated) == (0, 0)
+    assert not AuditEvent.objects.filter(action="overdue_escalated").exists()
+    assert figures.overdue_now == [] and overdue == []
+    assert extended.extended_until is not None  # not refused as too late
+
+
+@pytest.mark.django_db
+def test_with_the_pause_on_a_waiting_request_is_overdue_once_its_moved_date_passes(
+    waiting_since_before_due,
+) -> None:
+    from rights.services.cnil import cnil_figures
+    from rights.services.deadlines import deadlines_sweep
+
+    # On 4 March, 32 days waited: due 13 March in force, though 10 February is stored.
+    with time_machine.travel(local(2024, 3, 4, 12, 0), tick=False):
+        due = clock.request_due_in_force(request=waiting_since_before_due)
+        assert timezone.localtime(due).date() == date(2024, 3, 13)
+        assert deadlines_sweep().overdue == 0
+    # Once the wait ends the stored due date is moved, and it is overdue when that passes.
+    with time_machine.travel(local(2024, 3, 5, 10, 0), tick=False):
+        resumed = _move(waiting_since_before_due, RequestStatus.QUEUED)  # 33 days: due 14 March
+    assert timezone.localtime(resumed.due_at).date() == date(2024, 3, 14)
+    with time_machine.travel(local(2024, 3, 15, 0, 0, 1), tick=False):
+        result = deadlines_sweep()
+        assert cnil_figures().overdue_now == [resumed.id]
+    assert (result.overdue, result.escalated) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_with_the_pause_off_waiting_changes_nothing(settings) -> None:
+    settings.CLOCK_PAUSES_WHILE_WAITING = False
+    data_request = make_request(
+        received_at=local(2024, 1, 10, 9, 0),
+        status=RequestStatus.NEEDS_SELFIE,
+        waiting_since=local(2024, 2, 1, 10, 0),  # left over from a time the pause was on
+    )
+    now = local(2024, 2, 12, 12, 0)
+    assert clock.request_due_in_force(request=data_request, now=now) == data_request.due_at
+    overdue = clock.requests_overdue(queryset=DataRequest.objects.all(), now=now)
+    assert list(overdue.values_list("id", flat=True)) == [data_request.id]
