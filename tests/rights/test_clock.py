@@ -500,3 +500,38 @@ def test_with_the_pause_off_waiting_changes_nothing(settings) -> None:
     assert clock.request_due_in_force(request=data_request, now=now) == data_request.due_at
     overdue = clock.requests_overdue(queryset=DataRequest.objects.all(), now=now)
     assert list(overdue.values_list("id", flat=True)) == [data_request.id]
+
+
+# --- Reminders after an extension ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_extension_owes_the_reminders_before_the_new_due_date(
+    officer, received_request, mailoutbox, settings
+) -> None:
+    from rights.services.deadlines import deadlines_sweep
+
+    settings.DUE_SOON_REMINDER_DAYS = [7]
+    with time_machine.travel(local(2024, 2, 22, 9, 0), tick=False):  # 7 days before 29 February
+        assert deadlines_sweep().reminded == 1
+    assert DataRequest.objects.get(id=received_request.id).reminders_sent == [7]
+    with time_machine.travel(local(2024, 2, 23, 9, 0), tick=False):
+        extended = request_extend(request_id=received_request.id, user=officer, months=2, reason="Complex.")
+    assert timezone.localtime(extended.extended_until).date() == date(2024, 4, 29)
+    assert (extended.reminders_sent, extended.escalated_at) == ([], None)
+    with time_machine.travel(local(2024, 4, 21, 9, 0), tick=False):  # 8 days before: not yet
+        assert deadlines_sweep().reminded == 0
+    # Before the fix the 7-day reminder of the old date silenced this one: reminded == 0.
+    with time_machine.travel(local(2024, 4, 22, 9, 0), tick=False):  # 7 days before 29 April
+        assert deadlines_sweep().reminded == 1
+    reminders = AuditEvent.objects.filter(action="due_soon_reminder", request_id=received_request.id)
+    assert [event.detail["due_at"][:10] for event in reminders.order_by("id")] == ["2024-02-29", "2024-04-29"]
+
+
+@pytest.mark.django_db
+def test_the_extension_error_explains_the_clamped_two_month_rule(officer, received_request) -> None:
+    with time_machine.travel(local(2024, 2, 5, 9, 0), tick=False), pytest.raises(ActionRefused) as refused:
+        request_extend(request_id=received_request.id, user=officer, months=3, reason="Complex request.")
+    assert "a due date of 28 February can be extended to 28 April at the most, not 30 April" in str(
+        refused.value
+    )
