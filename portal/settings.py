@@ -263,9 +263,10 @@ STUCK_AFTER = timedelta(minutes=env_int("STUCK_AFTER_MINUTES", 30))
 # QUEUED and APPROVED requests wait for a free worker, which can take hours behind a long queue:
 # they are presumed lost (and re-enqueued) only after this longer wait.
 STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 * 60))
-# The suppression check re-reads this many face ids below its cursor: a face committed late by a
-# concurrent ingestion can have a lower id than faces already checked.
-SUPPRESSION_CHECK_OVERLAP = env_int("SUPPRESSION_CHECK_OVERLAP", 50_000)
+# The suppression check re-reads the faces up to this many ids below its cursor: a face committed
+# late by a concurrent ingestion (each image commits on its own, within seconds) can have a lower id
+# than faces already checked. Re-checking is idempotent; the cost is this many dot products a run.
+SUPPRESSION_CHECK_OVERLAP = env_int("SUPPRESSION_CHECK_OVERLAP", 5_000)
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 # Due-soon reminders go to the privacy team's shared mailbox; escalations to PRIVACY_OFFICER_EMAIL.

@@ -154,7 +154,11 @@ def suppression_check(*, now: datetime | None = None) -> SuppressionCheckResult:
     """Check faces and templates added since the last run; delete images of people who objected.
 
     The cursors only move forward once the run's deletions are done, so a run that dies half-way
-    is redone (deleting an image already gone is a no-op).
+    is redone (deleting an image already gone is a no-op). Faces are read from
+    settings.SUPPRESSION_CHECK_OVERLAP ids below the face cursor: ids are handed out when a row is
+    inserted, not when it commits, so a concurrent ingestion can commit a face with a lower id
+    after a run moved the cursor past it. Re-checking a face is idempotent (its image, had it
+    matched, would be gone), so the overlap only costs reading it again.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -169,7 +173,9 @@ def suppression_check(*, now: datetime | None = None) -> SuppressionCheckResult:
         return SuppressionCheckResult(faces_checked=0, templates_checked=0, images_deleted=0)
 
     faces_checked, face_last, hits = _new_faces_hits(
-        after_id=face_after, template_ids=template_ids, matrix=matrix
+        after_id=max(face_after - settings.SUPPRESSION_CHECK_OVERLAP, 0),
+        template_ids=template_ids,
+        matrix=matrix,
     )
     templates_checked, template_last, template_hits = _new_templates_hits(after_id=template_after)
     for image_id, (template_id, score) in template_hits.items():

@@ -103,7 +103,8 @@ def test_a_new_objection_deletes_images_already_collected(collection, django_cap
     assert AuditEvent.objects.filter(action="suppressed_image_deleted", request=request).count() == 2
 
     again = suppression_check()  # run twice: nothing more to do
-    assert (again.images_deleted, again.templates_checked, again.faces_checked) == (0, 0, 0)
+    # faces_checked: y1 is read again in the overlap below the cursor (see the late-commit test).
+    assert (again.images_deleted, again.templates_checked, again.faces_checked) == (0, 0, 1)
     assert IngestionSkip.objects.count() == 2
 
 
@@ -125,7 +126,8 @@ def test_faces_that_slipped_in_after_the_objection_are_caught(collection):
         embedding=embedding_to_bytes(vector=_embedding(collection["paths"][2])),
     )  # fmt: skip
     result = suppression_check()
-    assert (result.faces_checked, result.templates_checked, result.images_deleted) == (1, 0, 1)
+    # Two faces read: the new one, and y1 again in the overlap below the cursor.
+    assert (result.faces_checked, result.templates_checked, result.images_deleted) == (2, 0, 1)
     assert not Image.objects.filter(id=late.id).exists()
     # The reference names no request here: the image is still deleted and counted, with no ledger row.
     assert IngestionSkip.objects.filter(sha256="f" * 64).exists()
@@ -177,3 +179,28 @@ def test_retention_deletes_old_images_in_chunks_and_keeps_those_in_open_requests
     with time_machine.travel(now + timedelta(days=1), tick=False):
         assert retention_delete_chunk().deleted == 1
     assert list(Image.objects.values_list("id", flat=True)) == [recent.id]
+
+
+def test_a_face_committed_late_with_a_lower_id_is_still_checked(collection):
+    """Ids are handed out at insert, not at commit: a concurrent ingestion can commit a face whose id
+    is below faces a run already checked. Before the fix the cursor had moved past it (faces with
+    id > cursor only) and the objector's face stayed in the collection for good."""
+    suppression_add(reference="request:424242", vector=collection["template"])
+    x1_face_id = collection["images"]["x1"].faces.get().id
+    assert suppression_check().images_deleted == 2  # x1 and x2: their face ids are free again
+    cursor = JobCursor.objects.get(name="suppression_check.face").position
+    assert x1_face_id < cursor
+
+    late = Image.objects.create(
+        sha256="e" * 64, file="collection/late.jpg", width=250, height=250, collected_at=local(2024, 3, 1)
+    )
+    # The face id the ingestion was given before the run, committed only after it.
+    Face.objects.create(
+        id=x1_face_id, image=late, x1=1, y1=1, x2=100, y2=100, det_score=0.9,
+        embedding=embedding_to_bytes(vector=_embedding(collection["paths"][2])),
+    )  # fmt: skip
+    result = suppression_check()
+    assert result.images_deleted == 1
+    assert not Image.objects.filter(id=late.id).exists()
+    assert IngestionSkip.objects.filter(sha256="e" * 64).exists()
+    assert JobCursor.objects.get(name="suppression_check.face").position == cursor  # never moved back
