@@ -10,10 +10,14 @@ What is counted:
   the days spent waiting for the person when the clock pauses: rights.services.clock.due_in_force);
 - answered only after a follow-up: the person asked again ("where is my answer?") before being
   answered (``followups`` only grows while a request is open);
-- access answers held for incompleteness: access requests held now, or ever held by the
-  completeness check;
-- erasures that failed verification: a search after the erasure still found images, or an
-  erasure/objection is held;
+- access answers held for incompleteness: access requests ever held by the completeness check
+  (audit action ``answer_held_incomplete``, written by rights.services.access_report);
+- erasures that failed verification: a search after the erasure still found images (audit action
+  ``erasure_verification_failed``, written by rights.services.erasure), whether the retry then
+  succeeded or the request was held;
+- other holds: requests held now for any other reason (a worker that died on them too often, a
+  search or fulfilment that failed after every retry): a fault to look at, not a partial answer,
+  so counted on their own;
 - refusals and their written reasons;
 - repeated requests (linked to earlier ones) and how each was answered;
 - for every search, the span of collection dates it covered against the span of the collection at
@@ -47,6 +51,7 @@ FOLLOWED_UP = "answered_after_followup"
 FOLLOWED_UP_OPEN = "followed_up_open"
 HELD_ACCESS = "access_held_incomplete"
 ERASURE_FAILED = "erasure_verification_failed"
+HELD_OTHER = "held_other"
 REFUSED = "refused"
 REPEATED = "repeated"
 EXTENDED = "extended"
@@ -112,6 +117,7 @@ class CnilFigures:
     followed_up_open: list[int]
     held_access: list[int]
     erasure_verification_failed: list[int]
+    held_other: list[int]  # held now for another reason than those two
     refusals: list[Refusal]
     repeated: list[RepeatedRequest]
     extended: list[int]
@@ -144,6 +150,7 @@ class CnilFigures:
             "followed_up_open": len(self.followed_up_open),
             "held_access": len(self.held_access),
             "erasure_verification_failed": len(self.erasure_verification_failed),
+            "held_other": len(self.held_other),
             "refused": len(self.refusals),
             "repeated": len(self.repeated),
             "extended": len(self.extended),
@@ -255,6 +262,7 @@ def cnil_figures(
     followed_up_open: list[int] = []
     held_access: list[int] = []
     erasure_failed: list[int] = []
+    held_other: list[int] = []
     refusals: list[Refusal] = []
     repeated: list[RepeatedRequest] = []
     extended: list[int] = []
@@ -290,16 +298,20 @@ def cnil_figures(
             if request.followups > 0:
                 followed_up_open.append(request.id)
                 flags[request.id].append(FOLLOWED_UP_OPEN)
-        if request.kind == RequestKind.ACCESS and (
-            request.status == RequestStatus.HELD or request.id in held_incomplete_ids
-        ):
+        # By what the audit trail says happened, not by the status: a request held because a worker
+        # died on it or a step failed after every retry is not an incomplete or unverified answer.
+        counted_hold = False
+        if request.kind == RequestKind.ACCESS and request.id in held_incomplete_ids:
             held_access.append(request.id)
             flags[request.id].append(HELD_ACCESS)
-        if request.kind in ERASURE_KINDS and (
-            request.status == RequestStatus.HELD or request.id in verification_failed_ids
-        ):
+            counted_hold = True
+        if request.kind in ERASURE_KINDS and request.id in verification_failed_ids:
             erasure_failed.append(request.id)
             flags[request.id].append(ERASURE_FAILED)
+            counted_hold = True
+        if request.status == RequestStatus.HELD and not counted_hold:
+            held_other.append(request.id)
+            flags[request.id].append(HELD_OTHER)
         if request.status == RequestStatus.REFUSED:
             refusals.append(
                 Refusal(
@@ -351,6 +363,7 @@ def cnil_figures(
         followed_up_open=followed_up_open,
         held_access=held_access,
         erasure_verification_failed=erasure_failed,
+        held_other=held_other,
         refusals=refusals,
         repeated=repeated,
         extended=extended,

@@ -166,6 +166,7 @@ def compliance_report_data(*, report: ComplianceReport) -> dict[str, Any]:
             "followed_up_open": figures.followed_up_open,
             "held_access": figures.held_access,
             "erasure_verification_failed": figures.erasure_verification_failed,
+            "held_other": figures.held_other,
             "extended": figures.extended,
             "searches_not_whole_collection": figures.searches_not_whole,
         },

@@ -93,6 +93,7 @@ SEEDED_TOTALS = {
     "followed_up_open": 0,
     "held_access": 1,
     "erasure_verification_failed": 1,
+    "held_other": 0,
     "refused": 1,
     "repeated": 1,
     "extended": 1,

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from rights.models import DataRequest, RequestStatus
 from rights.services.cnil import (
@@ -13,6 +14,7 @@ from rights.services.cnil import (
     EXTENDED,
     FOLLOWED_UP,
     HELD_ACCESS,
+    HELD_OTHER,
     LATE,
     OVERDUE,
     REFUSED,
@@ -225,3 +227,50 @@ def test_nothing_seeded_gives_zeroes() -> None:
     empty = cnil_figures()
     assert set(empty.totals().values()) == {0}
     assert empty.monthly == [] and empty.searches == []
+
+
+def test_holds_are_counted_by_what_happened_not_by_the_status(settings) -> None:
+    import inspect
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rights.services import access_report, erasure
+    from rights.services.audit import audit_record
+    from rights.services.fulfilment import fulfil_failed, request_hold, search_failed
+    from rights.services.recovery import request_requeue_if_stuck
+
+    # The audit actions counted are the ones the pipeline writes.
+    assert 'action="answer_held_incomplete"' in inspect.getsource(access_report)
+    assert 'action="erasure_verification_failed"' in inspect.getsource(erasure)
+
+    incomplete = make_request(status=RequestStatus.FULFILLING)
+    request_hold(
+        request_id=incomplete.id,
+        from_statuses=[RequestStatus.FULFILLING],
+        reason="The access answer failed its completeness check: image 3 has no source URL",
+        action="answer_held_incomplete",
+    )
+    unverified = make_request(kind="erasure", status=RequestStatus.FULFILLING)
+    with transaction.atomic():
+        audit_record(actor="system", action="erasure_verification_failed", request_id=unverified.id)
+    fulfil_failed(request_id=unverified.id, error=RuntimeError("1 image still found"), final=True)
+
+    access_failed = make_request(status=RequestStatus.FULFILLING)
+    fulfil_failed(request_id=access_failed.id, error=OSError("disk full"), final=True)
+    erasure_search_failed = make_request(kind="erasure", status=RequestStatus.SEARCHING)
+    search_failed(request_id=erasure_search_failed.id, error=OSError("index unreadable"), final=True)
+    settings.STUCK_MAX_REQUEUES = 0
+    dead_worker = make_request(kind="objection", status=RequestStatus.SEARCHING)
+    DataRequest.objects.filter(id=dead_worker.id).update(status_changed_at=timezone.now() - timedelta(days=1))
+    assert request_requeue_if_stuck(request_id=dead_worker.id, now=timezone.now()) == "held"
+
+    assert set(DataRequest.objects.values_list("status", flat=True)) == {RequestStatus.HELD}
+    figures = cnil_figures()
+    # Before the fix: every held access request was "held for incompleteness" ([incomplete,
+    # access_failed]) and every held erasure or objection "failed verification" (four of them).
+    assert figures.held_access == [incomplete.id]
+    assert figures.erasure_verification_failed == [unverified.id]
+    assert figures.held_other == [access_failed.id, erasure_search_failed.id, dead_worker.id]
+    assert figures.flags[dead_worker.id] == [HELD_OTHER]
+    assert figures.totals()["held_other"] == 3
