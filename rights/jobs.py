@@ -86,6 +86,7 @@ def suppression_check_job() -> dict[str, int]:
         "faces_checked": result.faces_checked,
         "templates_checked": result.templates_checked,
         "images_deleted": result.images_deleted,
+        "images_taken": result.images_taken,
     }
 
 

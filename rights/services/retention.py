@@ -44,6 +44,7 @@ class SuppressionCheckResult:
     faces_checked: int
     templates_checked: int
     images_deleted: int
+    images_taken: int = 0  # matched, but another worker held the image: left for the next run
 
 
 def _cursor(name: str) -> JobCursor:
@@ -100,19 +101,34 @@ def _new_templates_hits(*, after_id: int) -> tuple[int, int, dict[int, tuple[int
     return len(rows), rows[-1][0], hits
 
 
-def _suppressed_images_delete(*, hits: dict[int, tuple[int, float]], now: datetime) -> int:
-    """Delete each image, count it as a skip, ledger it under the objecting request, notify recipients."""
+def _suppressed_images_delete(*, hits: dict[int, tuple[int, float]], now: datetime) -> tuple[int, int]:
+    """Delete each image, count it as a skip, ledger it under the objecting request, notify recipients.
+
+    Returns (deleted, taken). Each image is deleted in one transaction with its skip, ledger and
+    audit rows, under a lock on its row: an image another worker holds (an erasure deleting it, a
+    concurrent run) is skipped and counted as taken, not waited for.
+    """
     references = dict(
         SuppressedFace.objects.filter(id__in={t for t, _ in hits.values()}).values_list("id", "reference")
     )
-    deleted = 0
+    deleted = taken = 0
     notify: set[int] = set()
     for image_id, (template_id, score) in sorted(hits.items()):
-        outcome: ImageDeletion = images_delete(image_ids=[image_id])[0]
-        if not outcome.found:
-            continue
         request_id = _request_id_for(references.get(template_id, ""))
         with transaction.atomic():
+            mine = (
+                Image.objects.select_for_update(skip_locked=True)
+                .filter(id=image_id)
+                .values_list("id", flat=True)
+                .first()
+            )
+            if mine is None:
+                taken += Image.objects.filter(id=image_id).exists()  # else: already gone
+                continue
+            # Its own transaction becomes a savepoint of this one (see retention_delete_chunk).
+            outcome: ImageDeletion = images_delete(image_ids=[image_id])[0]
+            if not outcome.found:
+                continue
             # The image is gone like one refused at ingestion: counted the same way, hash only.
             IngestionSkip.objects.create(
                 sha256=outcome.sha256,
@@ -147,7 +163,7 @@ def _suppressed_images_delete(*, hits: dict[int, tuple[int, float]], now: dateti
         logger.info("suppression check: image %s deleted (template %s)", image_id, template_id)
     for request_id in sorted(notify):
         notices_create_for_erasure(request_id=request_id)
-    return deleted
+    return deleted, taken
 
 
 def suppression_check(*, now: datetime | None = None) -> SuppressionCheckResult:
@@ -181,16 +197,27 @@ def suppression_check(*, now: datetime | None = None) -> SuppressionCheckResult:
     for image_id, (template_id, score) in template_hits.items():
         if score > hits.get(image_id, (0, -1.0))[1]:
             hits[image_id] = (template_id, score)
-    deleted = _suppressed_images_delete(hits=hits, now=now) if hits else 0
+    deleted, taken = _suppressed_images_delete(hits=hits, now=now) if hits else (0, 0)
 
-    # Conditional on position: a concurrent run that got further is never moved back.
-    JobCursor.objects.filter(name=FACE_CURSOR, position__lt=face_last).update(position=face_last)
-    JobCursor.objects.filter(name=TEMPLATE_CURSOR, position__lt=template_last).update(position=template_last)
+    if not taken:
+        # Conditional on position: a concurrent run that got further is never moved back. With an
+        # image taken by another worker the cursors stay, so the next run checks it again.
+        JobCursor.objects.filter(name=FACE_CURSOR, position__lt=face_last).update(position=face_last)
+        JobCursor.objects.filter(name=TEMPLATE_CURSOR, position__lt=template_last).update(
+            position=template_last
+        )
     result = SuppressionCheckResult(
-        faces_checked=faces_checked, templates_checked=templates_checked, images_deleted=deleted
+        faces_checked=faces_checked,
+        templates_checked=templates_checked,
+        images_deleted=deleted,
+        images_taken=taken,
     )
     logger.info(
-        "suppression check faces=%s templates=%s deleted=%s", faces_checked, templates_checked, deleted
+        "suppression check faces=%s templates=%s deleted=%s taken=%s",
+        faces_checked,
+        templates_checked,
+        deleted,
+        taken,
     )
     return result
 
@@ -233,18 +260,26 @@ def retention_delete_chunk(*, now: datetime | None = None, chunk: int = RETENTIO
     batch, more = candidates[:chunk], len(candidates) > chunk
     if not batch:
         return RetentionResult(deleted=0, more=False)
-    outcomes = images_delete(image_ids=batch)
-    deleted = sum(1 for outcome in outcomes if outcome.found)
+    # One transaction for the chunk: images_delete's own per-image transactions become savepoints
+    # in it, so the rows' deletion and the audit row naming them (with their hashes) commit together
+    # or not at all. What is outside the database cannot join it: the files go before the rows and
+    # the index entries just before the commit. If the commit fails, those images keep their rows
+    # (still past retention, so the next run deletes them again, a missing file being no error) and
+    # lose only their index entries (index_sync restores them), and no audit row claims otherwise.
     with transaction.atomic():
-        audit_record(
-            actor=SYSTEM,
-            action="retention_images_deleted",
-            detail={
-                "images": deleted,
-                "collected_before": cutoff.isoformat(),
-                "retention_days": settings.COLLECTION_RETENTION_DAYS,
-                "image_ids": [outcome.image_id for outcome in outcomes if outcome.found][:RETENTION_CHUNK],
-            },
-        )
+        outcomes = [outcome for outcome in images_delete(image_ids=batch) if outcome.found]
+        deleted = len(outcomes)
+        if deleted:
+            audit_record(
+                actor=SYSTEM,
+                action="retention_images_deleted",
+                detail={
+                    "images": deleted,
+                    "collected_before": cutoff.isoformat(),
+                    "retention_days": settings.COLLECTION_RETENTION_DAYS,
+                    "image_ids": [outcome.image_id for outcome in outcomes],
+                    "image_sha256s": [outcome.sha256 for outcome in outcomes],
+                },
+            )
     logger.info("retention: %s images collected before %s deleted; more=%s", deleted, cutoff.date(), more)
     return RetentionResult(deleted=deleted, more=more)

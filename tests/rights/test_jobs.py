@@ -6,16 +6,31 @@ import json
 import socket
 from datetime import timedelta
 
+import numpy as np
 import pytest
 import time_machine
 from celery.schedules import crontab
 from django.core import mail
 
-from matching.models import Image
+from matching.models import Face, Image, IngestionSkip
+from matching.services.deletion import images_delete
+from matching.services.embedding import embedding_to_bytes
+from matching.services.suppression import suppression_add
 from portal.celery import app
 from rights import jobs
-from rights.models import DataRequest, Recipient, RecipientNotice, RequestKind, RequestStatus
+from rights.models import (
+    AuditEvent,
+    DataRequest,
+    JobCursor,
+    Match,
+    PurgeRecord,
+    Recipient,
+    RecipientNotice,
+    RequestKind,
+    RequestStatus,
+)
 from rights.schedule import BEAT_SCHEDULE
+from rights.services import retention
 from rights.services.notices import notice_acknowledge, notices_create_for_erasure
 from tests.rights.jobs_helpers import (
     erase,
@@ -23,6 +38,7 @@ from tests.rights.jobs_helpers import (
     make_image,
     make_request,
     release,
+    row_locked,
     server_url,
     webhook_server,
 )
@@ -100,6 +116,7 @@ def test_periodic_jobs_run_twice_do_their_work_once(settings):
             "faces_checked": 0,
             "templates_checked": 0,
             "images_deleted": 0,
+            "images_taken": 0,
         }
         assert jobs.retention_job() == 0  # no retention period set
     assert DataRequest.objects.get(id=closed.id).purged_at == now
@@ -173,3 +190,92 @@ def test_a_stuck_request_is_resumed_by_a_real_worker(celery_worker_process, sett
     )
     actions = list(request.events.order_by("id").values_list("action", flat=True))
     assert actions[:2] == ["requeued_after_stuck", "search_started"]
+
+
+@pytest.mark.django_db
+def test_retention_job_run_twice_row_gone_row_taken(settings):
+    settings.COLLECTION_RETENTION_DAYS = 30
+    settings.RETENTION_CHUNK = 10
+    old = make_image("old", collected_at=local(2025, 1, 1))
+    gone = make_image("gone", collected_at=local(2025, 1, 2))
+    taken = make_image("taken", collected_at=local(2025, 1, 3))
+    # Row taken: the image is part of a request still open; it waits until the request closes.
+    open_request = make_request(status=RequestStatus.REVIEW)
+    Match.objects.create(
+        request=open_request, image=taken, image_sha256=taken.sha256, score=0.9, band="match"
+    )
+    # Row gone: an erasure deleted it before the job came to it.
+    images_delete(image_ids=[gone.id])
+    with time_machine.travel(local(2026, 6, 10, 2), tick=False):
+        assert jobs.retention_job() == 1
+        assert jobs.retention_job() == 0  # run twice: nothing more, and no second audit row
+    assert sorted(Image.objects.values_list("id", flat=True)) == [taken.id]
+    (event,) = AuditEvent.objects.filter(action="retention_images_deleted")
+    assert event.detail["image_ids"] == [old.id] and event.detail["image_sha256s"] == [old.sha256]
+
+
+@pytest.mark.django_db
+def test_retention_writes_its_audit_row_in_the_transaction_that_deletes_the_rows(settings, monkeypatch):
+    """Before the fix the images were deleted (and committed) first and the audit row written after,
+    in its own transaction: a failure in between left images deleted with no record of it."""
+    settings.COLLECTION_RETENTION_DAYS = 30
+    images = [make_image(f"old-{n}", collected_at=local(2025, 1, 1 + n)) for n in range(3)]
+
+    def audit_fails(**kwargs):
+        raise RuntimeError("database went away while auditing")
+
+    monkeypatch.setattr(retention, "audit_record", audit_fails)  # fault injection only
+    with time_machine.travel(local(2026, 6, 10, 2), tick=False), pytest.raises(RuntimeError):
+        retention.retention_delete_chunk()
+    assert Image.objects.count() == 3  # the deletion rolled back with the audit row
+    monkeypatch.undo()
+    with time_machine.travel(local(2026, 6, 10, 3), tick=False):
+        assert retention.retention_delete_chunk().deleted == 3
+    (event,) = AuditEvent.objects.filter(action="retention_images_deleted")
+    assert event.detail["image_sha256s"] == [image.sha256 for image in images]
+    assert not Image.objects.exists()
+
+
+needs_row_locks = pytest.mark.skipif(
+    "not __import__('django.db').db.connection.features.has_select_for_update_skip_locked",
+    reason="SQLite has no row locks: its writers are serialised by the database lock",
+)
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_purge_job_leaves_a_request_another_worker_is_purging(settings):
+    """Row taken: another worker holds the request (purging it); this run skips it, never waits."""
+    settings.SELFIE_RETENTION_DAYS = 30
+    closed = make_request(
+        status=RequestStatus.REFUSED, received_at=local(2026, 1, 2), closed_at=local(2026, 1, 5)
+    )
+    with time_machine.travel(local(2026, 3, 10, 8), tick=False):
+        with row_locked(DataRequest, closed.id):
+            assert jobs.requests_purge_job() == {"requests": 0, "answer_archives": 0}
+        assert not PurgeRecord.objects.exists()
+        assert jobs.requests_purge_job() == {"requests": 1, "answer_archives": 0}
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_suppression_check_job_leaves_an_image_another_worker_holds():
+    """Row taken: another worker holds a matching image (an erasure deleting it); this run deletes
+    the others, leaves it, and keeps its cursors so that the next run checks it again."""
+    vector = np.zeros(512, dtype="<f4")
+    vector[0] = 1.0
+    held, free = make_image("held"), make_image("free")
+    for image in (held, free):
+        Face.objects.create(
+            image=image, x1=1, y1=1, x2=90, y2=90, det_score=0.9, embedding=embedding_to_bytes(vector=vector)
+        )
+    suppression_add(reference="request:424242", vector=vector)
+    with row_locked(Image, held.id):
+        result = jobs.suppression_check_job()
+    assert (result["images_deleted"], result["images_taken"]) == (1, 1)
+    assert list(Image.objects.values_list("id", flat=True)) == [held.id]
+    assert not JobCursor.objects.filter(position__gt=0).exists()
+    again = jobs.suppression_check_job()
+    assert (again["images_deleted"], again["images_taken"]) == (1, 0)
+    assert not Image.objects.exists()
+    assert IngestionSkip.objects.count() == 2
