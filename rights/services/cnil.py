@@ -21,7 +21,8 @@ What is counted:
 - refusals and their written reasons;
 - repeated requests (linked to earlier ones) and how each was answered;
 - for every search, the span of collection dates it covered against the span of the collection at
-  that moment; a search that did not cover the whole collection is flagged.
+  that moment, and the faces in the index it searched against the faces in the collection then
+  (both recorded by the search); a search that did not cover the whole collection is flagged.
 
 Requests whose email was never confirmed are not requests staff can act on (the person may have
 mistyped the address): they are counted apart, not as overdue.
@@ -86,6 +87,8 @@ class SearchSpan:
     searched_from: datetime | None
     searched_to: datetime | None
     searched_size: int | None
+    index_faces: int | None  # vectors in the index searched (after its sync), recorded by the search
+    collection_faces: int | None  # faces in the collection at that moment, recorded by the search
     collection_from: datetime | None  # the collection's span when the search ran
     collection_to: datetime | None
     covers_whole: bool
@@ -196,10 +199,13 @@ def _day(moment: datetime) -> str:
 
 
 def search_span_check(*, request: DataRequest) -> SearchSpan | None:
-    """The span of collection dates a request's search covered, against the collection's at that time.
+    """Whether a request's search covered the whole collection: dates and faces.
 
-    The collection at search time is every image ingested by then; images erased since can only
-    narrow it, so they never make a complete search look incomplete.
+    The span of collection dates it covered is checked against the collection's at that time (every
+    image ingested by then; images erased since can only narrow it, so they never make a complete
+    search look incomplete). The faces the index held when it was searched are checked against
+    the faces the collection held at that moment: an index missing faces searched only part of the
+    collection, whatever the dates say. Searches from before those counts were recorded have none.
     """
     if request.searched_at is None:
         return None
@@ -222,6 +228,11 @@ def search_span_check(*, request: DataRequest) -> SearchSpan | None:
                     f"images collected up to {_day(last)} were not covered "
                     f"(search ended at {_day(request.searched_collection_to)})"
                 )
+    index_faces, collection_faces = request.searched_index_faces, request.searched_collection_faces
+    if index_faces is not None and collection_faces is not None and index_faces != collection_faces:
+        problems.append(
+            f"the index searched held {index_faces} faces, the collection {collection_faces} at that moment"
+        )
     return SearchSpan(
         request_id=request.id,
         kind=request.kind,
@@ -229,6 +240,8 @@ def search_span_check(*, request: DataRequest) -> SearchSpan | None:
         searched_from=request.searched_collection_from,
         searched_to=request.searched_collection_to,
         searched_size=request.searched_collection_size,
+        index_faces=index_faces,
+        collection_faces=collection_faces,
         collection_from=first,
         collection_to=last,
         covers_whole=not problems,

@@ -274,3 +274,33 @@ def test_holds_are_counted_by_what_happened_not_by_the_status(settings) -> None:
     assert figures.held_other == [access_failed.id, erasure_search_failed.id, dead_worker.id]
     assert figures.flags[dead_worker.id] == [HELD_OTHER]
     assert figures.totals()["held_other"] == 3
+
+
+def test_a_search_whose_index_missed_faces_is_flagged(seeded) -> None:
+    # Dates cover the whole collection, but the index searched held 2 faces of the collection's 3.
+    partial = make_request(
+        received_at=local(2024, 6, 2, 10),
+        searched_at=local(2024, 6, 3, 10),
+        searched_collection_from=local(2019, 6, 1),
+        searched_collection_to=local(2024, 5, 30),
+        searched_index_faces=2,
+        searched_collection_faces=3,
+    )
+    whole = make_request(
+        received_at=local(2024, 6, 2, 11),
+        searched_at=local(2024, 6, 3, 11),
+        searched_collection_from=local(2019, 6, 1),
+        searched_collection_to=local(2024, 5, 30),
+        searched_index_faces=3,
+        searched_collection_faces=3,
+    )
+    span = search_span_check(request=partial)
+    # Before the fix only the dates were checked: covers_whole was True and problem "".
+    assert not span.covers_whole
+    assert span.problem == "the index searched held 2 faces, the collection 3 at that moment"
+    assert (span.index_faces, span.collection_faces) == (2, 3)
+    assert search_span_check(request=whole).covers_whole
+    with time_machine.travel(local(*NOW), tick=False):
+        figures = cnil_figures()
+    assert figures.searches_not_whole == [*ids(seeded, "search_incomplete"), partial.id]
+    assert figures.flags[partial.id] == [SEARCH_NOT_WHOLE]
