@@ -53,6 +53,24 @@ LINE_COLUMNS = [
     "flags",
 ]
 
+# The CSV's sections after the requests and the totals: each repeated request and how it was
+# answered, and each search's span and face counts against the collection's (the CNIL's findings).
+REPEATED_COLUMNS = ["request_id", "kind", "status", "earlier_ids", "answer_kinds", "answered_at", "in_time"]
+SEARCH_COLUMNS = [
+    "request_id",
+    "kind",
+    "searched_at",
+    "searched_from",
+    "searched_to",
+    "searched_size",
+    "index_faces",
+    "collection_faces",
+    "collection_from",
+    "collection_to",
+    "covers_whole",
+    "problem",
+]
+
 
 class ReportError(ValueError):
     """A report that cannot be made as asked (bad period or format); the message says why."""
@@ -190,7 +208,11 @@ def _csv_cell(value: Any) -> Any:
 
 
 def compliance_report_render(*, report: ComplianceReport, format: str) -> str:
-    """The report as JSON, CSV (sections separated by a blank line) or a standalone HTML page."""
+    """The report as JSON, CSV or a standalone HTML page.
+
+    The CSV's sections, separated by a blank line: the requests, the figures (with their request
+    ids), the refusals, the repeated requests, the searches, and the months.
+    """
     if format == "json":
         return json.dumps(compliance_report_data(report=report), indent=2, ensure_ascii=False) + "\n"
     if format == "csv":
@@ -202,14 +224,30 @@ def compliance_report_render(*, report: ComplianceReport, format: str) -> str:
             writer.writerow([_csv_cell(row[column]) for column in LINE_COLUMNS])
         writer.writerow([])
         writer.writerow(["figure", "value", "request_ids"])
-        lists = compliance_report_data(report=report)["lists"]
-        for name, value in report.figures.totals().items():
-            ids = {**lists, "refused": [r.request_id for r in report.figures.refusals]}.get(name, [])
-            writer.writerow([name, value, _csv_cell(ids)])
+        figures = report.figures
+        ids = {
+            **compliance_report_data(report=report)["lists"],
+            "requests": figures.request_ids,
+            "refused": [r.request_id for r in figures.refusals],
+            "repeated": [r.request_id for r in figures.repeated],
+            "searches": [s.request_id for s in figures.searches],
+        }
+        for name, value in figures.totals().items():
+            writer.writerow([name, value, _csv_cell(ids.get(name, []))])
         writer.writerow([])
         writer.writerow(["refused_request_id", "refused_at", "reason"])
-        for refusal in report.figures.refusals:
+        for refusal in figures.refusals:
             writer.writerow([refusal.request_id, _csv_cell(refusal.refused_at), refusal.reason])
+        writer.writerow([])
+        writer.writerow(REPEATED_COLUMNS)
+        for repeated in figures.repeated:
+            row = asdict(repeated)
+            writer.writerow([_csv_cell(row[column]) for column in REPEATED_COLUMNS])
+        writer.writerow([])
+        writer.writerow(SEARCH_COLUMNS)
+        for span in figures.searches:
+            row = asdict(span)
+            writer.writerow([_csv_cell(row[column]) for column in SEARCH_COLUMNS])
         writer.writerow([])
         writer.writerow(["month", "answered_in_time", "answered_late"])
         for month in report.figures.monthly:

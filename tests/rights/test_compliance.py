@@ -109,7 +109,9 @@ def test_json_report_timeline_of_each_request(seeded) -> None:
 
 def test_csv_report_lines_and_totals(seeded) -> None:
     sections = run(*YEAR, "--format", "csv").split("\n\n")
-    requests, totals, refusals, monthly = (list(csv.reader(io.StringIO(s))) for s in sections)
+    requests, totals, refusals, repeated, searches, monthly = (
+        list(csv.reader(io.StringIO(s))) for s in sections
+    )
     assert requests[0][:4] == ["request_id", "kind", "status", "received_at"]
     rows = {int(row[0]): dict(zip(requests[0], row, strict=True)) for row in requests[1:]}
     assert len(rows) == 12
@@ -132,6 +134,32 @@ def test_csv_report_lines_and_totals(seeded) -> None:
     assert by_name["searches_not_whole_collection"][2] == str(seeded["search_incomplete"].id)
 
     assert refusals[1] == [str(seeded["refused"].id), "2024-05-10T10:00:00+02:00", REFUSAL_REASON]
+    # Before the fix the CSV had neither section, and the "repeated" figure's row had no ids.
+    assert by_name["repeated"][2] == str(seeded["repeated"].id)
+    assert by_name["searches"][2] == f"{seeded['on_time'].id};{seeded['search_incomplete'].id}"
+    assert repeated == [
+        ["request_id", "kind", "status", "earlier_ids", "answer_kinds", "answered_at", "in_time"],
+        [
+            str(seeded["repeated"].id),
+            "access",
+            "answered",
+            str(seeded["on_time"].id),
+            "access_report",
+            "2024-06-05T10:00:00+02:00",
+            "yes",
+        ],
+    ]
+    assert searches[0][:3] == ["request_id", "kind", "searched_at"]
+    spans = {int(row[0]): dict(zip(searches[0], row, strict=True)) for row in searches[1:]}
+    assert sorted(spans) == sorted([seeded["on_time"].id, seeded["search_incomplete"].id])
+    incomplete = spans[seeded["search_incomplete"].id]
+    assert (incomplete["searched_from"], incomplete["searched_to"], incomplete["covers_whole"]) == (
+        "2021-01-01T00:00:00+01:00",
+        "2023-12-31T00:00:00+01:00",
+        "no",
+    )
+    assert incomplete["problem"].startswith("images collected from 2019-06-01 were not covered")
+    assert spans[seeded["on_time"].id]["covers_whole"] == "yes"
     assert monthly[1:] == [
         ["2024-03", "1", "0"],
         ["2024-04", "1", "1"],
