@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -22,6 +23,10 @@ from rights.services.recipients import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class ReleasesNotRecorded(Exception):
+    """The manifest named recipients for an image, and its releases could not be recorded."""
 
 
 def _released_at(value: str) -> datetime:
@@ -47,12 +52,21 @@ def releases_from_manifest(
 
     A name not seen before creates the recipient with an unknown contact: the release must not be
     lost (it is what an erasure notice will be sent from), and the admin flags it for staff.
+
+    Raises ReleasesNotRecorded, having recorded none of the image's releases, when any cannot be
+    recorded (e.g. a name over 200 characters). The image is committed by then; ingestion sends
+    this signal with send_robust and reports the error as a warning of the file, so that a release
+    is never lost silently. Staff record it in the admin (re-ingesting the same file adds nothing,
+    so it does not send the signal again).
     """
     try:
-        _releases_record(image_id=image_id, extra=extra or {})
-    except Exception:
-        # Ingestion has committed and must not fail for this; the log names the image to redo.
-        logger.exception("image %s: recording its releases from the manifest failed", image_id)
+        with transaction.atomic():
+            _releases_record(image_id=image_id, extra=extra or {})
+    except Exception as exc:
+        logger.error("image %s: recording its releases from the manifest failed", image_id)
+        raise ReleasesNotRecorded(
+            f"image {image_id}: the releases named in released_to were not recorded: {exc}"
+        ) from exc
 
 
 def _releases_record(*, image_id: int, extra: dict[str, Any]) -> None:

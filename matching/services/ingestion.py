@@ -62,6 +62,9 @@ class IngestOutcome:
     reason: str = ""  # ImageRejected.reason, "unreadable", or "suppressed"
     message: str = ""
     sha256: str = ""
+    # Failures of the image_ingested receivers (e.g. the releases named in the manifest could not be
+    # recorded): the image is stored, but what the receiver should have recorded is not.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -228,6 +231,7 @@ def _image_store(
     name = _file_name(analysis.sha256, analysis.clean_extension)
     path = _file_write(name, analysis.clean_bytes)
     extra = dict(item.extra)
+    warnings: list[str] = []
     try:
         with transaction.atomic():
             image = Image(
@@ -256,7 +260,9 @@ def _image_store(
                 ]
             )
             image_id = image.pk
-            transaction.on_commit(lambda: image_ingested.send(sender=Image, image_id=image_id, extra=extra))
+            transaction.on_commit(
+                lambda: _ingested_announce(image_id=image_id, extra=extra, warnings=warnings)
+            )
     except IntegrityError:
         # Another process stored the same bytes first. Its row names this very file (same content,
         # same name), so the file stays.
@@ -274,9 +280,31 @@ def _image_store(
         face_ids = list(Face.objects.filter(image_id=image_id).order_by("pk").values_list("pk", flat=True))
     logger.info("ingest: image %s added with %s faces", image_id, len(face_ids))
     outcome = IngestOutcome(
-        name=item.name, status=ADDED, image_id=image_id, faces=len(face_ids), sha256=analysis.sha256
+        name=item.name,
+        status=ADDED,
+        image_id=image_id,
+        faces=len(face_ids),
+        sha256=analysis.sha256,
+        warnings=warnings,
     )
     return outcome, face_ids, vectors
+
+
+def _ingested_announce(*, image_id: int, extra: dict[str, str], warnings: list[str]) -> None:
+    """Send image_ingested to every receiver; a receiver's failure becomes a warning of the outcome.
+
+    send_robust: one failing receiver neither stops the others nor undoes the committed image, and
+    its error is reported (``ingest --json``) instead of lost.
+    """
+    for receiver, response in image_ingested.send_robust(sender=Image, image_id=image_id, extra=extra):
+        if isinstance(response, Exception):
+            logger.error(
+                "ingest: image %s: receiver %s failed (%s)",
+                image_id,
+                getattr(receiver, "__qualname__", repr(receiver)),
+                response.__class__.__name__,
+            )
+            warnings.append(str(response))
 
 
 def _bytes_read(item: IngestItem) -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import json
 import logging
 from datetime import datetime
 
@@ -21,6 +23,7 @@ from rights.services.recipients import (
     recipient_names_parse,
     releases_record,
 )
+from rights.signals import ReleasesNotRecorded
 from tests.rights.jobs_helpers import local, make_image
 
 pytestmark = pytest.mark.django_db
@@ -115,11 +118,44 @@ def test_the_receiver_records_releases_from_the_signal(caplog):
     assert Release.objects.count() == 1
 
 
-def test_the_receiver_never_fails_the_ingestion(caplog):
-    """An image gone before the receiver ran: logged with its id, no exception reaches ingestion."""
-    with caplog.at_level(logging.ERROR, logger="rights.signals"):
-        image_ingested.send(sender=Image, image_id=424242, extra={"released_to": "Acme"})
+def test_the_receiver_raises_a_clear_error_instead_of_losing_the_release(caplog):
+    """Before the fix the receiver logged and swallowed the error: the release was lost silently.
+    Now it raises (ingestion sends with send_robust and reports it) and records none of the row's
+    releases, so the warning is the whole story."""
+    with caplog.at_level(logging.ERROR, logger="rights.signals"), pytest.raises(ReleasesNotRecorded):
+        image_ingested.send(sender=Image, image_id=424242, extra={"released_to": "Acme"})  # image gone
     assert "image 424242: recording its releases from the manifest failed" in caplog.text
+    image = make_image("long-name")
+    responses = image_ingested.send_robust(
+        sender=Image, image_id=image.id, extra={"released_to": f"Acme; {'x' * 201}"}
+    )
+    (error,) = [response for _, response in responses if isinstance(response, Exception)]
+    assert isinstance(error, ReleasesNotRecorded)
+    assert f"image {image.id}: the releases named in released_to were not recorded" in str(error)
+    assert "at most 200 characters" in str(error)
+    assert not Release.objects.exists() and not Recipient.objects.exists()  # Acme not half-recorded
+
+
+@pytest.mark.models
+@pytest.mark.django_db(transaction=True)
+def test_ingest_json_reports_a_release_that_could_not_be_recorded(tmp_path, lfw_identities):
+    """A recipient name over 200 characters: the image is stored, and ``ingest --json`` says, for that
+    file, that its releases were not recorded (before the fix: nothing said, nothing recorded)."""
+    path = sorted(lfw_identities.items())[0][1][0]
+    manifest = tmp_path / "manifest.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "released_to"])
+        writer.writerow([path, "N" * 201])
+    out = io.StringIO()
+    call_command("ingest", str(path), "--manifest", str(manifest), "--json", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert summary["added"] == 1 and summary["warnings"] == 1
+    (entry,) = summary["images"]
+    assert entry["status"] == "added" and Image.objects.filter(id=entry["image_id"]).exists()
+    (warning,) = entry["warnings"]
+    assert "the releases named in released_to were not recorded" in warning
+    assert "at most 200 characters" in warning
     assert not Release.objects.exists()
 
 

@@ -124,14 +124,24 @@ class Command(BaseCommand):
                 "suppressed": counts[SUPPRESSED],
                 "faces": faces,
                 "images": [
-                    {"path": o.name, "status": o.status, "image_id": o.image_id, "faces": o.faces}
+                    {
+                        "path": o.name,
+                        "status": o.status,
+                        "image_id": o.image_id,
+                        "faces": o.faces,
+                        "warnings": o.warnings,
+                    }
                     for o in outcomes
                 ],
+                "warnings": sum(len(o.warnings) for o in outcomes),
             }
             self.stdout.write(json.dumps(summary))
             return
         for outcome in rejected:
             self.stdout.write(f"rejected {outcome.name}: {outcome.message}")
+        for outcome in outcomes:
+            for warning in outcome.warnings:
+                self.stderr.write(f"warning {outcome.name}: {warning}")
         self.stdout.write(
             f"{counts[ADDED]} added ({faces} faces), {counts[DUPLICATE]} duplicates, "
             f"{len(rejected)} rejected, "
