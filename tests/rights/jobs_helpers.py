@@ -6,7 +6,7 @@ import hashlib
 import json
 import smtplib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -125,8 +125,19 @@ class DeadAddressBackend(locmem.EmailBackend):
 
 
 @contextmanager
-def row_locked(model: type, row_id: int) -> Iterator[None]:
-    """Hold ``SELECT ... FOR UPDATE`` on one row from another connection (another worker's transaction)."""
+def row_locked(
+    model: type,
+    row_id: int,
+    *,
+    then: Callable[[], Any] | None = None,
+    release_after: float | None = None,
+) -> Iterator[None]:
+    """Hold ``SELECT ... FOR UPDATE`` on one row from another connection (another worker's transaction).
+
+    ``then`` runs inside that transaction (what the other worker does with the row). The lock is
+    released when the block ends, or, with ``release_after``, by the other worker itself after that
+    many seconds (so that the block can wait for it).
+    """
     from django.db import connections, transaction
 
     locked, release_lock, done = threading.Event(), threading.Event(), threading.Event()
@@ -136,8 +147,10 @@ def row_locked(model: type, row_id: int) -> Iterator[None]:
         try:
             with transaction.atomic():
                 model.objects.select_for_update().get(id=row_id)
+                if then is not None:
+                    then()
                 locked.set()
-                release_lock.wait(timeout=30)
+                release_lock.wait(timeout=30 if release_after is None else release_after)
         except BaseException as exc:  # reported to the test below
             errors.append(exc)
             locked.set()

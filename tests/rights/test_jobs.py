@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from celery.schedules import crontab
 from django.core import mail
+from django.utils import timezone
 
 from matching.models import Face, Image, IngestionSkip
 from matching.services.deletion import images_delete
@@ -279,3 +280,20 @@ def test_suppression_check_job_leaves_an_image_another_worker_holds():
     assert (again["images_deleted"], again["images_taken"]) == (1, 0)
     assert not Image.objects.exists()
     assert IngestionSkip.objects.count() == 2
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+def test_notice_send_task_waits_for_the_worker_sending_it_and_sends_nothing_more():
+    """Row taken: another worker holds the notice while it sends it; this task waits for its lock,
+    then finds the notice sent and sends nothing (one email in all)."""
+    request = _erasure_with_recipients()
+    notice = notices_create_for_erasure(request_id=request.id)[0]
+
+    def other_worker_sends() -> None:
+        RecipientNotice.objects.filter(id=notice.id).update(sent_at=timezone.now())
+
+    with row_locked(RecipientNotice, notice.id, then=other_worker_sends, release_after=0.5):
+        assert jobs.notice_send_task(notice.id) is False
+    assert mail.outbox == []
+    assert not AuditEvent.objects.filter(action="recipient_notice_sent").exists()
