@@ -45,6 +45,18 @@ ERASURE_VERIFICATION_FAILED = "erasure_verification_failed"
 ACCESS_HELD_INCOMPLETE = "answer_held_incomplete"
 ERASURE_KINDS = [RequestKind.ERASURE, RequestKind.OBJECTION]
 
+# The figures whose target is 0 (each one a CNIL finding that must not recur).
+ZERO_TARGETS = [
+    "answered_late",
+    "overdue_now",
+    "answered_after_followup",
+    "followed_up_open",
+    "held_access",
+    "erasure_verification_failed",
+    "held_other",
+    "searches_not_whole_collection",
+]
+
 # Per-request flags (the compliance report shows them on each request's line).
 LATE = "answered_late"
 OVERDUE = "overdue"
@@ -140,7 +152,13 @@ class CnilFigures:
         return len(self.overdue_now)
 
     def totals(self) -> dict[str, int]:
-        """The headline counts (target 0 for every CNIL finding but the first four)."""
+        """The headline counts.
+
+        Target 0: answered_late, overdue_now, answered_after_followup, followed_up_open, held_access,
+        erasure_verification_failed, held_other, searches_not_whole_collection (ZERO_TARGETS). The
+        others are volumes (requests, answered...) or lawful acts shown with their reasons (refused,
+        repeated, extended).
+        """
         return {
             "requests": self.requests,
             "unconfirmed": self.unconfirmed,

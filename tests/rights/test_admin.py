@@ -473,3 +473,33 @@ def test_queue_with_the_pause_on_uses_the_due_date_in_force(client, users, setti
         html = client_for(client, viewer).get(QUEUE).content.decode()
     assert re.search(r'class="days-left due-soon"[^>]*>7 days left<', html)
     assert "2024-06-22" in html
+
+
+def test_summary_says_which_figures_have_a_target_of_zero(client, users) -> None:
+    from rights.services.cnil import ZERO_TARGETS
+
+    seed_history()
+    with time_machine.travel(local(*NOW), tick=False):
+        html = client_for(client, users[VIEWER]).get(SUMMARY).content.decode()
+    # Before the fix: "Every figure but the first two should be 0", refusals and repeated included.
+    assert "Every figure but the first two should be 0" not in html
+    targets = dict(
+        re.findall(
+            r'<tr data-figure="(\w+)"[^>]*><td>[^<]*</td><td class="count">\d+</td><td>([^<]*)</td>', html
+        )
+    )
+    assert sorted(key for key, target in targets.items() if target == "0") == sorted(ZERO_TARGETS)
+    assert (targets["refused"], targets["repeated"], targets["extended"]) == ("justified", "", "")
+    zero_targets = re.search(r'<p id="zero-targets">(.*?)</p>', html, re.S).group(1)
+    assert "Refusals, repeated requests and extensions are lawful and have no target" in zero_targets
+
+
+def test_never_confirmed_requests_are_neither_overdue_nor_due_this_week(client, users) -> None:
+    # Received 20 May, due 20 June: due within 7 days of 15 June; received 1 May: overdue.
+    confirmed_soon = make_request(received_at=local(2024, 5, 20, 9), status=RequestStatus.QUEUED)
+    make_request(received_at=local(2024, 5, 20, 9), status=RequestStatus.UNCONFIRMED)
+    make_request(received_at=local(2024, 5, 1, 9), status=RequestStatus.UNCONFIRMED)
+    viewer = users[VIEWER]
+    # Before the fix the due-this-week filter listed the unconfirmed one too (the overdue one did not).
+    assert _filtered(client, viewer, "due_this_week=yes") == [confirmed_soon.id]
+    assert _filtered(client, viewer, "overdue=yes") == []
