@@ -38,6 +38,7 @@ from matching.services.imaging import ImageRejected, image_decode
 from rights.models import Answer, DataRequest, Match, Recipient, RequestKind, RequestStatus, Selfie
 from rights.services.audit import SYSTEM, audit_record
 from rights.services.fulfilment import answer_store, request_answered, request_hold
+from rights.services.search import search_whole_collection
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ GENERAL_KEYS = (
     "complaint",
     "source",
     "automated_decision_making",
+    "transfers",
     "search_coverage",
 )
 NOT_RECORDED = "Not recorded: we did not keep this when the image was collected."
@@ -231,7 +233,12 @@ def general_items(*, request: DataRequest) -> dict[str, str]:
     recipients = list(Recipient.objects.order_by("name").values_list("name", flat=True))
     span_from, span_to = request.searched_collection_from, request.searched_collection_to
     size = request.searched_collection_size or 0
-    if size:
+    if not search_whole_collection(request=request):
+        coverage = (
+            "Our search did not cover the whole collection: the index searched held "
+            f"{request.searched_index_faces} faces of the collection's {request.searched_collection_faces}."
+        )
+    elif size:
         coverage = (
             "We searched the whole collection, whatever the date an image was collected: "
             f"all {size} images, collected between {_date(span_from)} and {_date(span_to)}. "
@@ -279,6 +286,10 @@ def general_items(*, request: DataRequest) -> dict[str, str]:
             "effects or similarly affects you (Art. 22). Faces are compared automatically to find "
             "images in the collection; doubtful results were checked by a member of our staff before "
             "this answer was sent."
+        ),
+        "transfers": (
+            "Safeguards for transfers to countries outside the EU (Art. 15(2)): "
+            f"{settings.TRANSFER_SAFEGUARDS}"
         ),
         "search_coverage": coverage,
     }
@@ -381,7 +392,9 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
             "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
             "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
             "size": request.searched_collection_size or 0,
-            "whole_collection": True,
+            "index_faces": request.searched_index_faces,
+            "collection_faces": request.searched_collection_faces,
+            "whole_collection": search_whole_collection(request=request),
         },
         "summary": (
             f"We hold {len(expected)} image(s) of you."
@@ -409,9 +422,14 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
 # --- The completeness check -----------------------------------------------------------------
 
 
-def access_report_check(*, built: BuiltReport) -> list[str]:
-    """Read back what was built. Empty when complete; otherwise every problem found."""
+def access_report_check(*, request: DataRequest, built: BuiltReport) -> list[str]:
+    """Read back what was built. Empty when complete; otherwise every problem found.
+
+    The confirmed matches are read again here, not taken from the builder: every one must be in
+    the report, or in its "no longer held" list (and then really no longer held).
+    """
     problems: list[str] = []
+    confirmed = {match.image_sha256 for match in matches_confirmed(request=request)}
     try:
         archive = zipfile.ZipFile(io.BytesIO(built.archive))
         names = set(archive.namelist())
@@ -424,11 +442,16 @@ def access_report_check(*, built: BuiltReport) -> list[str]:
     if archived_html != built.html:
         problems.append("report.html differs from the HTML answer")
     items = {item.get("image_sha256"): item for item in report.get("images", [])}
-    for sha in built.expected_hashes:
-        item = items.get(sha)
-        if item is None:
-            problems.append(f"confirmed image {sha[:12]} is missing from the report")
-            continue
+    gone = {entry.get("image_sha256") for entry in report.get("no_longer_held", [])}
+    for sha in sorted(confirmed - set(items) - gone):
+        problems.append(f"confirmed image {sha[:12]} is missing from the report")
+    still_held = set(Image.objects.filter(sha256__in=gone).values_list("sha256", flat=True))
+    for sha in sorted(still_held):
+        problems.append(f"confirmed image {sha[:12]} is listed as no longer held but is still held")
+    for sha in sorted(gone - confirmed):
+        problems.append(f"image {sha[:12]} is listed as no longer held but was not a confirmed match")
+    for sha in sorted(set(items) & confirmed):
+        item = items[sha]
         for key in ITEM_TEXT_KEYS:
             if not str(item.get(key) or "").strip():
                 problems.append(f"image {sha[:12]}: '{key}' is empty")
@@ -447,10 +470,10 @@ def access_report_check(*, built: BuiltReport) -> list[str]:
         strangers = [f for f in faces_detect(rgb=copy.rgb) if not own or _iou(f.bbox, own) < OWN_FACE_IOU]
         if strangers:
             problems.append(f"image {sha[:12]}: {len(strangers)} other person's face(s) still recognisable")
-    extra = set(items) - set(built.expected_hashes)
+    extra = set(items) - confirmed
     if extra:
         problems.append(f"{len(extra)} image(s) in the report were not confirmed matches")
-    if report.get("image_count") != len(built.expected_hashes):
+    if report.get("image_count") != len(set(items) & confirmed):
         problems.append("the image count does not match the confirmed images")
     general = report.get("general", {})
     for key in GENERAL_KEYS:
@@ -471,7 +494,7 @@ def access_answer_run(*, request_id: int) -> Answer | None:
     """Build, check, store and send the access answer of a FULFILLING request; HELD if incomplete."""
     request = DataRequest.objects.get(id=request_id)
     built = access_report_build(request=request)
-    problems = access_report_check(built=built)
+    problems = access_report_check(request=request, built=built)
     if problems:
         reason = "The access answer failed its completeness check: " + "; ".join(problems)
         request_hold(

@@ -25,6 +25,8 @@ from rights.services.access_report import (
     ITEM_TEXT_KEYS,
     _box_grow,
     access_answer_run,
+    access_report_build,
+    access_report_check,
     face_regions_blur,
 )
 from tests.rights.pipeline_helpers import (
@@ -129,6 +131,14 @@ def test_access_answer_holds_every_image_with_other_faces_blurred(collection, ma
         assert report["general"][key].strip()
     assert settings.SUPERVISORY_AUTHORITY in report["general"]["complaint"]
     assert report["searched_collection"]["whole_collection"] is True
+    faces = Face.objects.count()
+    assert (
+        report["searched_collection"]["index_faces"]
+        == report["searched_collection"]["collection_faces"]
+        == faces
+    )
+    assert settings.TRANSFER_SAFEGUARDS in report["general"]["transfers"]
+    assert settings.TRANSFER_SAFEGUARDS in html  # Art. 15(2), before the fix in neither
     assert report["searched_collection"]["size"] == Image.objects.count()
     six_years_ago = Image.objects.get(pk=collection.old_image_id).collected_at
     assert timezone.localtime(six_years_ago).strftime("%d %B %Y") in report["general"]["search_coverage"]
@@ -222,3 +232,48 @@ def test_answering_access_resumes_the_same_persons_waiting_erasure(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         access_answer_run(request_id=request.id)
     assert erasure.status == RequestStatus.APPROVED and len(callbacks) == 1
+
+
+def test_a_build_that_drops_a_confirmed_match_is_held(collection, monkeypatch):
+    from rights.services import access_report as service
+
+    request = searched_and_decided(collection=collection, who="Al_Sharpton")
+    real = service.matches_confirmed
+    dropped = real(request=request)[0]
+    # A builder that loses one confirmed match: it also leaves it out of its own expected list,
+    # which the check trusted before the fix (so the partial answer went out).
+    monkeypatch.setattr(service, "matches_confirmed", lambda *, request: real(request=request)[1:])
+    built = access_report_build(request=request)
+    monkeypatch.setattr(service, "matches_confirmed", real)
+    assert dropped.image_sha256 not in built.expected_hashes
+
+    problems = access_report_check(request=request, built=built)
+    assert problems == [f"confirmed image {dropped.image_sha256[:12]} is missing from the report"]
+
+
+def test_an_image_erased_since_the_search_is_reported_as_no_longer_held(collection):
+    from matching.services.deletion import image_delete
+
+    request = searched_and_decided(collection=collection, who="Al_Sharpton")
+    erased = Image.objects.get(pk=collection.images["Al_Sharpton"][0])
+    image_delete(image_id=erased.pk)  # another request's erasure, say
+
+    answer = access_answer_run(request_id=request.id)
+
+    assert answer is not None
+    assert answer.payload["no_longer_held"] == [{"image_sha256": erased.sha256}]
+    assert answer.payload["image_count"] == len(collection.images["Al_Sharpton"]) - 1
+
+
+def test_a_search_that_did_not_cover_the_whole_collection_holds_the_answer(collection):
+    request = searched_and_decided(collection=collection, who="Frank_Solich")
+    # As recorded when the index searched lacked faces of the collection.
+    type(request).objects.filter(pk=request.pk).update(
+        searched_index_faces=request.searched_collection_faces - 1
+    )
+
+    assert access_answer_run(request_id=request.id) is None  # before the fix: whole_collection True
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.HELD
+    assert "the report does not state that the whole collection was searched" in request.hold_reason
