@@ -31,7 +31,12 @@ from rights.services.access_report import matches_confirmed
 from rights.services.audit import SYSTEM, audit_record
 from rights.services.fulfilment import answer_store, request_answered
 from rights.services.linking import access_requests_same_verified_person
-from rights.services.search import collection_candidates, request_identifiers, selfies_usable_vectors
+from rights.services.search import (
+    collection_candidates,
+    request_identifiers,
+    search_whole_collection,
+    selfies_usable_vectors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +194,9 @@ def erasure_certificate_issue(
             "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
             "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
             "size": request.searched_collection_size or 0,
-            "whole_collection": True,
+            "index_faces": request.searched_index_faces,
+            "collection_faces": request.searched_collection_faces,
+            "whole_collection": search_whole_collection(request=request),
         },
         "verification": {
             "searched_at": verification["searched_at"],

@@ -19,6 +19,7 @@ from django.utils import timezone
 from matching.models import Image
 from matching.services.embedding import DetectedFace, embedding_to_bytes, faces_detect
 from matching.services.imaging import ImageRejected, image_decode
+from matching.services.index import index_sync_if_changed
 from matching.services.search import faces_search, images_by_identifiers
 from rights.models import DataRequest, Match, RequestKind, RequestStatus, Selfie
 from rights.services.audit import SYSTEM, audit_record
@@ -115,12 +116,17 @@ def selfie_check(*, selfie: Selfie) -> Selfie:
     return selfie
 
 
+def selfies_usable(*, request: DataRequest) -> tuple[list[int], np.ndarray]:
+    """(selfie ids, their vectors, one row each) of the request's usable selfies, by id."""
+    usable = [(s.id, s.vector) for s in request.selfies.filter(status=Selfie.Status.USABLE).order_by("id")]
+    usable = [(sid, v) for sid, v in usable if v is not None]
+    if not usable:
+        return [], np.empty((0, settings.EMBEDDING_DIM), dtype=np.float32)
+    return [sid for sid, _ in usable], np.stack([v for _, v in usable]).astype(np.float32)
+
+
 def selfies_usable_vectors(*, request: DataRequest) -> np.ndarray:
-    vectors = [s.vector for s in request.selfies.filter(status=Selfie.Status.USABLE).order_by("id")]
-    vectors = [v for v in vectors if v is not None]
-    if not vectors:
-        return np.empty((0, settings.EMBEDDING_DIM), dtype=np.float32)
-    return np.stack(vectors).astype(np.float32)
+    return selfies_usable(request=request)[1]
 
 
 def request_identifiers(*, request: DataRequest) -> list[str]:
@@ -134,6 +140,7 @@ class Candidate:
     bbox: list[float] | None
     score: float | None
     band: str
+    query: int | None = None  # which row of ``vectors`` scored best (None: found by identifier)
 
 
 def collection_candidates(*, vectors: np.ndarray, identifiers: list[str]) -> dict[int, Candidate]:
@@ -143,7 +150,7 @@ def collection_candidates(*, vectors: np.ndarray, identifiers: list[str]) -> dic
     """
     best: dict[int, Candidate] = {}
     if vectors.shape[0]:
-        for hits in faces_search(vectors=vectors):
+        for query, hits in enumerate(faces_search(vectors=vectors)):
             for hit in hits:
                 current = best.get(hit.image_id)
                 if current is None or (current.score or 0.0) < hit.score:
@@ -153,6 +160,7 @@ def collection_candidates(*, vectors: np.ndarray, identifiers: list[str]) -> dic
                         bbox=[round(float(v), 1) for v in hit.bbox],
                         score=round(float(hit.score), 4),
                         band=hit.band,
+                        query=query,
                     )
     if identifiers:
         for image in images_by_identifiers(identifiers=identifiers):
@@ -164,8 +172,14 @@ def collection_candidates(*, vectors: np.ndarray, identifiers: list[str]) -> dic
     return best
 
 
-def _matches_record(*, request: DataRequest, candidates: dict[int, Candidate]) -> dict[str, int]:
-    """One Match per image (unique per request and sha256), keeping the best score and any decision."""
+def _matches_record(
+    *, request: DataRequest, candidates: dict[int, Candidate], selfie_ids: list[int]
+) -> dict[str, int]:
+    """One Match per image (unique per request and sha256), keeping the best score and any decision.
+
+    A face match records which selfie matched (``selfie_ids[candidate.query]``), shown beside the
+    candidate on the review screen; an identifier match has none.
+    """
     hashes = dict(Image.objects.filter(pk__in=list(candidates)).values_list("pk", "sha256"))
     counts = {"new": 0, "updated": 0}
     rank = {Match.Band.MATCH: 2, Match.Band.REVIEW: 1, Match.Band.IDENTIFIER: 0}
@@ -176,6 +190,7 @@ def _matches_record(*, request: DataRequest, candidates: dict[int, Candidate]) -
             if sha is None:  # deleted between the search and now
                 continue
             match = existing.get(sha)
+            selfie_id = selfie_ids[cand.query] if cand.query is not None else None
             if match is None:
                 Match.objects.create(
                     request=request,
@@ -185,15 +200,30 @@ def _matches_record(*, request: DataRequest, candidates: dict[int, Candidate]) -
                     face_bbox=cand.bbox,
                     score=cand.score,
                     band=cand.band,
+                    selfie_id=selfie_id,
                 )
                 counts["new"] += 1
             elif (cand.score or -1.0) > (match.score or -1.0) or rank[cand.band] > rank[match.band]:
                 match.image_id = image_id
                 match.face_id, match.face_bbox, match.score = cand.face_id, cand.bbox, cand.score
+                match.selfie_id = selfie_id
                 match.band = cand.band if rank[cand.band] >= rank[match.band] else match.band
-                match.save(update_fields=["image", "face_id", "face_bbox", "score", "band"])
+                match.save(update_fields=["image", "face_id", "face_bbox", "score", "band", "selfie"])
                 counts["updated"] += 1
     return counts
+
+
+def search_whole_collection(*, request: DataRequest) -> bool:
+    """Whether the request's search covered the whole collection, from what was recorded then.
+
+    The index searched must have held every Face of the collection (after its sync); a request
+    searched before these figures were recorded, or never searched, cannot say so.
+    """
+    return (
+        request.searched_at is not None
+        and request.searched_index_faces is not None
+        and request.searched_index_faces == request.searched_collection_faces
+    )
 
 
 def collection_span() -> dict[str, object]:
@@ -217,22 +247,42 @@ def request_search_run(*, request_id: int) -> str | None:
 
     for selfie in request.selfies.filter(status=Selfie.Status.PENDING).order_by("id"):
         selfie_check(selfie=selfie)
-    vectors = selfies_usable_vectors(request=request)
+    selfie_ids, vectors = selfies_usable(request=request)
     if vectors.shape[0] == 0:
         return _needs_selfie(request=request)
 
     requests_link_by_face(request=request)
 
+    # What this search covers: the index's vectors after its sync, beside the collection's faces
+    # counted in the same sync. Unequal means the search did not cover the whole collection.
+    coverage = index_sync_if_changed()
     span = collection_span()
     candidates = collection_candidates(vectors=vectors, identifiers=request_identifiers(request=request))
-    counts = _matches_record(request=request, candidates=candidates)
+    counts = _matches_record(request=request, candidates=candidates, selfie_ids=selfie_ids)
     DataRequest.objects.filter(id=request_id).update(
         searched_at=timezone.now(),
         searched_collection_from=span["from"],
         searched_collection_to=span["to"],
         searched_collection_size=span["size"],
+        searched_index_faces=coverage.total,
+        searched_collection_faces=coverage.database,
     )
-    return _policy_apply(request=request, detail={**counts, "collection_size": span["size"]})
+    if coverage.total != coverage.database:
+        logger.error(
+            "request %s: searched index held %s faces, the collection %s",
+            request_id,
+            coverage.total,
+            coverage.database,
+        )
+    return _policy_apply(
+        request=request,
+        detail={
+            **counts,
+            "collection_size": span["size"],
+            "index_faces": coverage.total,
+            "collection_faces": coverage.database,
+        },
+    )
 
 
 def _needs_selfie(*, request: DataRequest) -> str:

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from matching.models import Image
+from matching.models import Face, Image
 from matching.services.embedding import DetectedFace
 from rights.models import AuditEvent, Match, RequestKind, RequestStatus, Selfie
 from rights.services import search
@@ -160,6 +160,9 @@ def test_access_search_finds_every_image_of_the_person_and_waits_for_approval(co
     assert request.searched_collection_to == Image.objects.order_by("-collected_at").first().collected_at
     assert request.searched_collection_size == Image.objects.count()
     assert request.searched_at is not None
+    # What the search covered, from the index it searched (before the fix: not recorded at all).
+    assert request.searched_index_faces == request.searched_collection_faces == Face.objects.count()
+    assert search.search_whole_collection(request=request)
     event = AuditEvent.objects.filter(request_id=request.id, action="search_done").get()
     assert "staff approval" in event.reason
 
@@ -289,3 +292,37 @@ def test_search_covers_images_older_than_any_window(collection):
 def test_collection_span_is_the_whole_collection(collection):
     span = search.collection_span()
     assert span["size"] == Image.objects.count() == sum(len(v) for v in collection.images.values())
+
+
+def test_a_face_match_records_which_selfie_matched(collection):
+    """Two selfies, the first unusable: each face match names the usable selfie that found it."""
+    who = "Clay_Aiken"
+    request = request_make(
+        selfies=[selfie_bytes(GROUP_PHOTO), selfie_bytes(collection.selfies[who])],
+        identifiers=collection.account("Al_Sharpton"),
+    )
+    request_search_run(request_id=request.id)
+    rejected, usable = request.selfies.order_by("id")
+    assert rejected.status == Selfie.Status.REJECTED and usable.status == Selfie.Status.USABLE
+    theirs = request.matches.filter(image_id__in=collection.images[who])
+    assert theirs.count() == len(collection.images[who])
+    assert set(theirs.values_list("selfie_id", flat=True)) == {usable.id}
+    by_identifier = request.matches.filter(band=Match.Band.IDENTIFIER)
+    assert by_identifier.exists() and set(by_identifier.values_list("selfie_id", flat=True)) == {None}
+
+
+def test_a_search_whose_index_lacked_faces_is_recorded_as_not_whole(collection, monkeypatch):
+    from matching.services.index import IndexSyncResult
+
+    faces = Face.objects.count()
+    # As if the index searched held one face fewer than the collection (a failed sync).
+    monkeypatch.setattr(
+        search,
+        "index_sync_if_changed",
+        lambda: IndexSyncResult(added=0, removed=0, total=faces - 1, version=1, database=faces),
+    )
+    request = request_make(selfies=[selfie_bytes(collection.selfies["Clay_Aiken"])])
+    request_search_run(request_id=request.id)
+    request.refresh_from_db()
+    assert (request.searched_index_faces, request.searched_collection_faces) == (faces - 1, faces)
+    assert not search.search_whole_collection(request=request)
