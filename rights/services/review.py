@@ -1,10 +1,11 @@
 """Staff review of candidate matches, and approval of a request for fulfilment.
 
-Who may do this is the caller's business (the dashboard and the management commands check the
-``rights.review_match`` and ``rights.approve_request`` permissions); these services enforce what
-must hold whoever calls them: decisions only while the request waits for staff, and no approval
-while a candidate is still undecided (a `review`-band or identifier candidate is never shown to
-the requester, nor erased, without a person having looked at it).
+Only a member of staff with ``rights.review_match`` (decisions) or ``rights.approve_request``
+(approval) may do this: the services check it themselves, whoever calls them (the dashboard and
+the management commands check it too). They also enforce what must hold whoever calls them:
+decisions only while the request waits for staff, and no approval while a candidate is still
+undecided (a `review`-band or identifier candidate is never shown to the requester, nor erased,
+without a person having looked at it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,21 @@ class ReviewError(ValueError):
     """A review action that cannot be done; the message says why, for the member of staff."""
 
 
+class ReviewNotAllowed(ReviewError):
+    """The user may not do this review action (not active staff, or without the permission)."""
+
+
+def _require_permission(*, user: AbstractBaseUser | None, permission: str, what: str) -> None:
+    if user is None or not user.is_authenticated or not getattr(user, "is_active", False):
+        raise ReviewNotAllowed(f"Only a signed-in member of staff may {what}.")
+    if not user.has_perm(permission):
+        raise ReviewNotAllowed(
+            f"User {user.get_username()!r} may not {what}: it needs the permission {permission!r}."
+        )
+
+
 def _decide(*, match_ids: list[int], decision: str, user: AbstractBaseUser | None) -> list[Match]:
+    _require_permission(user=user, permission="rights.review_match", what="confirm or reject matches")
     if decision not in (Match.Decision.CONFIRMED, Match.Decision.REJECTED):
         raise ReviewError(f"Unknown decision {decision!r}: use 'confirmed' or 'rejected'.")
     if not match_ids:
@@ -54,7 +69,7 @@ def _decide(*, match_ids: list[int], decision: str, user: AbstractBaseUser | Non
         for match in matches:
             previous = match.decision
             match.decision = decision
-            match.decided_by = user if user is not None and user.is_authenticated else None
+            match.decided_by = user
             match.decided_at = now
             match.save(update_fields=["decision", "decided_by", "decided_at"])
             audit_record(
@@ -92,6 +107,7 @@ def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRe
     """Approve a request for fulfilment and enqueue it. Refused while any match awaits a decision."""
     from rights.tasks import request_fulfil
 
+    _require_permission(user=user, permission="rights.approve_request", what="approve requests")
     with transaction.atomic():
         request = DataRequest.objects.select_for_update().filter(id=request_id).first()
         if request is None:

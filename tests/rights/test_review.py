@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from rights.models import AuditEvent, DataRequest, Match, RequestKind, RequestStatus
 from rights.services.review import (
     ReviewError,
+    ReviewNotAllowed,
     match_confirm,
     match_reject,
     matches_decide,
@@ -178,3 +179,65 @@ def test_approve_command_reports_the_pending_matches(waiting, reviewer, capsys):
     with pytest.raises(CommandError, match="1 request\\(s\\) not approved"):
         call_command("request_approve", str(waiting.id), "--user", "rita")
     assert "waiting for review" in capsys.readouterr().err
+
+
+def test_the_services_themselves_refuse_users_without_the_permission():
+    """Before the fix only the callers checked: any user (or none) could decide and approve."""
+    request = request_make(status=RequestStatus.REVIEW)
+    maybe = _match(request, "maybe", Match.Band.REVIEW)
+    viewer = User.objects.create_user("vera", is_staff=True)
+    only_reviews = User.objects.create_user("rob", is_staff=True)
+    only_reviews.user_permissions.add(Permission.objects.get(codename="review_match"))
+    only_reviews = User.objects.get(pk=only_reviews.pk)
+
+    for user in (None, viewer):
+        with pytest.raises(ReviewNotAllowed, match="confirm or reject matches"):
+            match_confirm(match_id=maybe.id, user=user)
+        with pytest.raises(ReviewNotAllowed, match="approve requests"):
+            request_approve(request_id=request.id, user=user)
+    with pytest.raises(ReviewNotAllowed, match=r"'rights\.review_match'"):
+        matches_decide(match_ids=[maybe.id], decision="rejected", user=viewer)
+    maybe.refresh_from_db()
+    assert maybe.decision == Match.Decision.PENDING  # nothing changed, nothing recorded
+    assert not AuditEvent.objects.filter(request=request).exists()
+
+    match_reject(match_id=maybe.id, user=only_reviews)  # a reviewer may decide...
+    with pytest.raises(ReviewNotAllowed, match=r"'rights\.approve_request'"):
+        request_approve(request_id=request.id, user=only_reviews)  # ...but not approve
+    request.refresh_from_db()
+    assert request.status == RequestStatus.REVIEW
+
+
+def test_the_review_screen_shows_the_selfie_that_matched_beside_each_candidate(client):
+    """Before the fix every candidate was shown beside selfies.0, here a rejected photo."""
+    from django.core.files.base import ContentFile
+    from django.urls import reverse
+
+    from rights.models import Selfie
+
+    request = request_make(status=RequestStatus.REVIEW)
+    selfies = [
+        Selfie.objects.create(
+            request=request, file=ContentFile(b"x", name=f"s{n}.jpg"), sha256=f"{n}" * 64, status=status
+        )
+        for n, status in enumerate(["rejected", "usable", "usable"])
+    ]
+    rejected, first_usable, second_usable = selfies
+    by_face = _match(request, "face", Match.Band.REVIEW)
+    Match.objects.filter(pk=by_face.pk).update(selfie=second_usable)
+    by_identifier = _match(request, "identifier", Match.Band.IDENTIFIER, score=None)
+
+    from tests.rights.staff_helpers import REVIEWER, staff_user
+
+    client.force_login(staff_user(REVIEWER))
+    html = client.get(reverse("admin:rights_datarequest_change", args=[request.id])).content.decode()
+
+    def row(match: Match) -> str:
+        start = html.index(f'data-match="{match.pk}"')
+        return html[start : html.index("</tr>", start)]
+
+    assert f'data-selfie="{second_usable.pk}"' in row(by_face)  # the selfie that matched
+    assert f'data-selfie="{first_usable.pk}"' in row(by_identifier)  # none: the first usable one
+    for match in (by_face, by_identifier):
+        assert f'data-selfie="{rejected.pk}"' not in row(match)
+        assert row(match).count("data-selfie=") == 1
