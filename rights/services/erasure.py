@@ -128,7 +128,14 @@ def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
         removed = result.removed_from or [ALREADY_GONE]
     record.removed_from = removed
     record.erased_at = timezone.now()
-    record.save(update_fields=["removed_from", "erased_at"])
+    with transaction.atomic():  # the ledger row and its audit row, together or not at all
+        record.save(update_fields=["removed_from", "erased_at"])
+        audit_record(
+            actor=SYSTEM,
+            action="image_erased",
+            request_id=record.request_id,
+            detail={"image_sha256": record.image_sha256, "ledger_id": record.id, "removed_from": removed},
+        )
     logger.info("request %s: image %s erased (%s)", record.request_id, record.image_id, ",".join(removed))
     return record
 

@@ -110,6 +110,11 @@ def test_erasure_deletes_verifies_and_certifies(collection, mailoutbox):
     # The recipient that held one of the images is told (jobs' notice service).
     notice = RecipientNotice.objects.get(request=request, recipient=recipient)
     assert notice.image_hashes == [shared.sha256]
+    # One audit row per image deleted, with its hash, beside its ledger row (before the fix: none).
+    erased_events = AuditEvent.objects.filter(request=request, action="image_erased")
+    assert sorted(e.detail["image_sha256"] for e in erased_events) == sorted(theirs_hashes)
+    ledger = dict(ErasureRecord.objects.filter(request=request).values_list("image_sha256", "id"))
+    assert all(ledger[e.detail["image_sha256"]] == e.detail["ledger_id"] for e in erased_events)
     # The Match rows stay as the record of what was found, with their hashes.
     assert request.matches.count() == len(theirs_hashes)
     assert not request.matches.filter(image__isnull=False).exists()
