@@ -503,3 +503,108 @@ def test_never_confirmed_requests_are_neither_overdue_nor_due_this_week(client, 
     # Before the fix the due-this-week filter listed the unconfirmed one too (the overdue one did not).
     assert _filtered(client, viewer, "due_this_week=yes") == [confirmed_soon.id]
     assert _filtered(client, viewer, "overdue=yes") == []
+
+
+# --- Staff accounts and roles through the admin: audited ----------------------------------------
+
+
+@pytest.fixture
+def superuser():
+    from django.contrib.auth.models import User
+
+    return User.objects.create_superuser(username="root", password="a long test password 1")
+
+
+def _user_change_data(user, **overrides) -> dict:
+    data = {
+        "username": user.username,
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_active": "on",
+        "groups": [g.id for g in user.groups.all()],
+        "user_permissions": [],
+        "date_joined_0": timezone.localtime(user.date_joined).strftime("%Y-%m-%d"),
+        "date_joined_1": timezone.localtime(user.date_joined).strftime("%H:%M:%S"),
+        "last_login_0": "",
+        "last_login_1": "",
+    }
+    if user.is_staff:
+        data["is_staff"] = "on"
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_granting_and_removing_roles_in_the_admin_is_audited(client, superuser) -> None:
+    from django.contrib.auth.models import Group, Permission, User
+
+    from rights.services.audit import audit_chain_verify
+
+    admin_client = client_for(client, superuser)
+    reviewer = Group.objects.get(name=REVIEWER)
+    # Before the fix none of these wrote an audit row: the trail did not say who made whom a reviewer.
+    response = admin_client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "newcomer",
+            "password1": "a long test password 2",
+            "password2": "a long test password 2",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    newcomer = User.objects.get(username="newcomer")
+    added = AuditEvent.objects.get(action="staff_user_added")
+    assert (added.actor, added.detail["user_id"], added.detail["username"]) == (
+        "staff:root",
+        newcomer.id,
+        "newcomer",
+    )
+
+    change = reverse("admin:auth_user_change", args=[newcomer.id])
+    response = admin_client.post(change, _user_change_data(newcomer, is_staff="on", groups=[reviewer.id]))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    granted = AuditEvent.objects.filter(action="staff_user_changed").latest("id")
+    assert granted.actor == "staff:root"
+    assert granted.detail["username"] == "newcomer"
+    assert granted.detail["groups_added"] == [REVIEWER]
+    assert granted.detail["is_staff"] == {"from": False, "to": True}
+
+    newcomer.refresh_from_db()
+    response = admin_client.post(change, _user_change_data(newcomer, groups=[]))
+    assert response.status_code == 302
+    removed = AuditEvent.objects.filter(action="staff_user_changed").latest("id")
+    assert removed.detail["groups_removed"] == [REVIEWER]
+    assert "groups_added" not in removed.detail
+
+    refuse = Permission.objects.get(codename="refuse_request")
+    response = admin_client.post(
+        reverse("admin:auth_group_change", args=[reviewer.id]),
+        {"name": REVIEWER, "permissions": [*reviewer.permissions.values_list("id", flat=True), refuse.id]},
+    )
+    assert response.status_code == 302
+    role = AuditEvent.objects.get(action="staff_role_changed")
+    assert (role.actor, role.detail["group"], role.detail["permissions_added"]) == (
+        "staff:root",
+        REVIEWER,
+        ["rights.refuse_request"],
+    )
+
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[newcomer.id]),
+        {
+            "password1": "another long password 3",
+            "password2": "another long password 3",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    password = AuditEvent.objects.filter(action="staff_user_changed").latest("id")
+    assert password.id > removed.id and password.detail["fields"] == ["password"]
+
+    response = admin_client.post(reverse("admin:auth_user_delete", args=[newcomer.id]), {"post": "yes"})
+    assert response.status_code == 302
+    deleted = AuditEvent.objects.get(action="staff_user_deleted")
+    assert (deleted.detail["username"], deleted.detail["groups"]) == ("newcomer", [])
+    assert not User.objects.filter(username="newcomer").exists()
+    assert audit_chain_verify() is None  # appended to the same chain as every other staff action
