@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from datetime import datetime
 
 import pytest
 import time_machine
@@ -254,3 +255,61 @@ def test_an_unknown_format_is_refused() -> None:
     report = compliance_report_build(date_from=local(2024, 1, 1).date(), date_to=local(2024, 1, 2).date())
     with pytest.raises(ReportError, match="Unknown format 'xml'"):
         compliance_report_render(report=report, format="xml")
+
+
+def test_the_sweep_and_the_report_agree_on_the_same_seeded_requests(seeded, settings) -> None:
+    """Issue 4: the sweep on seeded requests (reminders, escalation, overdue counts) and the report's
+    figures on the same data, checked one by one, at two moments."""
+    from rights.models import RequestStatus
+    from rights.services.clock import days_left
+    from rights.services.deadlines import deadlines_sweep
+    from tests.rights.staff_helpers import make_request
+
+    settings.DUE_SOON_REMINDER_DAYS = [7, 2]
+    due_soon = make_request(received_at=local(2024, 5, 20, 10), status=RequestStatus.QUEUED)  # due 20 June
+    year = ["--from", "2024-01-01", "--to", "2024-12-31", "--format", "json"]
+
+    def events(action: str, after: int) -> set[int]:
+        rows = AuditEvent.objects.filter(action=action, id__gt=after)
+        return set(rows.values_list("request_id", flat=True))
+
+    expected = {
+        # moment: (overdue now, escalated by this sweep, reminded by this sweep)
+        local(*NOW): ({"overdue"}, {"overdue"}, {"due_soon"}),
+        # 2 July 00:01: due 20 June, 25 June and 1 July have passed too; erasure_failed is due 5 July.
+        local(2024, 7, 2, 0, 1): (
+            {"overdue", "due_soon", "search_incomplete", "held"},
+            {"due_soon", "search_incomplete", "held"},
+            {"erasure_failed"},
+        ),
+    }
+    named = {**seeded, "due_soon": due_soon}
+    for moment, (overdue, escalated, reminded) in expected.items():
+        last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+        with time_machine.travel(moment, tick=False):
+            sweep = deadlines_sweep()
+            out = io.StringIO()
+            call_command("compliance_report", *year, stdout=out)
+        report = json.loads(out.getvalue())
+        lines = report["requests"]
+        overdue_lines = sorted(line["request_id"] for line in lines if "overdue" in line["flags"])
+        # Overdue: the sweep's count, the report's total, its list and its per-request flags.
+        assert sorted(named[name].id for name in overdue) == overdue_lines, moment
+        assert sweep.overdue == report["totals"]["overdue_now"] == len(overdue_lines), moment
+        assert sorted(report["lists"]["overdue_now"]) == overdue_lines, moment
+        # Escalated by this sweep: the report's overdue requests not escalated before.
+        assert events("overdue_escalated", last_event) == {named[name].id for name in escalated}, moment
+        assert sweep.escalated == len(escalated), moment
+        # Every overdue request of the report has been escalated, once.
+        assert set(overdue_lines) == events("overdue_escalated", 0), moment
+        # Reminded by this sweep: the report's open, confirmed, not overdue requests due within 7 days.
+        due_within_7 = {
+            line["request_id"]
+            for line in lines
+            if line["status"] not in ("answered", "refused", "unconfirmed")
+            and "overdue" not in line["flags"]
+            and days_left(due_at=datetime.fromisoformat(line["extended_until"] or line["due_at"]), now=moment)
+            <= 7
+        }
+        assert events("due_soon_reminder", last_event) == due_within_7 == {named[n].id for n in reminded}
+        assert sweep.reminded == len(reminded), moment
