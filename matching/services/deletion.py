@@ -2,7 +2,8 @@
 
 Order matters for a crash half-way, and every step may be re-run:
 1. the file goes first: while the Image row exists, a re-run knows which file to remove, and a
-   missing file is not an error;
+   missing file is not an error; it is removed once more after step 2, for an ingestion of the
+   same bytes that wrote it back meanwhile;
 2. then the Face rows (with their embeddings) and the Image row, in one transaction;
 3. then the index ids. If we crash before this step, the ids left in the index point at nothing:
    searches drop ids without a Face row, and the next ``index_sync`` removes them.
@@ -59,6 +60,10 @@ def images_delete(*, image_ids: list[int]) -> list[ImageDeletion]:
             face_ids = list(Face.objects.filter(image_id=image_id).values_list("pk", flat=True))
             Face.objects.filter(image_id=image_id).delete()
             Image.objects.filter(pk=image_id).delete()
+        # Again, now that no row names it: an ingestion of the same bytes may have written the file
+        # back between the first removal and the row's deletion (it then found our row and counted
+        # itself a duplicate).
+        _file_remove(image.file.name)
         if face_ids:
             removed += ["faces", "embeddings"]
         removed.append("image")

@@ -55,3 +55,31 @@ def test_many_at_once():
     assert [r.found for r in results] == [True, True, True, True, False]
     _, index = index_load()
     assert index.ntotal == 0
+
+
+@pytest.mark.models
+def test_an_ingestion_of_the_same_bytes_during_a_deletion_leaves_no_file(settings, monkeypatch):
+    """The steps in the order of the race: deletion removes the file; an ingestion of the same
+    bytes writes it back, loses its insert to the row still there (a duplicate); then the rows go."""
+    from matching.services import deletion
+    from matching.services.ingestion import DUPLICATE, image_ingest
+    from tests.matching.conftest import LFW_DIR
+
+    data = sorted((LFW_DIR / "Rafael_Ramirez").glob("*.jpg"))[0].read_bytes()
+    added = image_ingest(data=data, name="a.jpg")
+    image = Image.objects.get(pk=added.image_id)
+    path = Path(default_storage.path(image.file.name))
+    real_remove = deletion._file_remove
+    raced = []
+
+    def remove_then_ingest(name):
+        real_remove(name)
+        if not raced:
+            raced.append(image_ingest(data=data, name="same-bytes-again.jpg"))
+
+    monkeypatch.setattr(deletion, "_file_remove", remove_then_ingest)
+    image_delete(image_id=image.pk)
+
+    assert raced[0].status == DUPLICATE
+    assert not Image.objects.filter(sha256=image.sha256).exists()
+    assert not path.exists()  # before the fix the ingestion's copy of the erased image stayed
