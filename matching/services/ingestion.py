@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -16,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,18 +86,24 @@ class IngestItem:
 
 
 def collected_at_parse(*, value: str | datetime | None) -> datetime | None:
-    """An ISO date or datetime (naive ones are in TIME_ZONE); None or "" means "now" at ingestion."""
+    """An ISO date or datetime (naive datetimes are in TIME_ZONE; a date alone is midnight UTC, so it
+    stays the same day whatever the server's time zone); None or "" means "now" at ingestion."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         parsed: datetime | None = value
     else:
-        parsed = parse_datetime(value.strip())
-        if parsed is None:
+        # A date alone first: parse_datetime would read "2021-03-04" as local midnight.
+        try:
             day = parse_date(value.strip())
-            if day is None:
+        except ValueError:
+            day = None
+        if day is not None:
+            parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            parsed = parse_datetime(value.strip())
+            if parsed is None:
                 raise ValueError(f"collected_at {value!r} is not an ISO date or datetime")
-            parsed = datetime(day.year, day.month, day.day)
     assert parsed is not None
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
@@ -215,7 +222,9 @@ def _image_store(
         suppressed = suppression_match(vectors=np.stack(vectors), templates=templates)
         if suppressed is not None:
             template, score = suppressed
-            IngestionSkip.objects.create(sha256=analysis.sha256, suppression=template, score=score)
+            # Counted once per file: re-ingesting the same file again and again is one skip.
+            if not IngestionSkip.objects.filter(sha256=analysis.sha256).exists():
+                IngestionSkip.objects.create(sha256=analysis.sha256, suppression=template, score=score)
             logger.info(
                 "ingest: image not collected, face on the suppression list (template %s)", template.pk
             )
@@ -264,11 +273,17 @@ def _image_store(
                 lambda: _ingested_announce(image_id=image_id, extra=extra, warnings=warnings)
             )
     except IntegrityError:
-        # Another process stored the same bytes first. Its row names this very file (same content,
-        # same name), so the file stays.
-        if not Image.objects.filter(sha256=analysis.sha256).exists():
+        # Another process stored the same bytes first: its row names this very file (same content,
+        # same name), so the file stays. Unless no row names it (that row was erased meanwhile):
+        # then the file we wrote is removed, never left behind.
+        winner = Image.objects.filter(sha256=analysis.sha256).values_list("pk", flat=True).first()
+        if not Image.objects.filter(file=name).exists():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        if winner is None:
             raise
-        return IngestOutcome(name=item.name, status=DUPLICATE, sha256=analysis.sha256), [], []
+        outcome = IngestOutcome(name=item.name, status=DUPLICATE, image_id=winner, sha256=analysis.sha256)
+        return outcome, [], []
     except BaseException:
         # Nothing half-written: no row committed, so no file either (unless a row names it).
         if not Image.objects.filter(sha256=analysis.sha256).exists():
@@ -372,9 +387,7 @@ def _batches_analysed(items: list[IngestItem], pool: ProcessPoolExecutor | None)
                 datas.append(None)
                 logger.warning("ingest: cannot read a file (%s)", type(exc).__name__)
         digests = [hashlib.sha256(d).hexdigest() if d is not None else "" for d in datas]
-        known = set(
-            Image.objects.filter(sha256__in=[d for d in digests if d]).values_list("sha256", flat=True)
-        )
+        known = dict(Image.objects.filter(sha256__in=[d for d in digests if d]).values_list("sha256", "pk"))
         for item, data, digest in zip(chunk, datas, digests, strict=True):
             if data is None:
                 outcome = IngestOutcome(
@@ -385,7 +398,11 @@ def _batches_analysed(items: list[IngestItem], pool: ProcessPoolExecutor | None)
                 )
                 batch.append((item, "", outcome))
             elif digest in known or digest in seen:
-                batch.append((item, digest, IngestOutcome(name=item.name, status=DUPLICATE, sha256=digest)))
+                # The id of a file seen earlier in this run is known once that one is stored.
+                duplicate = IngestOutcome(
+                    name=item.name, status=DUPLICATE, image_id=known.get(digest), sha256=digest
+                )
+                batch.append((item, digest, duplicate))
             else:
                 seen.add(digest)
                 # Analysed here when there is no pool, or when this process remembers the result.
@@ -408,6 +425,9 @@ def _batch_store(batch: _Pending, progress: Callable[[IngestOutcome], None] | No
         result = state.result() if isinstance(state, Future) else state
         if isinstance(result, IngestOutcome):
             outcome = result
+            if outcome.status == DUPLICATE and outcome.image_id is None:
+                existing = Image.objects.filter(sha256=outcome.sha256).values_list("pk", flat=True).first()
+                outcome = dataclasses.replace(outcome, image_id=existing)
         elif isinstance(result, tuple):
             reason, message = result
             outcome = IngestOutcome(

@@ -156,3 +156,61 @@ def test_manifest(tmp_path):
     manifest.write_text("file,url\nx.jpg,y\n")
     with pytest.raises(ValueError, match="path"):
         manifest_read(path=manifest)
+
+
+def test_a_date_only_collected_at_is_midnight_utc_whatever_the_time_zone(settings):
+    from datetime import UTC
+
+    from matching.services.ingestion import collected_at_parse
+
+    for zone in ("Europe/Paris", "America/Los_Angeles", "Asia/Tokyo"):
+        settings.TIME_ZONE = zone
+        parsed = collected_at_parse(value="2021-03-04")
+        # Before the fix: local midnight, e.g. 2021-03-03T23:00Z in Paris (the day before, in UTC).
+        assert parsed.utcoffset().total_seconds() == 0
+        assert parsed.astimezone(UTC).isoformat() == "2021-03-04T00:00:00+00:00"
+
+
+def test_a_duplicate_reports_the_existing_image_id(settings):
+    data = SAMPLE[0].read_bytes()
+    first = image_ingest(data=data, name="a.jpg")
+    again = image_ingest(data=data, name="again.jpg")  # found before analysis (already in the DB)
+    assert (again.status, again.image_id) == (DUPLICATE, first.image_id)  # before the fix: None
+    twins = images_ingest(
+        items=[
+            IngestItem(name="b.jpg", data=SAMPLE[1].read_bytes()),
+            IngestItem(name="b2.jpg", data=SAMPLE[1].read_bytes()),
+        ]
+    )
+    assert [o.status for o in twins] == [ADDED, DUPLICATE]
+    assert twins[1].image_id == twins[0].image_id  # a twin within the same run
+
+
+def test_a_suppressed_file_ingested_again_is_counted_once():
+    group = image_analyse(data=GROUP_PHOTO.read_bytes())
+    suppression_add(reference="request-9", vector=group.faces[3].embedding)
+    for name in ("group.jpg", "group-again.jpg", "group-third.jpg"):
+        assert image_ingest(data=GROUP_PHOTO.read_bytes(), name=name).status == SUPPRESSED
+    assert IngestionSkip.objects.filter(sha256=group.sha256).count() == 1  # before the fix: 3
+
+
+def test_an_ingestion_losing_its_insert_to_a_deleted_row_leaves_no_file(settings, monkeypatch):
+    """The row it lost to is gone by the time it looks: the file it wrote is removed, not left."""
+    data = SAMPLE[1].read_bytes()
+    analysis = image_analyse(data=data)
+    item = IngestItem(name="x.jpg", data=data)
+    templates = ([], np.empty((0, 512), np.float32))
+    real_save = Image.save
+
+    def save_then_lose(self, *args, **kwargs):
+        from django.db import IntegrityError
+
+        raise IntegrityError("duplicate key value violates unique constraint (sha256)")
+
+    monkeypatch.setattr(Image, "save", save_then_lose)
+    from django.db import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        ingestion._image_store(item=item, analysis=analysis, templates=templates)
+    monkeypatch.setattr(Image, "save", real_save)
+    assert _media_files(settings) == []  # before the fix: the file stayed, named by no row
