@@ -27,6 +27,7 @@ from django.utils import timezone
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import image_decode
+from matching.services.index import index_ids, index_load
 from rights.models import DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
 from rights.services.review import matches_decide, request_approve
 from tests.rights.pipeline_helpers import PEOPLE, collection_ingest, region, zip_open
@@ -45,7 +46,12 @@ def collection(transactional_db, lfw_identities, settings):
 
 @pytest.fixture
 def staff() -> User:
-    return User.objects.create_user("olivia", is_staff=True)
+    # The review services check these permissions themselves.
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("olivia", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["review_match", "approve_request"]))
+    return User.objects.get(pk=user.pk)
 
 
 def _mails(settings, to: str) -> list[str]:
@@ -212,6 +218,10 @@ def test_erasure_through_the_form_leaves_nothing_of_them_and_everyone_else_untou
     assert not Image.objects.filter(pk__in=theirs_ids).exists()
     assert not Face.objects.filter(pk__in=theirs_faces).exists()
     assert not any(path.exists() for path in theirs_files)
+    # Read the index the worker wrote before facesearch runs: its sync would remove leftovers
+    # and hide an erasure that missed the index.
+    _, index = index_load()
+    assert not set(theirs_faces) & set(index_ids(index=index).tolist())
     call_command("facesearch", str(collection.selfies[WHO]), "--json")
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["faces_in_query"] >= 1 and result["matches"] == []
