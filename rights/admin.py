@@ -117,6 +117,9 @@ class _RequestLinkColumn:
 
 def days_left_badge(data_request: DataRequest, *, now: Any = None) -> str:
     """Days left until the effective due date: red when overdue, amber when due within 7 days."""
+    if data_request.status == RequestStatus.EXPIRED:
+        # Closed unanswered because it was never confirmed: neither answered nor late.
+        return format_html('<span class="days-left closed expired">{}</span>', "never confirmed, expired")
     if data_request.is_closed:
         answered = data_request.answered_at or data_request.closed_at
         if answered and answered > data_request.effective_due_at:

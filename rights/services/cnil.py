@@ -25,7 +25,9 @@ What is counted:
   (both recorded by the search); a search that did not cover the whole collection is flagged.
 
 Requests whose email was never confirmed are not requests staff can act on (the person may have
-mistyped the address): they are counted apart, not as overdue.
+mistyped the address): they are counted apart, not as overdue; those still waiting for the
+confirmation as ``unconfirmed``, those closed by the expiry job (EXPIRED) as ``expired`` ("never
+confirmed, expired"): neither answered, nor late, nor open, nor in ``requests``.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ REPEATED = "repeated"
 EXTENDED = "extended"
 SEARCH_NOT_WHOLE = "search_not_whole_collection"
 UNCONFIRMED = "unconfirmed"
+EXPIRED = "never_confirmed_expired"
+# Never confirmed: counted apart from the requests (see the module's docstring).
+NEVER_CONFIRMED_STATUSES = [RequestStatus.UNCONFIRMED, RequestStatus.EXPIRED]
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,8 @@ class CnilFigures:
     received_to: date | None
     requests: int  # confirmed requests received in the period
     request_ids: list[int]  # those requests, in order of receipt
-    unconfirmed: int
+    unconfirmed: int  # not confirmed yet
+    expired: list[int]  # never confirmed, closed by the expiry job
     by_kind: dict[str, int]
     open: int
     answered: int
@@ -162,6 +168,7 @@ class CnilFigures:
         return {
             "requests": self.requests,
             "unconfirmed": self.unconfirmed,
+            "expired": len(self.expired),
             "open": self.open,
             "answered": self.answered,
             "answered_in_time": self.answered_in_time,
@@ -294,6 +301,7 @@ def cnil_figures(
     held_access: list[int] = []
     erasure_failed: list[int] = []
     held_other: list[int] = []
+    expired: list[int] = []
     refusals: list[Refusal] = []
     repeated: list[RepeatedRequest] = []
     extended: list[int] = []
@@ -305,6 +313,10 @@ def cnil_figures(
         if request.status == RequestStatus.UNCONFIRMED:
             unconfirmed += 1
             flags[request.id].append(UNCONFIRMED)
+            continue
+        if request.status == RequestStatus.EXPIRED:
+            expired.append(request.id)
+            flags[request.id].append(EXPIRED)
             continue
         by_kind[request.kind] = by_kind.get(request.kind, 0) + 1
         due = request.effective_due_at
@@ -381,9 +393,10 @@ def cnil_figures(
         generated_at=now,
         received_from=received_from,
         received_to=received_to,
-        requests=len(requests) - unconfirmed,
-        request_ids=[r.id for r in requests if r.status != RequestStatus.UNCONFIRMED],
+        requests=len(requests) - unconfirmed - len(expired),
+        request_ids=[r.id for r in requests if r.status not in NEVER_CONFIRMED_STATUSES],
         unconfirmed=unconfirmed,
+        expired=expired,
         by_kind=by_kind,
         open=open_count,
         answered=answered,

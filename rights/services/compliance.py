@@ -185,6 +185,7 @@ def compliance_report_data(*, report: ComplianceReport) -> dict[str, Any]:
             "held_access": figures.held_access,
             "erasure_verification_failed": figures.erasure_verification_failed,
             "held_other": figures.held_other,
+            "expired": figures.expired,
             "extended": figures.extended,
             "searches_not_whole_collection": figures.searches_not_whole,
         },

@@ -84,6 +84,7 @@ HOLD_REASON = "The access answer failed its completeness check: image 12 has no 
 SEEDED_TOTALS = {
     "requests": 10,
     "unconfirmed": 2,
+    "expired": 0,
     "open": 4,
     "answered": 6,
     "answered_in_time": 5,

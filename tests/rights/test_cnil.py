@@ -11,6 +11,7 @@ from django.db import transaction
 from rights.models import DataRequest, RequestStatus
 from rights.services.cnil import (
     ERASURE_FAILED,
+    EXPIRED,
     EXTENDED,
     FOLLOWED_UP,
     HELD_ACCESS,
@@ -304,3 +305,36 @@ def test_a_search_whose_index_missed_faces_is_flagged(seeded) -> None:
         figures = cnil_figures()
     assert figures.searches_not_whole == [*ids(seeded, "search_incomplete"), partial.id]
     assert figures.flags[partial.id] == [SEARCH_NOT_WHOLE]
+
+
+def test_never_confirmed_expired_requests_are_counted_on_their_own(seeded) -> None:
+    from rights.admin import days_left_badge
+    from rights.services.compliance import compliance_report_build, compliance_report_data
+    from rights.services.purge import request_expire_unconfirmed
+
+    expired = make_request(received_at=local(2024, 1, 5, 10), status=RequestStatus.UNCONFIRMED)
+    assert request_expire_unconfirmed(request_id=expired.id, now=local(2024, 3, 1, 10))
+    expired.refresh_from_db()
+    assert expired.status == RequestStatus.EXPIRED and expired.closed_at is not None
+    with time_machine.travel(local(*NOW), tick=False):
+        figures = cnil_figures()
+        report = compliance_report_data(
+            report=compliance_report_build(date_from=date(2024, 1, 1), date_to=date(2024, 12, 31))
+        )
+    # Without its own place an expired request counted as a confirmed request, of its kind, closed
+    # but neither answered nor refused (and the queue showed it as "expired, late").
+    assert figures.expired == [expired.id]
+    assert figures.flags[expired.id] == [EXPIRED]
+    assert expired.id not in figures.request_ids
+    totals = figures.totals()
+    assert totals == {**SEEDED_TOTALS, "expired": 1}  # every other figure unchanged
+    assert figures.by_kind == {"access": 8, "erasure": 2, "objection": 0}
+    [line] = [line for line in report["requests"] if line["request_id"] == expired.id]
+    assert (line["status"], line["in_time"], line["days_taken"], line["flags"]) == (
+        "expired",
+        None,
+        None,
+        [EXPIRED],
+    )
+    assert report["lists"]["expired"] == [expired.id]
+    assert "never confirmed, expired" in days_left_badge(expired)
