@@ -74,13 +74,9 @@ def request_new(request: HttpRequest) -> HttpResponse:
         return _request_form_render(request, RequestForm(initial=initial))
 
     form = RequestForm(request.POST, request.FILES)
+    # The same form posted again (double click, reload) lands where the first post landed; the
+    # service decides whether it is the same submission (FormAlreadySent when it is not).
     nonce = requests_service.form_key_unsign(key=request.POST.get("form_key", ""))
-    if nonce:
-        # The same form posted again (double click, reload): land where the first post landed.
-        existing = DataRequest.objects.filter(submission_key=nonce).only("email").first()
-        if existing is not None:
-            request.session[SESSION_SENT_TO] = existing.email
-            return redirect("public:request_sent")
     if form.is_valid():
         data = form.cleaned_data
         contents, too_large = uploads_read(files=data["selfies"])
@@ -100,6 +96,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
             except requests_service.RequestInvalid as exc:
                 for field, field_errors in exc.errors.items():
                     form.add_error(field if field in form.fields else None, field_errors)
+                if isinstance(exc, requests_service.FormAlreadySent):
+                    nonce = None  # a fresh key below: sending the form again makes a new request
             else:
                 request.session[SESSION_SENT_TO] = created.email
                 return redirect("public:request_sent")

@@ -49,6 +49,28 @@ class RequestInvalid(ValueError):
         super().__init__("; ".join(message for messages in errors.values() for message in messages))
 
 
+FORM_ALREADY_SENT = (
+    "This form was already sent; start a new request. What you changed has not been sent: "
+    "check the details, attach your photos again and send the form to make a new request."
+)
+
+
+class FormAlreadySent(RequestInvalid):
+    """The form's one-time key was used by a different submission (another kind, email or photos)."""
+
+    def __init__(self) -> None:
+        super().__init__({"__all__": [FORM_ALREADY_SENT]})
+
+
+def _same_submission(*, existing: DataRequest, kind: str, email: str, selfie_hashes: list[str]) -> bool:
+    """A second post of the same form is the same submission only with the same kind, email and photos."""
+    return (
+        existing.kind == kind
+        and existing.email.strip().lower() == email.strip().lower()
+        and sorted(existing.selfies.values_list("sha256", flat=True)) == sorted(selfie_hashes)
+    )
+
+
 class RequestStateError(ValueError):
     """The request is not in a state that allows this action (e.g. a photo when none is needed)."""
 
@@ -174,17 +196,22 @@ def request_submit(
 
     Raises RequestInvalid (nothing written) when anything sent cannot be accepted. With a
     ``submission_key`` (the nonce of the form's one-time key), a second submission of the same
-    form returns the request the first one created, and sends nothing.
+    form (same kind, email and photos: a double click, a reload) returns the request the first one
+    created, and sends nothing; a different one under the same key (the person went back and changed
+    the form) raises FormAlreadySent rather than silently answering with the earlier request.
     """
-    if submission_key:
-        existing = DataRequest.objects.filter(submission_key=submission_key).first()
-        if existing is not None:
-            return existing
     email = email.strip()
     country = country.strip().upper()
     decoded, items = _submission_validate(
         kind=kind, email=email, selfies=selfies, identifiers=identifiers, country=country
     )
+    hashes = [item.sha256 for item in decoded]
+    if submission_key:
+        existing = DataRequest.objects.filter(submission_key=submission_key).first()
+        if existing is not None:
+            if not _same_submission(existing=existing, kind=kind, email=email, selfie_hashes=hashes):
+                raise FormAlreadySent()
+            return existing
     received_at = timezone.now()
     saved: list[str] = []
     try:
@@ -219,6 +246,8 @@ def request_submit(
             existing = DataRequest.objects.filter(submission_key=submission_key).first()
         if existing is None:
             raise
+        if not _same_submission(existing=existing, kind=kind, email=email, selfie_hashes=hashes):
+            raise FormAlreadySent() from None
         # The same form, posted twice at once: the other post won; this one changes nothing.
         logger.info("double submission resolved by the unique form key request=%s", existing.id)
         return existing

@@ -345,6 +345,23 @@ def test_a_double_submit_creates_one_request(client, mailoutbox):
     assert len(mailoutbox) == 1
 
 
+def test_the_same_form_sent_again_with_other_details_gets_a_clear_error_and_a_fresh_key(client, mailoutbox):
+    """The person went back, changed the email and sent the form again (same key). Before the fix
+    they were shown "sent" for the earlier request; now they are told, and can send it anew."""
+    key = form_key(client)
+    assert post_request(client, key=key).status_code == 302
+    response = post_request(client, key=key, email="ana.corrected@example.org")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This form was already sent; start a new request." in html
+    fresh = re.search(r'name="form_key" value="([^"]+)"', html).group(1)
+    assert fresh != key
+    assert DataRequest.objects.count() == 1 and len(mailoutbox) == 1
+    # Sending it again with the fresh key makes the new request.
+    assert post_request(client, key=fresh, email="ana.corrected@example.org").status_code == 302
+    assert DataRequest.objects.latest("id").email == "ana.corrected@example.org"
+
+
 def test_a_double_submit_from_another_session_lands_on_the_same_page(client, mailoutbox):
     from django.test import Client
 

@@ -178,6 +178,24 @@ def test_the_same_form_submitted_twice_creates_one_request_and_one_email(mailout
     assert len(mailoutbox) == 1
 
 
+def test_the_same_form_key_with_a_different_submission_is_refused_clearly(mailoutbox):
+    """Before the fix any post with the key returned the first request, whatever it asked."""
+    nonce = svc.form_key_unsign(key=svc.form_key_new())
+    first = submit(submission_key=nonce)
+    changes = [
+        {"kind": RequestKind.ERASURE},
+        {"email": "someone-else@example.org"},
+        {"selfies": [face_bytes(), face_bytes()]},
+    ]
+    for change in changes:
+        with pytest.raises(svc.FormAlreadySent) as caught:
+            submit(submission_key=nonce, **change)
+        assert caught.value.errors == {"__all__": [svc.FORM_ALREADY_SENT]}
+    # The same submission again (the email's case and spaces aside): the same request, nothing sent.
+    assert submit(submission_key=nonce, email=" ANA@example.org").id == first.id
+    assert DataRequest.objects.count() == 1 and len(mailoutbox) == 1
+
+
 def test_a_form_key_is_signed(mailoutbox):
     key = svc.form_key_new()
     assert svc.form_key_unsign(key=key)
