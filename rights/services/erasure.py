@@ -49,6 +49,8 @@ WAIT_ACTION = "erasure_waiting_for_access"
 class ErasureVerificationFailed(RuntimeError):
     """After the deletions, a search with the requester's selfies still finds images."""
 
+    safe_for_audit = True  # its message holds counts and image ids only
+
     def __init__(self, request_id: int, image_ids: list[int]) -> None:
         super().__init__(
             f"request {request_id}: {len(image_ids)} image(s) still match the requester after erasure "

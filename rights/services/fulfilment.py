@@ -84,8 +84,9 @@ def staff_alert(*, request_id: int, subject: str, reason: str) -> None:
             context={"request_id": request_id, "subject": subject, "reason": reason},
             request_id=request_id,
         )
-    except Exception:  # the hold itself is the record; a mail outage must not hide it
-        logger.exception("request %s: staff alert could not be sent", request_id)
+    except Exception as exc:  # the hold itself is the record; a mail outage must not hide it
+        # The type only: a mail server's error text may quote an address.
+        logger.error("request %s: staff alert could not be sent (%s)", request_id, type(exc).__name__)
 
 
 def request_hold(*, request_id: int, from_statuses: list[str], reason: str, action: str) -> bool:
@@ -203,8 +204,15 @@ def _step_failed(
     retry_status: str,
     held_reason: str,
 ) -> None:
-    """Back from ``claimed`` to ``retry_status`` for the retry, or HELD with staff alerted after the last."""
-    reason = f"{type(error).__name__}: {error}"[:2000]
+    """Back from ``claimed`` to ``retry_status`` for the retry, or HELD with staff alerted after the last.
+
+    The hold reason and the audit trail get the error's type and a fixed sentence, never its text:
+    an exception's message (a mail server's, a database's) may quote an email address or data.
+    Only our own errors marked ``safe_for_audit`` (ids and counts) add their message.
+    """
+    reason = f"The {step} step raised {type(error).__name__}; see the worker's log for request {request_id}."
+    if getattr(error, "safe_for_audit", False):  # our own errors that carry ids and counts only
+        reason = f"{reason} {error}"[:2000]
     logger.error("request %s: %s failed (%s), final=%s", request_id, step, type(error).__name__, final)
     if final:
         request_hold(

@@ -317,8 +317,9 @@ def _requester_email_needs_selfie(*, request: DataRequest, problem: str) -> None
             },
             request_id=request.id,
         )
-    except Exception:
-        logger.exception("request %s: needs_selfie email could not be sent", request.id)
+    except Exception as exc:
+        # The type only: a mail server's error text may quote the address.
+        logger.error("request %s: needs_selfie email could not be sent (%s)", request.id, type(exc).__name__)
 
 
 def _policy_apply(*, request: DataRequest, detail: dict[str, object]) -> str:

@@ -91,7 +91,7 @@ def test_search_task_failure_is_retried_then_held_with_staff_alerted(mailoutbox)
     assert result.get() == RequestStatus.HELD
     request.refresh_from_db()
     assert request.status == RequestStatus.HELD
-    assert "face models unavailable" in request.hold_reason
+    assert "The search step raised RuntimeError" in request.hold_reason
     events = _events(request)
     assert events.count("search_retry") == tasks.SEARCH_MAX_RETRIES
     assert events.count("search_started") == tasks.SEARCH_MAX_RETRIES + 1
@@ -145,6 +145,33 @@ def test_fulfil_task_failures_count_attempts_then_hold(mailoutbox):
         assert request_fulfil.apply(args=[request.id]).get() == RequestStatus.HELD
     request.refresh_from_db()
     assert request.status == RequestStatus.HELD and request.attempts == tasks.FULFIL_MAX_RETRIES + 1
-    assert "disk full" in request.hold_reason
+    assert "The fulfilment step raised RuntimeError" in request.hold_reason
     assert _events(request).count("fulfilment_retry") == tasks.FULFIL_MAX_RETRIES
     assert [m.to for m in mailoutbox] == [[django_settings.PRIVACY_OFFICER_EMAIL]]
+
+
+def test_an_error_quoting_an_email_address_reaches_neither_the_audit_trail_nor_the_log(
+    db, mailoutbox, caplog, monkeypatch
+):
+    """Before the fix the raw error text went into the hold reason, the audit rows and, through
+    logger.exception, the log."""
+    from rights.services import fulfilment, search
+
+    leak = "victim@example.org"
+    smtp = RuntimeError(f"550 5.1.1 <{leak}>: Recipient address rejected")
+    request = request_make(kind=RequestKind.ERASURE, status=RequestStatus.FULFILLING, email=leak)
+    monkeypatch.setattr(fulfilment, "email_send", mock.Mock(side_effect=smtp))
+    monkeypatch.setattr(search, "email_send", mock.Mock(side_effect=smtp))
+    caplog.set_level("DEBUG")
+
+    fulfilment.fulfil_failed(request_id=request.id, error=smtp, final=True)  # held, alert mail fails
+    search._requester_email_needs_selfie(request=request, problem="no face")
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.HELD
+    assert "RuntimeError" in request.hold_reason and leak not in request.hold_reason
+    for event in AuditEvent.objects.filter(request=request):
+        assert leak not in f"{event.reason} {event.detail}", event.action
+    assert "staff alert could not be sent (RuntimeError)" in caplog.text
+    assert "needs_selfie email could not be sent (RuntimeError)" in caplog.text
+    assert leak not in caplog.text
