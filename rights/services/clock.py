@@ -52,10 +52,9 @@ def due_at_for(*, received_at: datetime, months: int = STATUTORY_MONTHS) -> date
 
 
 def latest_extension_for(*, due_at: datetime) -> datetime:
-    """The furthest an extension may move the deadline: two further months after the due date."""
-    return end_of_local_day(
-        day=date_add_months(day=timezone.localtime(due_at).date(), months=MAX_EXTENSION_MONTHS)
-    )
+    """The furthest an extension may move the deadline: two further months after the (clamped) due
+    date, by the same rule as the extension itself (due 28 February -> 28 April at the most)."""
+    return extended_due_at(due_at=due_at, months=MAX_EXTENSION_MONTHS)
 
 
 def days_left(*, due_at: datetime, now: datetime | None = None) -> int:
