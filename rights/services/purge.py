@@ -194,8 +194,6 @@ def request_expire_unconfirmed(*, request_id: int, now: datetime | None = None) 
             f"The email address was not confirmed within {settings.UNCONFIRMED_EXPIRY_DAYS} days; "
             "the request is closed and its photos deleted."
         ),
-        # request_transition sets closed_at only for answered and refused requests.
-        fields={"closed_at": now},
     )
     if not moved:
         return False

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from rights.models import WAITING_FOR_PERSON_STATUSES, DataRequest, RequestStatus
+from rights.models import CLOSED_STATUSES, WAITING_FOR_PERSON_STATUSES, DataRequest, RequestStatus
 from rights.services.audit import audit_record
 from rights.services.clock import pause_length, shift_days
 
@@ -49,7 +49,7 @@ def request_transition(
         updates.update(_clock_updates(current=current, to_status=to_status, now=now))
         if to_status == RequestStatus.ANSWERED:
             updates.setdefault("answered_at", now)
-        if to_status in (RequestStatus.ANSWERED, RequestStatus.REFUSED):
+        if to_status in CLOSED_STATUSES:
             updates.setdefault("closed_at", now)
         changed = DataRequest.objects.filter(id=request_id, status=current["status"]).update(**updates)
         if not changed:
