@@ -162,9 +162,10 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     for request_id in overdue_ids:
         try:
             escalated += request_escalate(request_id=request_id, now=now)
-        except Exception:
+        except Exception as exc:
             # One unsendable email must not stop the others; nothing was recorded, so it is retried.
-            logger.exception("escalation of request %s failed", request_id)
+            # The error's type only: a mail server's message may quote an address.
+            logger.error("escalation of request %s failed (%s)", request_id, type(exc).__name__)
             failed += 1
 
     # Due soon: due within the largest threshold, not overdue; a wide filter, the exact rule is
@@ -177,8 +178,8 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
     for request_id in list(soon):
         try:
             reminded += request_remind(request_id=request_id, now=now)
-        except Exception:
-            logger.exception("reminder for request %s failed", request_id)
+        except Exception as exc:
+            logger.error("reminder for request %s failed (%s)", request_id, type(exc).__name__)
             failed += 1
 
     result = SweepResult(reminded=reminded, escalated=escalated, overdue=len(overdue_ids), failed=failed)

@@ -353,9 +353,10 @@ def notices_chase(*, now: datetime | None = None) -> ChaseResult:
     for notice_id, chase in [(n, True) for n in reminders] + [(n, False) for n in never_sent]:
         try:
             chased += notice_send(notice_id=notice_id, chase=chase)
-        except Exception:
+        except Exception as exc:
             # Nothing was recorded for it (the send rolled back): it stays due and is retried.
-            logger.exception("chasing recipient notice %s failed", notice_id)
+            # The error's type only: a mail server's message may quote an address.
+            logger.error("chasing recipient notice %s failed (%s)", notice_id, type(exc).__name__)
             failed += 1
     logger.info("recipient notices chased=%s failed=%s", chased, failed)
     return ChaseResult(chased=chased, failed=failed)
