@@ -96,7 +96,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("matching", "0001_initial"),
-        ("rights", "0002_datarequest_submission_key"),
+        ("rights", "0001_initial"),
     ]
 
     operations = [migrations.RunPython(create_roles, remove_roles)]
