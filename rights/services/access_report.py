@@ -38,7 +38,7 @@ from matching.services.imaging import ImageRejected, image_decode
 from rights.models import Answer, DataRequest, Match, Recipient, RequestKind, RequestStatus, Selfie
 from rights.services.audit import SYSTEM, audit_record
 from rights.services.fulfilment import answer_store, request_answered, request_hold
-from rights.services.search import search_whole_collection
+from rights.services.search import search_coverage, search_whole_collection
 
 logger = logging.getLogger(__name__)
 
@@ -388,14 +388,7 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
         },
         "generated_at": now.isoformat(),
         "searched_at": request.searched_at.isoformat() if request.searched_at else "",
-        "searched_collection": {
-            "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
-            "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
-            "size": request.searched_collection_size or 0,
-            "index_faces": request.searched_index_faces,
-            "collection_faces": request.searched_collection_faces,
-            "whole_collection": search_whole_collection(request=request),
-        },
+        "searched_collection": search_coverage(request=request),
         "summary": (
             f"We hold {len(expected)} image(s) of you."
             if expected

@@ -34,7 +34,7 @@ from rights.services.linking import access_requests_same_verified_person
 from rights.services.search import (
     collection_candidates,
     request_identifiers,
-    search_whole_collection,
+    search_coverage,
     selfies_usable_vectors,
 )
 
@@ -199,14 +199,7 @@ def erasure_certificate_issue(
         "issued_at": now.isoformat(),
         "erased_count": len([e for e in erased if ALREADY_GONE not in e["removed_from"]]),
         "erased": erased,
-        "searched_collection": {
-            "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
-            "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
-            "size": request.searched_collection_size or 0,
-            "index_faces": request.searched_index_faces,
-            "collection_faces": request.searched_collection_faces,
-            "whole_collection": search_whole_collection(request=request),
-        },
+        "searched_collection": search_coverage(request=request),
         "verification": {
             "searched_at": verification["searched_at"],
             "selfies_used": verification["selfies_used"],

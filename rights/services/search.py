@@ -226,6 +226,18 @@ def search_whole_collection(*, request: DataRequest) -> bool:
     )
 
 
+def search_coverage(*, request: DataRequest) -> dict[str, object]:
+    """What the request's search covered, as stated in its access report or erasure certificate."""
+    return {
+        "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
+        "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
+        "size": request.searched_collection_size or 0,
+        "index_faces": request.searched_index_faces,
+        "collection_faces": request.searched_collection_faces,
+        "whole_collection": search_whole_collection(request=request),
+    }
+
+
 def collection_span() -> dict[str, object]:
     span = Image.objects.aggregate(first=Min("collected_at"), last=Max("collected_at"), size=Count("id"))
     return {"from": span["first"], "to": span["last"], "size": span["size"]}
