@@ -12,6 +12,7 @@ from django.db import DatabaseError
 
 from matching.services.embedding import default_threads_for, face_model_configure
 from matching.services.ingestion import IngestItem, collected_at_parse, images_ingest
+from matching.services.storage_check import collection_orphans_delete
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +58,14 @@ def ingest_files(items: list[dict[str, Any]]) -> dict[str, int]:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     logger.info("ingest_files: %s", counts)
     return counts
+
+
+@shared_task(acks_late=True, autoretry_for=(DatabaseError,), max_retries=3, retry_backoff=True)
+def collection_orphans_sweep() -> dict[str, int]:
+    """Periodic: delete collection files left without an Image row by a crash (see storage_check).
+
+    Only files older than an hour are touched, so an ingestion in flight never loses its file; a
+    second run, or two at once, finds nothing more to delete.
+    """
+    result = collection_orphans_delete()
+    return {"checked": result.checked, "deleted": result.deleted}

@@ -236,6 +236,8 @@ REVIEW_THRESHOLD = env_float("REVIEW_THRESHOLD", 0.18)
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000)
 IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 12_000)
+# Hour (local) of the sweep deleting collection files left without an Image row by a crash.
+ORPHAN_SWEEP_HOUR = env_int("ORPHAN_SWEEP_HOUR", 4)
 
 # --- Rights requests -----------------------------------------------------------------------
 ORGANISATION_NAME = env_str("ORGANISATION_NAME", "Example Face Search Ltd")

@@ -1,7 +1,8 @@
 """Every periodic job, declared in one place (Celery beat reads this through portal.celery).
 
 Times and intervals are settings (portal/settings.py, "Rights requests"). Each job is a thin task
-in ``rights.jobs`` calling one service; all are safe to run twice or concurrently.
+in ``rights.jobs`` (or, for the collection's own upkeep, ``matching.tasks``) calling one service;
+all are safe to run twice or concurrently.
 """
 
 from __future__ import annotations
@@ -44,5 +45,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "collection-retention": {
         "task": "rights.jobs.retention_job",
         "schedule": crontab(minute=0, hour=settings.RETENTION_HOUR),
+    },
+    # Collection files left without an Image row by a crash (matching's own task: it never imports rights).
+    "collection-orphans": {
+        "task": "matching.tasks.collection_orphans_sweep",
+        "schedule": crontab(minute=45, hour=settings.ORPHAN_SWEEP_HOUR),
     },
 }

@@ -76,6 +76,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "chase-recipient-notices",
         "suppression-check",
         "collection-retention",
+        "collection-orphans",
     }
     for name, entry in BEAT_SCHEDULE.items():
         assert entry["task"] in app.tasks, name
