@@ -284,6 +284,8 @@ RECOVERY_INTERVAL = timedelta(minutes=env_int("RECOVERY_INTERVAL_MINUTES", 5))
 SUPPRESSION_CHECK_INTERVAL = timedelta(minutes=env_int("SUPPRESSION_CHECK_INTERVAL_MINUTES", 15))
 # An erasure waits for the same person's open access answer, but not once its own due date is this close.
 ERASURE_ACCESS_WAIT_CUTOFF_DAYS = env_int("ERASURE_ACCESS_WAIT_CUTOFF_DAYS", 7)
+# Images an erasure or objection deletes per task run; a larger one re-enqueues itself for the rest.
+ERASURE_CHUNK = env_int("ERASURE_CHUNK", 200)
 # Art. 15(2): the safeguards for transfers to third countries, stated in every access answer.
 TRANSFER_SAFEGUARDS = env_str(
     "TRANSFER_SAFEGUARDS",

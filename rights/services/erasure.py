@@ -7,6 +7,16 @@ Per image, in an order a dead worker can resume from:
 A retry finds the rows: an empty one whose image is still there is erased again, one whose image
 is gone is completed. One ledger row per image, whatever happens.
 
+A large erasure goes in chunks of settings.ERASURE_CHUNK images, one task run each, so that no run
+holds the request long enough to look like a dead worker (STUCK_AFTER). A run with images left over
+moves the request FULFILLING -> APPROVED ("erasure_chunk_done", its audit row counting the images
+erased so far) and enqueues ``request_fulfil`` once that commits. The next run then claims the
+request like any other, by the usual conditional UPDATE: no second kind of claim, no way for the
+chunk run to be mistaken for (or to take over from) a live worker. Between chunks the request waits
+in APPROVED for a free worker, which the recovery job presumes lost only after STUCK_QUEUED_AFTER,
+and re-enqueues it if so (the ledger says where to resume). An erasure under way no longer waits for
+the same person's access answer (``erasure_waits_for``). The last chunk goes on as below.
+
 Then the requester's selfies search the collection again: nothing may remain at or above the
 REVIEW threshold (apart from images staff decided are not them), or the erasure fails loudly and is
 retried, then held for staff. Only then the certificate, the notices to recipients and the answer.
@@ -15,6 +25,7 @@ Nothing else in the collection is touched: only the images of this request's mat
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +48,7 @@ from rights.services.search import (
     search_coverage,
     selfies_usable_vectors,
 )
+from rights.services.transitions import request_transition
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,7 @@ logger = logging.getLogger(__name__)
 REMOVED_EVERYWHERE = ["file", "faces", "embeddings", "image", "index"]
 ALREADY_GONE = "already erased before this request"
 WAIT_ACTION = "erasure_waiting_for_access"
+CHUNK_ACTION = "erasure_chunk_done"
 
 
 class ErasureVerificationFailed(RuntimeError):
@@ -69,6 +82,10 @@ def erasure_waits_for(*, request: DataRequest, now: datetime | None = None) -> l
     ahead and the access answer lists those images as no longer held.
     """
     if request.kind not in (RequestKind.ERASURE, RequestKind.OBJECTION):
+        return []
+    if ErasureRecord.objects.filter(request_id=request.id).exists():
+        # Under way (between two chunks, or retried): some images are already gone and the access
+        # answer lists them as no longer held; waiting now would only delay the rest.
         return []
     now = now or timezone.now()
     if request.effective_due_at - now <= timedelta(days=settings.ERASURE_ACCESS_WAIT_CUTOFF_DAYS):
@@ -142,13 +159,55 @@ def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
     return record
 
 
-def erasure_images_delete(*, request: DataRequest) -> list[ErasureRecord]:
-    """Delete every confirmed image of the request, one ledger row each. Safe to run again."""
-    records = []
-    for match in matches_confirmed(request=request):
-        record = _ledger_open(request=request, match=match)
-        records.append(_image_erase(record=record))
-    return records
+def erasure_images_delete(*, request: DataRequest, limit: int | None = None) -> int:
+    """Delete up to ``limit`` (None: all) of the request's confirmed images not erased yet, one
+    ledger row each; returns how many are left for a later run. Safe to run again."""
+    done = set(
+        ErasureRecord.objects.filter(request=request)
+        .exclude(removed_from=[])
+        .values_list("image_sha256", flat=True)
+    )
+    todo = {m.image_sha256: m for m in matches_confirmed(request=request) if m.image_sha256 not in done}
+    now_done = list(todo.values()) if limit is None else list(todo.values())[:limit]
+    for match in now_done:
+        _image_erase(record=_ledger_open(request=request, match=match))
+    return len(todo) - len(now_done)
+
+
+def erasure_ledger(*, request: DataRequest) -> list[ErasureRecord]:
+    """The ledger rows of the request's confirmed images: what the certificate lists."""
+    hashes = {m.image_sha256 for m in matches_confirmed(request=request)}
+    return [r for r in ErasureRecord.objects.filter(request=request) if r.image_sha256 in hashes]
+
+
+def _fulfil_enqueue(request_id: int) -> None:
+    # Imported here: rights.tasks imports the fulfilment services, which import this module.
+    from rights.tasks import request_fulfil
+
+    request_fulfil.delay(request_id)
+
+
+def erasure_chunk_done(*, request_id: int, remaining: int) -> bool:
+    """FULFILLING -> APPROVED with the progress audited, and the next chunk enqueued on commit.
+
+    The count is read from the ledger inside the transition's transaction. False (nothing
+    enqueued) when the request is no longer FULFILLING: whoever moved it owns what comes next.
+    """
+    with transaction.atomic():
+        erased = ErasureRecord.objects.filter(request_id=request_id).exclude(removed_from=[]).count()
+        moved = request_transition(
+            request_id=request_id,
+            from_statuses=[RequestStatus.FULFILLING],
+            to_status=RequestStatus.APPROVED,
+            actor=SYSTEM,
+            action=CHUNK_ACTION,
+            reason="a chunk of the erasure is done; the next one is enqueued",
+            detail={"erased_so_far": erased, "remaining": remaining, "chunk": settings.ERASURE_CHUNK},
+        )
+        if moved:
+            transaction.on_commit(functools.partial(_fulfil_enqueue, request_id))
+    logger.info("request %s: erasure chunk done (%s erased, %s left)", request_id, erased, remaining)
+    return moved
 
 
 def erasure_verify(*, request: DataRequest) -> dict[str, Any]:
@@ -232,12 +291,17 @@ def erasure_certificate_issue(
     return answer
 
 
-def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -> Answer:
-    """Delete, verify (raising ErasureVerificationFailed), certify, notify recipients, answer."""
+def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -> Answer | None:
+    """Delete a chunk; once none is left, verify (raising ErasureVerificationFailed), certify,
+    notify recipients, answer. None when a chunk was done and the next one enqueued."""
     from rights.services.notices import notices_create_for_erasure
 
     request = DataRequest.objects.get(id=request_id)
-    records = erasure_images_delete(request=request)
+    remaining = erasure_images_delete(request=request, limit=settings.ERASURE_CHUNK)
+    if remaining:
+        erasure_chunk_done(request_id=request_id, remaining=remaining)
+        return None
+    records = erasure_ledger(request=request)
     verification = erasure_verify(request=request)
     if verification["remaining"]:
         error = ErasureVerificationFailed(request_id, verification["remaining"])
@@ -265,7 +329,7 @@ def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -
 
 
 def erasure_run(*, request_id: int) -> Answer | None:
-    """The fulfilment of an erasure request (FULFILLING)."""
+    """The fulfilment of an erasure request (FULFILLING): one chunk, or the rest and the answer."""
     if not DataRequest.objects.filter(id=request_id, status=RequestStatus.FULFILLING).exists():
         return None
     return erasure_carry_out(request_id=request_id)

@@ -53,7 +53,10 @@ def objection_suppress(*, request: DataRequest) -> int:
 
 
 def objection_run(*, request_id: int) -> Answer | None:
-    """The fulfilment of an objection request (FULFILLING): suppress (with consent), then erase."""
+    """The fulfilment of an objection request (FULFILLING): suppress (with consent), then erase.
+
+    Erased in chunks like an erasure; each chunk's run finds the templates already listed.
+    """
     request = DataRequest.objects.filter(id=request_id, status=RequestStatus.FULFILLING).first()
     if request is None:
         return None

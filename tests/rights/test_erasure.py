@@ -19,6 +19,7 @@ from django.utils import timezone
 from matching.models import Face, Image
 from matching.services.ingestion import image_ingest
 from matching.services.search import faces_search
+from rights import tasks
 from rights.models import (
     Answer,
     AuditEvent,
@@ -35,6 +36,7 @@ from rights.services import erasure as erasure_service
 from rights.services.erasure import ErasureVerificationFailed, erasure_run
 from rights.services.fulfilment import fulfil_failed, request_fulfil_run
 from rights.services.search import request_search_run, selfies_usable_vectors
+from rights.services.transitions import request_transition
 from tests.rights.pipeline_helpers import (
     Collection,
     collection_ingest,
@@ -334,3 +336,160 @@ def test_nobody_in_the_collection_gets_a_certificate_of_zero_deletions(collectio
     assert certificate.payload["erased_count"] == 0 and certificate.payload["erased"] == []
     assert "nothing to erase" in certificate.archive.read().decode()
     assert Image.objects.count() == count
+
+
+# --- A large erasure goes in chunks (settings.ERASURE_CHUNK images per task run) ---------------
+
+CHUNKED = "Edward_Lu"  # five images in the collection
+
+
+@pytest.fixture
+def chunked(collection, settings):
+    """An erasure of five images, two per run, FULFILLING as the worker took it; and a recorder of
+    the task it enqueues (the only stand-in: the next chunk's message, run by hand below)."""
+    settings.ERASURE_CHUNK = 2
+    assert len(collection.images[CHUNKED]) == 5
+    request = searched_and_decided(collection=collection, who=CHUNKED, kind=RequestKind.ERASURE)
+    assert len(erasure_service.matches_confirmed(request=request)) == 5
+    enqueued: list[int] = []
+    with mock.patch.object(tasks.request_fulfil, "delay", side_effect=enqueued.append):
+        yield request, enqueued
+
+
+def _complete_rows(request: DataRequest) -> int:
+    return ErasureRecord.objects.filter(request=request).exclude(removed_from=[]).count()
+
+
+def _chunk_progress(request: DataRequest) -> list[tuple[int, int]]:
+    events = AuditEvent.objects.filter(request_id=request.id, action=erasure_service.CHUNK_ACTION)
+    return [(e.detail["erased_so_far"], e.detail["remaining"]) for e in events.order_by("id")]
+
+
+def test_a_large_erasure_goes_in_chunks_that_re_enqueue_themselves(
+    chunked, collection, django_capture_on_commit_callbacks
+):
+    request, enqueued = chunked
+    others = collection.others_hashes(CHUNKED)
+    files = _files_of(collection.images[CHUNKED])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert erasure_run(request_id=request.id) is None
+    # Before the fix the first run deleted all five and answered.
+    assert Image.objects.filter(pk__in=collection.images[CHUNKED]).count() == 3
+    assert _complete_rows(request) == ErasureRecord.objects.filter(request=request).count() == 2
+    request.refresh_from_db()
+    assert request.status == RequestStatus.APPROVED and request.answers.count() == 0
+    assert _chunk_progress(request) == [(2, 3)]
+    assert enqueued == [request.id]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.request_fulfil.apply(args=[enqueued[-1]]).get() == RequestStatus.APPROVED
+    assert enqueued == [request.id, request.id] and _complete_rows(request) == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.request_fulfil.apply(args=[enqueued[-1]]).get() == RequestStatus.ANSWERED
+    assert len(enqueued) == 2  # the last chunk enqueues nothing
+
+    request.refresh_from_db()
+    _assert_erased_completely(request, collection, CHUNKED, files, others)
+    assert _chunk_progress(request) == [(2, 3), (4, 1)]
+    certificate = request.answers.get()
+    theirs = set(request.matches.values_list("image_sha256", flat=True))
+    assert {row["image_sha256"] for row in certificate.payload["erased"]} == theirs
+    assert certificate.payload["erased_count"] == len(certificate.payload["erased"]) == 5
+    assert certificate.payload["verification"]["images_found_after"] == 0
+    actions = [e for e in _events_of(request) if e.startswith("fulfilment_")]
+    assert actions == ["fulfilment_started", "fulfilment_started"]  # each chunk claimed as usual
+    assert AuditEvent.objects.filter(request_id=request.id, action="image_erased").count() == 5
+
+
+def _events_of(request: DataRequest) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(request_id=request.id).order_by("id").values_list("action", flat=True)
+    )
+
+
+def test_a_worker_killed_mid_chunk_still_ends_with_every_image_erased_once(chunked, collection):
+    request, _enqueued = chunked
+    others = collection.others_hashes(CHUNKED)
+    files = _files_of(collection.images[CHUNKED])
+    assert erasure_run(request_id=request.id) is None  # chunk 1: two images
+    real = erasure_service.image_delete
+
+    def deletes_then_dies(*, image_id):
+        real(image_id=image_id)
+        raise RuntimeError("worker killed")
+
+    # Chunk 2 dies after deleting its first image, before completing that image's ledger row.
+    with (
+        mock.patch.object(erasure_service, "image_delete", side_effect=deletes_then_dies),
+        pytest.raises(RuntimeError, match="worker killed"),
+    ):
+        request_fulfil_run(request_id=request.id)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.FULFILLING
+    assert ErasureRecord.objects.filter(request=request, removed_from=[]).count() == 1
+    assert tasks.request_fulfil.apply(args=[request.id]).get() is None  # not stale: left alone
+
+    # The worker died for good: the claim goes stale and the redelivered message takes it over.
+    later = timezone.now() + django_settings.STUCK_AFTER + timedelta(minutes=1)
+    with time_machine.travel(later):
+        assert request_fulfil_run(request_id=request.id) == RequestStatus.APPROVED
+        assert request_fulfil_run(request_id=request.id) == RequestStatus.ANSWERED
+
+    request.refresh_from_db()
+    _assert_erased_completely(request, collection, CHUNKED, files, others)
+    assert request.answers.get().payload["erased_count"] == 5
+    assert ErasureRecord.objects.filter(request=request).count() == 5
+    assert _chunk_progress(request) == [(2, 3), (4, 1)]
+
+
+def test_chunk_messages_delivered_twice_erase_each_image_once_and_answer_once(chunked, collection):
+    request, _enqueued = chunked
+    erasure_run(request_id=request.id)
+    # The chunk's message, and a duplicate (e.g. the access answer's re-enqueue of waiting erasures).
+    assert tasks.request_fulfil.apply(args=[request.id]).get() == RequestStatus.APPROVED
+    assert tasks.request_fulfil.apply(args=[request.id]).get() == RequestStatus.ANSWERED
+    before = list(ErasureRecord.objects.filter(request=request).values_list("image_sha256", "erased_at"))
+    events = _events_of(request)
+    assert tasks.request_fulfil.apply(args=[request.id]).get() is None  # ANSWERED: nothing to do
+    assert (
+        list(ErasureRecord.objects.filter(request=request).values_list("image_sha256", "erased_at")) == before
+    )
+    assert _events_of(request) == events and len(before) == 5 and request.answers.count() == 1
+
+
+def test_a_chunk_run_finding_its_request_taken_or_gone_deletes_nothing(chunked, collection):
+    request, enqueued = chunked
+    erasure_run(request_id=request.id)
+    # Another worker took the next chunk: this duplicate message leaves it alone.
+    request_transition(
+        request_id=request.id, from_statuses=["approved"], to_status="fulfilling", actor="system", action="t"
+    )
+    assert tasks.request_fulfil.apply(args=[request.id]).get() is None
+    assert Image.objects.filter(pk__in=collection.images[CHUNKED]).count() == 3
+    # The request left FULFILLING during a chunk (staff held it): no progress row, nothing enqueued.
+    DataRequest.objects.filter(pk=request.pk).update(status=RequestStatus.HELD)
+    assert erasure_service.erasure_chunk_done(request_id=request.id, remaining=1) is False
+    assert enqueued == [] and _chunk_progress(request) == [(2, 3)]
+    # A request that is gone.
+    assert tasks.request_fulfil.apply(args=[987654]).get() is None
+
+
+def test_between_chunks_an_erasure_is_not_stuck_and_does_not_wait_for_access(chunked, collection):
+    from rights.services.recovery import requests_recover_stuck
+
+    request, _enqueued = chunked
+    erasure_run(request_id=request.id)
+    request_make(kind=RequestKind.ACCESS, status=RequestStatus.REVIEW, email=request.email)
+    request.refresh_from_db()
+    # Under way: half of the images are gone; it no longer waits for the same person's access answer.
+    assert erasure_service.erasure_waits_for(request=request) == []
+    now = timezone.now()
+    # Waiting for a worker, not held by a dead one: only a lost message (hours) is re-enqueued.
+    assert requests_recover_stuck(now=now + django_settings.STUCK_AFTER * 2).requeued == 0
+    later = now + django_settings.STUCK_QUEUED_AFTER + timedelta(minutes=1)
+    assert requests_recover_stuck(now=later).requeued == 1
+    with time_machine.travel(later):
+        assert request_fulfil_run(request_id=request.id) == RequestStatus.APPROVED
+        assert request_fulfil_run(request_id=request.id) == RequestStatus.ANSWERED
+    assert ErasureRecord.objects.filter(request=request).count() == 5
