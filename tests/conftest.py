@@ -42,6 +42,49 @@ def _isolated_var_dirs(settings, tmp_path: Path) -> None:
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_trail_flushable():
+    """Let the teardown of transactional tests empty the append-only audit table.
+
+    rights/migrations/0003_audit_append_only refuses UPDATE, DELETE and TRUNCATE on
+    rights_auditevent, so Django's flush after a ``transaction=True`` / live_server / worker test
+    would fail. The flush is the one place allowed to clear it, and it does so the way only a table
+    owner could: the triggers are taken off and put back inside the flush's own transaction
+    (PostgreSQL: DISABLE/ENABLE TRIGGER USER; SQLite has no disable, so drop and re-create them
+    from their stored SQL), so no test ever runs without them.
+    """
+    from django.db import connection
+
+    table = "rights_auditevent"
+    ops_class = type(connection.ops)
+    original = ops_class.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        sql = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        if table not in tables or not sql:
+            return sql
+        if self.connection.vendor == "postgresql":
+            return [
+                f"ALTER TABLE {table} DISABLE TRIGGER USER",
+                *sql,
+                f"ALTER TABLE {table} ENABLE TRIGGER USER",
+            ]
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+            )
+            triggers = cursor.fetchall()
+        return [
+            *(f'DROP TRIGGER "{name}"' for name, _ in triggers),
+            *sql,
+            *(create for _, create in triggers),
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ops_class, "sql_flush", sql_flush)
+        yield
+
+
 @pytest.fixture(scope="session")
 def lfw_identities() -> dict[str, list[Path]]:
     """identity -> image paths (sorted), from lfw-dev/manifest.csv."""

@@ -1,7 +1,9 @@
 """The audit trail: hash-chained, append-only; tampering shows at the row where it happened.
 
-Rows are tampered with the way an attacker with database access would: raw SQL and queryset
-updates that bypass the service.
+The database itself refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit rows
+(rights/migrations/0003_audit_append_only): each tamper test first shows that, then tampers the way
+an attacker owning the table would (triggers taken off, raw SQL and queryset updates that bypass
+the service) and shows that the chain still names the bad row.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import itertools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from rights.models import AuditEvent
 from rights.services.audit import (
@@ -50,6 +54,47 @@ def trail() -> list[AuditEvent]:
                 )
             )
     return events
+
+
+TABLE = AuditEvent._meta.db_table
+
+
+def _assert_refused(sql: str, params: list) -> None:
+    """A plain UPDATE/DELETE with the application's rights is refused by the database itself."""
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
+
+
+@contextmanager
+def _as_table_owner() -> Iterator[None]:
+    """Take the append-only triggers off, as only someone owning the table could, and put them back."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Run the deferred foreign-key checks of this test's own inserts first: ALTER TABLE
+            # refuses a table with pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
+            try:
+                yield
+            finally:
+                cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
+            return
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE]
+        )
+        triggers = cursor.fetchall()
+        assert len(triggers) == 2
+        for name, _ in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+        try:
+            yield
+        finally:
+            for _, create in triggers:
+                cursor.execute(create)
 
 
 def _run_command(*args: str) -> tuple[int, str]:
@@ -115,8 +160,37 @@ def test_an_empty_trail_passes() -> None:
     assert _run_command() == (0, f"Audit chain intact: 0 rows, head {GENESIS_HASH}\n")
 
 
+def test_the_database_refuses_to_change_or_remove_audit_rows(trail) -> None:
+    # Whatever the code path (raw SQL, queryset, model), the row stays as written.
+    _assert_refused(f"UPDATE {TABLE} SET reason = %s WHERE id = %s", ["nothing to see here", trail[2].id])
+    _assert_refused(f"DELETE FROM {TABLE} WHERE id = %s", [trail[3].id])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(id=trail[2].id).update(reason="nothing to see here")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(id=trail[0].id).delete()
+    event = AuditEvent.objects.get(id=trail[1].id)
+    event.reason = "edited through the model"
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        event.save()
+    assert list(AuditEvent.objects.order_by("id").values_list("id", "reason", "hash")) == [
+        (e.id, e.reason, e.hash) for e in trail
+    ]
+    assert audit_chain_verify() is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_to_truncate_the_trail(trail) -> None:
+    # Committed rows (a TRUNCATE in the rows' own transaction would fail for another reason).
+    # The test's teardown then empties the table: conftest's flush takes the triggers off for it.
+    _assert_refused(f"TRUNCATE {TABLE}", [])
+    assert AuditEvent.objects.count() == 6
+
+
 def test_a_changed_row_fails_at_that_row(trail) -> None:
-    AuditEvent.objects.filter(id=trail[2].id).update(reason="nothing to see here")
+    _assert_refused(f"UPDATE {TABLE} SET reason = %s WHERE id = %s", ["nothing to see here", trail[2].id])
+    with _as_table_owner():
+        AuditEvent.objects.filter(id=trail[2].id).update(reason="nothing to see here")
     broken = audit_chain_verify()
     assert broken is not None
     assert broken.event_id == trail[2].id
@@ -131,16 +205,21 @@ def test_a_changed_row_fails_at_that_row(trail) -> None:
     [("actor", "staff:mallory"), ("action", "step_x"), ("to_status", "refused"), ("detail", {"index": 99})],
 )
 def test_any_changed_column_fails_at_that_row(trail, column, value) -> None:
-    AuditEvent.objects.filter(id=trail[4].id).update(**{column: value})
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(id=trail[4].id).update(**{column: value})
+    with _as_table_owner():
+        AuditEvent.objects.filter(id=trail[4].id).update(**{column: value})
     assert audit_chain_verify().event_id == trail[4].id
 
 
 def test_a_changed_timestamp_fails_at_that_row(trail) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEvent._meta.db_table} SET created_at = %s WHERE id = %s",
-            [trail[1].created_at.replace(year=2020), trail[1].id],
-        )
+    sql, params = (
+        f"UPDATE {TABLE} SET created_at = %s WHERE id = %s",
+        [trail[1].created_at.replace(year=2020), trail[1].id],
+    )
+    _assert_refused(sql, params)
+    with _as_table_owner(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
     assert audit_chain_verify().event_id == trail[1].id
 
 
@@ -149,15 +228,17 @@ def test_a_changed_row_with_a_recomputed_hash_fails_at_the_next_row(trail) -> No
     event = AuditEvent.objects.get(id=trail[2].id)
     event.reason = "rewritten"
     new_hash = _event_digest(prev_hash=event.prev_hash, event=event)
-    AuditEvent.objects.filter(id=event.id).update(reason="rewritten", hash=new_hash)
+    with _as_table_owner():
+        AuditEvent.objects.filter(id=event.id).update(reason="rewritten", hash=new_hash)
     broken = audit_chain_verify()
     assert broken.event_id == trail[3].id
     assert "removed or reordered" in broken.problem
 
 
 def test_a_deleted_row_fails_at_the_row_that_followed_it(trail) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE id = %s", [trail[3].id])
+    _assert_refused(f"DELETE FROM {TABLE} WHERE id = %s", [trail[3].id])
+    with _as_table_owner(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [trail[3].id])
     broken = audit_chain_verify()
     assert broken.event_id == trail[4].id
     assert "removed or reordered" in broken.problem
@@ -167,17 +248,18 @@ def test_a_deleted_row_fails_at_the_row_that_followed_it(trail) -> None:
 
 
 def test_a_deleted_first_row_fails_at_the_new_first_row(trail) -> None:
-    AuditEvent.objects.filter(id=trail[0].id).delete()
+    with _as_table_owner():
+        AuditEvent.objects.filter(id=trail[0].id).delete()
     assert audit_chain_verify().event_id == trail[1].id
 
 
 def test_reordered_rows_fail_at_the_first_moved_row(trail) -> None:
-    table = AuditEvent._meta.db_table
     a, b = trail[2].id, trail[3].id
-    with connection.cursor() as cursor:  # swap the two rows' positions in the trail
-        cursor.execute(f"UPDATE {table} SET id = %s WHERE id = %s", [-1, a])
-        cursor.execute(f"UPDATE {table} SET id = %s WHERE id = %s", [a, b])
-        cursor.execute(f"UPDATE {table} SET id = %s WHERE id = %s", [b, -1])
+    _assert_refused(f"UPDATE {TABLE} SET id = %s WHERE id = %s", [-1, a])
+    with _as_table_owner(), connection.cursor() as cursor:  # swap the two rows' positions in the trail
+        cursor.execute(f"UPDATE {TABLE} SET id = %s WHERE id = %s", [-1, a])
+        cursor.execute(f"UPDATE {TABLE} SET id = %s WHERE id = %s", [a, b])
+        cursor.execute(f"UPDATE {TABLE} SET id = %s WHERE id = %s", [b, -1])
     assert AuditEvent.objects.get(id=a).action == "step_3"
     broken = audit_chain_verify()
     assert broken.event_id == a
@@ -189,7 +271,8 @@ def test_reordered_rows_fail_at_the_first_moved_row(trail) -> None:
 
 def test_rows_cut_off_the_end_are_caught_by_the_anchor(trail) -> None:
     anchor = audit_chain_check().head_hash
-    AuditEvent.objects.filter(id__in=[trail[4].id, trail[5].id]).delete()
+    with _as_table_owner():
+        AuditEvent.objects.filter(id__in=[trail[4].id, trail[5].id]).delete()
     # The chain alone cannot show a cut end; the anchor kept outside the database does.
     assert audit_chain_verify() is None
     assert _run_command()[0] == 0
@@ -217,7 +300,8 @@ def test_manage_py_exit_code_is_zero_when_intact_and_one_naming_the_row_when_not
     assert intact.returncode == 0, intact.stderr
     assert f"Audit chain intact: 3 rows, head {events[-1].hash}" in intact.stdout
 
-    AuditEvent.objects.filter(id=events[1].id).update(reason="edited")
+    with _as_table_owner():
+        AuditEvent.objects.filter(id=events[1].id).update(reason="edited")
     broken = _run_manage_py()
     assert broken.returncode == 1
     assert f"Audit chain broken at row {events[1].id}: its content does not match its hash" in broken.stderr
