@@ -282,6 +282,10 @@ PURGE_HOUR = env_int("PURGE_HOUR", 3)
 RETENTION_HOUR = env_int("RETENTION_HOUR", 2)
 RECOVERY_INTERVAL = timedelta(minutes=env_int("RECOVERY_INTERVAL_MINUTES", 5))
 SUPPRESSION_CHECK_INTERVAL = timedelta(minutes=env_int("SUPPRESSION_CHECK_INTERVAL_MINUTES", 15))
+# The hourly job appends the audit trail's head (`<iso time> <row id> <hash>`) here; keep it off
+# the database host (another disk, an append-only mount, shipped off-site) so that it survives
+# whoever could rewrite the trail. `manage.py verify_audit_chain --anchor-file` checks it.
+AUDIT_ANCHOR_FILE = Path(env_str("AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.log"))).resolve()
 # An erasure waits for the same person's open access answer, but not once its own due date is this close.
 ERASURE_ACCESS_WAIT_CUTOFF_DAYS = env_int("ERASURE_ACCESS_WAIT_CUTOFF_DAYS", 7)
 # Images an erasure or objection deletes per task run; a larger one re-enqueues itself for the rest.

@@ -46,6 +46,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "rights.jobs.retention_job",
         "schedule": crontab(minute=0, hour=settings.RETENTION_HOUR),
     },
+    # The audit trail's head appended to a file outside the database (AUDIT_ANCHOR_FILE).
+    "audit-anchor": {
+        "task": "rights.jobs.audit_anchor_job",
+        "schedule": crontab(minute=5),
+    },
     # Collection files left without an Image row by a crash (matching's own task: it never imports rights).
     "collection-orphans": {
         "task": "matching.tasks.collection_orphans_sweep",

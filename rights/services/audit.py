@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -126,3 +128,71 @@ def audit_chain_check(*, anchor: str | None = None) -> ChainReport:
         first_break=first_break,
         anchor_found=anchor_found,
     )
+
+
+# --- Anchors kept outside the database ---------------------------------------------------------
+# The hash chain shows a row changed, removed or reordered, but not rows cut off its end nor a
+# trail rewritten (and re-hashed) from some row on: someone able to do that can rebuild a chain
+# that verifies. The head (row id and hash) appended to a file outside the database every hour
+# gives what such a rewrite cannot restore: every anchored row must still be in the trail.
+
+
+@dataclass(frozen=True)
+class Anchor:
+    written_at: str
+    event_id: int  # 0 when the trail was empty
+    hash: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.written_at} {self.event_id} {self.hash}"
+
+
+class AnchorFileError(ValueError):
+    """The anchor file cannot be read or a line of it is not `<iso time> <row id> <hash>`."""
+
+
+def audit_anchor_write(*, path: Path) -> Anchor:
+    """Append the current head of the trail to ``path`` (created if missing) and fsync it."""
+    last = AuditEvent.objects.order_by("-id").only("id", "hash").first()
+    anchor = Anchor(
+        written_at=timezone.now().replace(microsecond=0).isoformat(),
+        event_id=last.id if last else 0,
+        hash=last.hash if last else GENESIS_HASH,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Append-only use of the file: never rewritten, so an earlier anchor cannot be lost by a crash.
+    with open(path, "a", encoding="ascii") as handle:
+        handle.write(f"{anchor}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return anchor
+
+
+def audit_anchors_read(*, path: Path) -> list[Anchor]:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        raise AnchorFileError(f"cannot read the anchor file {path}: {error}") from None
+    anchors = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 3 or not parts[1].isdigit() or len(parts[2]) != 64:
+            raise AnchorFileError(f"line {number} of {path} is not '<iso time> <row id> <hash>': {line!r}")
+        anchors.append(
+            Anchor(written_at=parts[0], event_id=int(parts[1]), hash=parts[2].lower(), line=number)
+        )
+    return anchors
+
+
+def audit_anchors_missing(*, anchors: list[Anchor]) -> list[Anchor]:
+    """The anchors whose row (that id with that hash) is no longer in the trail."""
+    missing = []
+    for anchor in anchors:
+        if anchor.event_id == 0 and anchor.hash == GENESIS_HASH:
+            continue  # anchored while the trail was empty: nothing it could lose
+        if not AuditEvent.objects.filter(id=anchor.event_id, hash=anchor.hash).exists():
+            missing.append(anchor)
+    return missing

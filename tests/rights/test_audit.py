@@ -26,6 +26,7 @@ from rights.services.audit import (
     GENESIS_HASH,
     _event_digest,
     actor_for,
+    audit_anchor_write,
     audit_chain_check,
     audit_chain_verify,
     audit_record,
@@ -305,3 +306,84 @@ def test_manage_py_exit_code_is_zero_when_intact_and_one_naming_the_row_when_not
     broken = _run_manage_py()
     assert broken.returncode == 1
     assert f"Audit chain broken at row {events[1].id}: its content does not match its hash" in broken.stderr
+
+
+# --- Anchors appended to a file outside the database -------------------------------------------
+
+
+def test_anchored_then_intact_passes(trail, tmp_path) -> None:
+    path = tmp_path / "anchors.log"
+    first = audit_anchor_write(path=path)
+    with transaction.atomic():
+        later = audit_record(actor="system", action="later")
+    second = audit_anchor_write(path=path)
+    assert (first.event_id, first.hash, second.event_id, second.hash) == (
+        trail[-1].id,
+        trail[-1].hash,
+        later.id,
+        later.hash,
+    )
+    code, output = _run_command("--anchor-file", str(path))
+    assert code == 0
+    assert output.splitlines() == [
+        f"All 2 anchors in {path} are in the trail",
+        f"Audit chain intact: 7 rows, head {later.hash}",
+    ]
+
+
+def test_rows_cut_off_after_an_anchor_fail_naming_that_anchor(trail, tmp_path) -> None:
+    path = tmp_path / "anchors.log"
+    # An hour ago the head was row 3; now it is row 6.
+    path.write_text(f"2026-01-01T00:00:00+00:00 {trail[2].id} {trail[2].hash}\n")
+    cut = audit_anchor_write(path=path)
+    _assert_refused(f"DELETE FROM {TABLE} WHERE id >= %s", [trail[4].id])
+    with _as_table_owner():
+        AuditEvent.objects.filter(id__gte=trail[4].id).delete()
+    # What is left is a valid chain: only the anchor shows the cut.
+    assert audit_chain_verify() is None
+    code, message = _run_command("--anchor-file", str(path))
+    assert code == 1
+    assert message.startswith(
+        f"Audit chain anchor at line 2 of {path} ({cut.written_at} {trail[5].id} {trail[5].hash})"
+    )
+    assert "(1 of 2 anchors missing)" in message
+
+
+def test_a_rewritten_and_rehashed_history_fails_at_the_anchor(trail, tmp_path) -> None:
+    path = tmp_path / "anchors.log"
+    audit_anchor_write(path=path)
+    # An owner rewrites row 5 and re-hashes it and every row after it: the chain verifies again.
+    with _as_table_owner():
+        prev_hash = trail[3].hash
+        for original in trail[4:]:
+            event = AuditEvent.objects.get(id=original.id)
+            event.prev_hash = prev_hash
+            if event.id == trail[4].id:
+                event.reason = "rewritten"
+            event.hash = _event_digest(prev_hash=prev_hash, event=event)
+            AuditEvent.objects.filter(id=event.id).update(
+                reason=event.reason, prev_hash=event.prev_hash, hash=event.hash
+            )
+            prev_hash = event.hash
+    assert audit_chain_verify() is None
+    code, message = _run_command("--anchor-file", str(path))
+    assert code == 1
+    assert f"line 1 of {path}" in message and trail[5].hash in message
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (None, "cannot read the anchor file"),
+        ("2026-01-01T00:00:00+00:00 12\n", "line 1 of"),
+        ("2026-01-01T00:00:00+00:00 twelve " + "a" * 64 + "\n", "line 1 of"),
+    ],
+)
+def test_a_missing_or_garbled_anchor_file_is_a_clear_error(trail, tmp_path, content, error) -> None:
+    # Bad input gets a named error and exit 1, never a pass.
+    path = tmp_path / "anchors.log"
+    if content is not None:
+        path.write_text(content)
+    code, message = _run_command("--anchor-file", str(path))
+    assert code == 1
+    assert error in message

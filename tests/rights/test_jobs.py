@@ -77,6 +77,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "suppression-check",
         "collection-retention",
         "collection-orphans",
+        "audit-anchor",
     }
     for name, entry in BEAT_SCHEDULE.items():
         assert entry["task"] in app.tasks, name
@@ -298,3 +299,25 @@ def test_notice_send_task_waits_for_the_worker_sending_it_and_sends_nothing_more
         assert jobs.notice_send_task(notice.id) is False
     assert mail.outbox == []
     assert not AuditEvent.objects.filter(action="recipient_notice_sent").exists()
+
+
+@pytest.mark.django_db
+def test_audit_anchor_job_run_twice_appends_two_true_anchors(settings, tmp_path):
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from rights.services.audit import GENESIS_HASH, audit_record
+
+    settings.AUDIT_ANCHOR_FILE = tmp_path / "anchors" / "audit-anchors.log"  # folder created on the fly
+    assert BEAT_SCHEDULE["audit-anchor"]["schedule"] == crontab(minute=5)  # hourly
+    assert jobs.audit_anchor_job() == {"event_id": 0, "hash": GENESIS_HASH}  # empty trail
+    with transaction.atomic():
+        event = audit_record(actor="system", action="something")
+    first = jobs.audit_anchor_job()
+    second = jobs.audit_anchor_job()  # run twice: one more line, same head, nothing else changes
+    assert first == second == {"event_id": event.id, "hash": event.hash}
+    lines = settings.AUDIT_ANCHOR_FILE.read_text().splitlines()
+    assert [line.split()[1:] for line in lines] == [["0", GENESIS_HASH], *[[str(event.id), event.hash]] * 2]
+    assert all(timezone.datetime.fromisoformat(line.split()[0]).tzinfo for line in lines)
+    assert AuditEvent.objects.count() == 1
+    call_command("verify_audit_chain", "--anchor-file", str(settings.AUDIT_ANCHOR_FILE))  # raises if not
