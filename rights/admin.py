@@ -48,7 +48,7 @@ from rights.models import (
     Selfie,
 )
 from rights.services import clock
-from rights.services.audit import actor_for, audit_record
+from rights.services.audit import actor_for, audit_record, review_screen_view_record
 from rights.services.cnil import cnil_figures
 from rights.services.compliance import (
     FORMATS,
@@ -396,9 +396,29 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         data_request = self.get_object(request, object_id)
         if data_request is None or not self.has_view_permission(request, data_request):
             return super().change_view(request, object_id, form_url, extra_context)
-        return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), **self._panels(request, data_request)}
-        )
+        panels = self._panels(request, data_request)
+        if request.method == "GET" and panels["can_see_faces"]:
+            self._record_biometric_view(request, data_request, panels)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **panels})
+
+    @staticmethod
+    def _record_biometric_view(
+        request: HttpRequest, data_request: DataRequest, panels: dict[str, Any]
+    ) -> None:
+        # The thumbnails the template will show (same conditions as change_form.html): staff
+        # looking at selfies or candidate faces is itself processing of biometric data.
+        selfie_ids = [s.id for s in panels["selfies"] if s.file and not s.purged_at]
+        selfie_ids += [
+            m.selfie_id for m in panels["matches"] if m.selfie and m.selfie.file and not m.selfie.purged_at
+        ]
+        image_ids = [m.image_id for m in panels["matches"] if m.image_id]
+        if selfie_ids or image_ids:
+            review_screen_view_record(
+                request_id=data_request.id,
+                user=request.user,
+                selfie_ids=sorted(set(selfie_ids)),
+                image_ids=image_ids,
+            )
 
     def _panels(self, request: HttpRequest, data_request: DataRequest) -> dict[str, Any]:
         user = request.user

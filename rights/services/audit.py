@@ -196,3 +196,23 @@ def audit_anchors_missing(*, anchors: list[Anchor]) -> list[Anchor]:
         if not AuditEvent.objects.filter(id=anchor.event_id, hash=anchor.hash).exists():
             missing.append(anchor)
     return missing
+
+
+REVIEW_SCREEN_VIEWED = "review_screen_viewed"
+
+
+def review_screen_view_record(
+    *, request_id: int, user: AbstractBaseUser, selfie_ids: list[int], image_ids: list[int]
+) -> AuditEvent:
+    """Record that a staff member opened a request's review screen showing biometric data.
+
+    One row per page view, not per thumbnail: the page is what a person looked at; the image
+    requests it triggers (and a browser's re-fetches) would only add noise. Ids only, no images.
+    """
+    with transaction.atomic():
+        return audit_record(
+            actor=actor_for(user),
+            action=REVIEW_SCREEN_VIEWED,
+            request_id=request_id,
+            detail={"selfies": sorted(selfie_ids), "images": sorted(image_ids)},
+        )

@@ -209,6 +209,41 @@ def test_images_are_served_through_the_permission_checked_view(client, users, un
     assert client.get(f"/media-not-served/{match.image.file.name}").status_code == 404
 
 
+def test_staff_viewing_faces_is_audited_once_per_review_screen_view(client, users, under_review) -> None:
+    def viewed() -> list[AuditEvent]:
+        return list(AuditEvent.objects.filter(action="review_screen_viewed").order_by("id"))
+
+    reviewer_user = users[REVIEWER]
+    reviewer = client_for(client, reviewer_user)
+    html = reviewer.get(change_url(under_review)).content.decode()
+    [event] = viewed()
+    assert (event.actor, event.request_id) == (f"staff:{reviewer_user.username}", under_review.id)
+    selfie = under_review.selfies.get()
+    images = sorted(under_review.matches.values_list("image_id", flat=True))
+    assert event.detail == {"selfies": [selfie.id], "images": images}  # ids only, never the images
+    # The thumbnails the page loads do not add rows (one row per page view, not per image).
+    thumbnails = re.findall(r'<img[^>]* src="([^"]+/(?:selfie|match)/\d+/image/[^"]*)"', html)
+    assert len(thumbnails) >= 4
+    for url in thumbnails:
+        assert reviewer.get(url.replace("&amp;", "&")).status_code == 200
+    assert len(viewed()) == 1
+    reviewer.get(change_url(under_review))
+    assert len(viewed()) == 2
+    # A viewer is not shown faces: nothing to record.
+    client_for(client, users[VIEWER]).get(change_url(under_review))
+    assert len(viewed()) == 2
+
+
+def test_a_review_screen_without_faces_is_not_recorded_as_a_biometric_view(
+    client, users, under_review
+) -> None:
+    Match.objects.filter(request=under_review).update(image=None)
+    Selfie.objects.filter(request=under_review).update(purged_at=timezone.now())
+    response = client_for(client, users[REVIEWER]).get(change_url(under_review))
+    assert response.status_code == 200 and "/image/" not in response.content.decode()
+    assert not AuditEvent.objects.filter(action="review_screen_viewed").exists()
+
+
 def test_images_of_erased_or_purged_data_are_gone(client, users, under_review) -> None:
     match = under_review.matches.get(score=0.31)
     Match.objects.filter(id=match.id).update(image=None)
@@ -236,7 +271,14 @@ def test_reviewer_confirms_and_rejects_one_by_one(client, users, under_review) -
     assert (first.decision, first.decided_by) == ("confirmed", users[REVIEWER])
     assert (second.decision, second.decided_by) == ("rejected", users[REVIEWER])
     actions = list(AuditEvent.objects.filter(request=under_review).values_list("actor", "action"))
-    assert actions == [("staff:reviewer", "match_confirmed"), ("staff:reviewer", "match_rejected")]
+    # Each decision redirects back to the review screen, whose faces are viewed again (and recorded).
+    viewed = ("staff:reviewer", "review_screen_viewed")
+    assert actions == [
+        ("staff:reviewer", "match_confirmed"),
+        viewed,
+        ("staff:reviewer", "match_rejected"),
+        viewed,
+    ]
 
 
 def test_reviewer_decides_in_bulk(client, users, under_review) -> None:
