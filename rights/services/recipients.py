@@ -75,6 +75,18 @@ def recipient_get_or_create(
     return recipient, True
 
 
+def recipient_update(*, recipient: Recipient, changed_fields: list[str], actor: str) -> Recipient:
+    """Save staff's changes to a recipient (e.g. a contact filled in), audited in the same transaction."""
+    with transaction.atomic():
+        recipient.save()
+        audit_record(
+            actor=actor,
+            action="recipient_changed",
+            detail={"recipient_id": recipient.pk, "recipient": recipient.name, "changed": changed_fields},
+        )
+    return recipient
+
+
 def releases_record(
     *, recipient: Recipient, image_ids: Iterable[int], released_at: datetime, actor: str = SYSTEM
 ) -> list[Release]:
