@@ -470,6 +470,46 @@ def test_officer_adds_a_recipient_with_a_release(client, users) -> None:
     ]
 
 
+def test_officer_fills_in_a_missing_contact_and_the_list_counts_releases_and_waiting_notices(
+    client, users
+) -> None:
+    recipient = Recipient.objects.create(name="Acme Faces Ltd", contact_email="unknown@contact.invalid")
+    image = _image(FACES[1])
+    Release.objects.create(
+        recipient=recipient, image=image, image_sha256=image.sha256, released_at=timezone.now()
+    )
+    data_request = make_request(status=RequestStatus.ANSWERED)
+    RecipientNotice.objects.create(request=data_request, recipient=recipient, image_hashes=[image.sha256])
+    officer = client_for(client, users[PRIVACY_OFFICER])
+
+    listing = officer.get(reverse("admin:rights_recipient_changelist")).content.decode()
+    row = re.search(r"Acme Faces Ltd.*?</tr>", listing, re.S).group(0)
+    assert re.findall(r'<td class="field-(?:releases_count|notices_waiting)">(\d+)</td>', row) == ["1", "1"]
+
+    response = officer.post(
+        reverse("admin:rights_recipient_change", args=[recipient.id]),
+        {
+            "name": "Acme Faces Ltd",
+            "contact_email": "privacy@acme.example",
+            "webhook_url": "",
+            "releases-TOTAL_FORMS": "0",
+            "releases-INITIAL_FORMS": "0",
+            "releases-MIN_NUM_FORMS": "0",
+            "releases-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    recipient.refresh_from_db()
+    assert recipient.contact_email == "privacy@acme.example"
+    event = AuditEvent.objects.get(action="recipient_changed")
+    assert event.actor == "staff:privacy_officer"
+    assert event.detail == {
+        "recipient_id": recipient.id,
+        "recipient": "Acme Faces Ltd",
+        "changed": ["contact_email"],
+    }
+
+
 def test_notices_list_shows_acknowledged_and_chased_state(client, users) -> None:
     recipient = Recipient.objects.create(name="Acme", contact_email="privacy@acme.example")
     other = Recipient.objects.create(name="Foo", contact_email="privacy@foo.example")
