@@ -130,16 +130,36 @@ def detector_input_size(*, width: int, height: int) -> tuple[int, int]:
     return w, h
 
 
+# The detector scales the long side to its input and truncates the short side to whole pixels: a
+# 12000x8 strip became 0 pixels high (cv2.resize error). Thinner images are padded to this ratio.
+DETECTOR_MAX_ASPECT = 20
+
+
+def detector_padding(*, width: int, height: int) -> tuple[int, int]:
+    """Black pixels to add (right, bottom) so that no side is under 1/DETECTOR_MAX_ASPECT of the other."""
+    if width <= 0 or height <= 0:
+        raise ValueError("an image has at least one pixel each way")
+    right = max(0, math.ceil(height / DETECTOR_MAX_ASPECT) - width)
+    bottom = max(0, math.ceil(width / DETECTOR_MAX_ASPECT) - height)
+    return right, bottom
+
+
 def faces_detect(*, rgb: np.ndarray) -> list[DetectedFace]:
     """Every face scoring at least FACE_DET_MIN_SCORE, largest first, each with its embedding."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape[:2]:
         raise ValueError("faces_detect needs an (H, W, 3) uint8 RGB array")
     from insightface.utils import face_align
 
     detector, recogniser = _models_get()
-    bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # insightface works on OpenCV's BGR order
     height, width = rgb.shape[:2]
-    boxes, kpss = detector.detect(bgr, input_size=detector_input_size(width=width, height=height))
+    right, bottom = detector_padding(width=width, height=height)
+    if right or bottom:
+        # Padding below or to the right leaves every box's coordinates as they are in the image.
+        rgb = np.pad(rgb, ((0, bottom), (0, right), (0, 0)))
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # insightface works on OpenCV's BGR order
+    boxes, kpss = detector.detect(
+        bgr, input_size=detector_input_size(width=width + right, height=height + bottom)
+    )
     keep = [i for i in range(boxes.shape[0]) if float(boxes[i, 4]) >= settings.FACE_DET_MIN_SCORE]
     faces: list[DetectedFace] = []
     if keep and kpss is not None:

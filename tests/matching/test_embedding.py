@@ -65,3 +65,22 @@ def test_missing_models_say_to_set_face_model_dir(settings, tmp_path, monkeypatc
 def test_rejects_a_non_rgb_array():
     with pytest.raises(ValueError):
         faces_detect(rgb=np.zeros((10, 10), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(
+    "width,height",
+    [(12000, 8), (8, 12000), (12000, 1), (1, 1), (3, 200), (640, 31), (5000, 250)],
+)
+def test_every_shape_is_analysed_without_error(width, height):
+    # Before the padding, 12000x8 crashed in cv2.resize (a detector input 0 pixels high).
+    strip = np.full((height, width, 3), 128, dtype=np.uint8)
+    assert faces_detect(rgb=strip) == []
+
+
+def test_padding_keeps_the_short_side_at_a_twentieth_of_the_long_one():
+    assert embedding.detector_padding(width=12000, height=8) == (0, 592)
+    assert embedding.detector_padding(width=8, height=12000) == (592, 0)
+    assert embedding.detector_padding(width=640, height=480) == (0, 0)
+    assert embedding.detector_padding(width=2000, height=100) == (0, 0)  # exactly 1/20: left as it is
+    with pytest.raises(ValueError):
+        embedding.detector_padding(width=0, height=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,14 @@ def test_an_ingestion_losing_its_insert_to_a_deleted_row_leaves_no_file(settings
         ingestion._image_store(item=item, analysis=analysis, templates=templates)
     monkeypatch.setattr(Image, "save", real_save)
     assert _media_files(settings) == []  # before the fix: the file stayed, named by no row
+
+
+@pytest.mark.parametrize("width,height", [(12000, 8), (8, 12000)])
+def test_a_valid_thin_png_is_analysed_not_a_traceback(width, height):
+    # A 12000x8 PNG once crashed ingest in cv2.resize; every shape the decoder accepts is analysed.
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (width, height), (90, 120, 150)).save(buffer, format="PNG")
+    outcome = image_ingest(data=buffer.getvalue(), name="strip.png")
+    assert outcome.status == ADDED and outcome.faces == 0
+    stored = Image.objects.get(pk=outcome.image_id)
+    assert (stored.width, stored.height) == (width, height)
