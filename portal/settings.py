@@ -233,9 +233,14 @@ EMBEDDING_DIM = 512
 MATCH_THRESHOLD = env_float("MATCH_THRESHOLD", 0.37)
 REVIEW_THRESHOLD = env_float("REVIEW_THRESHOLD", 0.18)
 
-IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024)
+# Decimal megabytes, so that the form and every refusal read the same number ("20 MB").
+IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20_000_000)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000)
 IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 12_000)
+# A selfie needs far fewer pixels than a collected image: its own limit, and it is decoded reduced
+# (JPEG straight from the DCT) to this many pixels a side, which is all the detector and staff see.
+SELFIE_MAX_PIXELS = env_int("SELFIE_MAX_PIXELS", 16_000_000)
+SELFIE_DECODE_SIDE = env_int("SELFIE_DECODE_SIDE", 1600)
 # Hour (local) of the sweep deleting collection files left without an Image row by a crash.
 ORPHAN_SWEEP_HOUR = env_int("ORPHAN_SWEEP_HOUR", 4)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ class ImageRejected(ValueError):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    rgb: np.ndarray  # (height, width, 3) uint8, orientation applied
+    rgb: np.ndarray | None  # (height, width, 3) uint8, orientation applied; None for a selfie
     width: int
     height: int
     format: str  # "JPEG", "PNG" or "WEBP": the format of the original bytes
@@ -90,7 +91,15 @@ def _format_sniff(data: bytes) -> str:
     )
 
 
-def _size_check(width: int, height: int) -> None:
+def size_text(*, size: int) -> str:
+    """A byte count for people, the one way every page and refusal writes it ("20 MB", "20.5 MB").
+
+    Rounded up to a tenth: a file one byte over a 20 MB limit reads 20.1 MB, never "20 MB"."""
+    megabytes = f"{math.ceil(size / 100_000) / 10:.1f}".removesuffix(".0")
+    return f"{megabytes} MB"
+
+
+def _size_check(width: int, height: int, max_pixels: int | None = None) -> None:
     if width <= 0 or height <= 0:
         raise ImageRejected("corrupt", "This image says it has no pixels; the file is damaged.")
     max_side = settings.IMAGE_MAX_SIDE
@@ -100,7 +109,7 @@ def _size_check(width: int, height: int) -> None:
             f"This image is {width}x{height} pixels; the largest accepted side is {max_side} pixels. "
             "Please send a smaller version.",
         )
-    max_pixels = settings.IMAGE_MAX_PIXELS
+    max_pixels = max_pixels or settings.IMAGE_MAX_PIXELS
     if width * height > max_pixels:
         raise ImageRejected(
             "too_many_pixels",
@@ -140,15 +149,15 @@ def _clean_encode(image: PILImage.Image, source_format: str) -> tuple[bytes, str
     return out.getvalue(), "jpg"
 
 
-def image_decode(*, data: bytes) -> DecodedImage:
-    """Decode untrusted bytes into RGB pixels and a metadata-free copy, or raise ImageRejected."""
+def _bytes_check(data: bytes) -> tuple[str, str]:
+    """The format and sha256 of bytes worth opening, or ImageRejected (empty, too large, not ours)."""
     if not data:
         raise ImageRejected("empty", "This file is empty (0 bytes). Please choose the photo again.")
     max_bytes = settings.IMAGE_MAX_BYTES
     if len(data) > max_bytes:
         raise ImageRejected(
             "too_large",
-            f"This file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+            f"This file is {size_text(size=len(data))}; the limit is {size_text(size=max_bytes)}. "
             "Please send a smaller version.",
         )
     fmt = _format_sniff(data)
@@ -159,7 +168,13 @@ def image_decode(*, data: bytes) -> DecodedImage:
             "This image file is incomplete (perhaps the upload or download was cut short). "
             "Please try again with the original file.",
         )
-    digest = hashlib.sha256(data).hexdigest()
+    return fmt, hashlib.sha256(data).hexdigest()
+
+
+def _pixels_load(
+    data: bytes, fmt: str, *, max_pixels: int | None = None, reduce_to: int | None = None
+) -> PILImage.Image:
+    """Open, check the header's size, decode (reduced to fit ``reduce_to`` pixels a side), orient, RGB."""
     try:
         # Pillow's own bomb check (DecompressionBombError) stays on as a second line of defence
         # behind _size_check, which is stricter and runs first.
@@ -167,10 +182,20 @@ def image_decode(*, data: bytes) -> DecodedImage:
         if image.format != fmt:
             raise ImageRejected("not_an_image", f"This file is not a {ACCEPTED} image.")
         # The header's size, before a single pixel is decoded.
-        _size_check(*image.size)
+        _size_check(*image.size, max_pixels=max_pixels)
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)  # animated: the first frame is the picture
-        image.load()
+        if reduce_to and max(image.size) > reduce_to:
+            scale = reduce_to / max(image.size)
+            # JPEG: decoded at 1/2, 1/4 or 1/8 scale straight from the DCT, never at full size.
+            wanted = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
+            image.draft(None, wanted)
+            if image.mode not in {"RGB", "RGBA", "L", "LA"}:
+                image = _to_rgb(image)  # palette and 16-bit images resize badly: RGB first
+            # Loads, then reduces by whole factors (Image.reduce) before the final resampling.
+            image.thumbnail((reduce_to, reduce_to), reducing_gap=2.0)
+        else:
+            image.load()
         oriented = ImageOps.exif_transpose(image)
         rgb_image = _to_rgb(oriented)
     except ImageRejected:
@@ -188,7 +213,16 @@ def image_decode(*, data: bytes) -> DecodedImage:
             "Please try again with the original file.",
         ) from exc
     # exif_transpose may swap width and height: re-check what we now hold.
-    _size_check(*rgb_image.size)
+    _size_check(*rgb_image.size, max_pixels=max_pixels)
+    if rgb_image.mode != "RGB":
+        raise ImageRejected("corrupt", "This image could not be read as a colour picture.")
+    return rgb_image
+
+
+def image_decode(*, data: bytes) -> DecodedImage:
+    """Decode untrusted bytes into RGB pixels and a metadata-free copy, or raise ImageRejected."""
+    fmt, digest = _bytes_check(data)
+    rgb_image = _pixels_load(data, fmt)
     rgb = np.asarray(rgb_image, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageRejected("corrupt", "This image could not be read as a colour picture.")
@@ -197,6 +231,27 @@ def image_decode(*, data: bytes) -> DecodedImage:
         rgb=np.ascontiguousarray(rgb),
         width=rgb.shape[1],
         height=rgb.shape[0],
+        format=fmt,
+        sha256=digest,
+        clean_bytes=clean_bytes,
+        clean_extension=clean_extension,
+    )
+
+
+def selfie_image_decode(*, data: bytes) -> DecodedImage:
+    """A requester's selfie: at most SELFIE_MAX_PIXELS, decoded reduced to SELFIE_DECODE_SIDE pixels a
+    side, kept as a metadata-free JPEG, with no pixel array (``rgb`` is None: the web process needs
+    none; the worker decodes the small copy). Raises ImageRejected with a message for people."""
+    fmt, digest = _bytes_check(data)
+    rgb_image = _pixels_load(
+        data, fmt, max_pixels=settings.SELFIE_MAX_PIXELS, reduce_to=settings.SELFIE_DECODE_SIDE
+    )
+    # A selfie is only ever looked at by the detector and by staff: a JPEG is enough, and small.
+    clean_bytes, clean_extension = _clean_encode(rgb_image, "JPEG")
+    return DecodedImage(
+        rgb=None,
+        width=rgb_image.width,
+        height=rgb_image.height,
         format=fmt,
         sha256=digest,
         clean_bytes=clean_bytes,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from matching.services.imaging import ImageRejected, image_decode
+from matching.services.imaging import ImageRejected, image_decode, selfie_image_decode, size_text
 from tests.matching.conftest import LFW_DIR, hostile_files, jpeg_bytes, png_header_only
 
 
@@ -136,3 +136,76 @@ def test_same_bytes_same_sha256_and_clean_copy_is_decodable():
     assert first.sha256 == second.sha256
     again = image_decode(data=first.clean_bytes)
     assert (again.width, again.height) == (60, 50)
+
+
+def test_sizes_read_the_same_number_in_every_message(settings):
+    assert size_text(size=20_000_000) == "20 MB"
+    assert size_text(size=20_971_520) == "21 MB"  # a binary 20 MiB would read 21 everywhere, not 20
+    assert size_text(size=25_500_000) == "25.5 MB"
+    settings.IMAGE_MAX_BYTES = 20_000_000
+    with pytest.raises(ImageRejected) as caught:
+        image_decode(data=b"\xff\xd8\xff" + b"\0" * 20_000_001)
+    assert "the limit is 20 MB" in caught.value.message
+    assert "This file is 20.1 MB" in caught.value.message  # rounded up: never reads as the limit
+
+
+def _png(image: PILImage.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_selfie_has_its_own_lower_pixel_limit(settings):
+    settings.SELFIE_MAX_PIXELS = 16_000_000
+    # The attack: a 35 KB blank 6000x6000 PNG passes the collection's limits but not a selfie's.
+    blank = _png(PILImage.new("L", (6000, 6000), 255))
+    assert len(blank) < 200_000
+    with pytest.raises(ImageRejected) as caught:
+        selfie_image_decode(data=blank)
+    assert caught.value.reason == "too_many_pixels"
+    assert "16,000,000" in caught.value.message and "36,000,000" in caught.value.message
+
+
+def test_a_selfie_is_decoded_reduced_with_no_pixel_array(settings):
+    settings.SELFIE_DECODE_SIDE = 800
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 255, size=(1500, 3000, 3), dtype=np.uint8)
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # shown rotated: 1500 wide, 3000 high
+    exif[0x010F] = "SecretCam"
+    out = io.BytesIO()
+    PILImage.fromarray(photo).save(out, format="JPEG", exif=exif, quality=90)
+    decoded = selfie_image_decode(data=out.getvalue())
+    assert decoded.rgb is None
+    assert (decoded.width, decoded.height) == (400, 800)
+    assert decoded.clean_extension == "jpg" and b"SecretCam" not in decoded.clean_bytes
+    reopened = PILImage.open(io.BytesIO(decoded.clean_bytes))
+    assert reopened.format == "JPEG" and reopened.size == (400, 800) and not reopened.getexif()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16", "LA"])
+def test_a_large_selfie_of_any_mode_is_reduced_to_rgb(settings, mode):
+    settings.SELFIE_DECODE_SIDE = 100
+    if mode == "I;16":
+        image = PILImage.fromarray(np.full((300, 500), 40000, dtype=np.uint16))
+    else:
+        image = PILImage.new("RGB", (500, 300), (200, 100, 50)).convert(mode)
+    decoded = selfie_image_decode(data=_png(image))
+    assert (decoded.width, decoded.height) == (100, 60)
+    assert PILImage.open(io.BytesIO(decoded.clean_bytes)).mode == "RGB"
+
+
+def test_a_small_selfie_is_kept_at_its_size_and_a_thin_one_still_decodes(settings):
+    settings.SELFIE_DECODE_SIDE = 1600
+    small = selfie_image_decode(data=(LFW_DIR / "Rafael_Ramirez" / "Rafael_Ramirez_0001.jpg").read_bytes())
+    assert (small.width, small.height) == (250, 250)
+    thin = selfie_image_decode(data=_png(PILImage.new("RGB", (12000, 8), (9, 9, 9))))
+    assert thin.width == 1600 and thin.height >= 1
+    assert image_decode(data=thin.clean_bytes).rgb.shape == (thin.height, 1600, 3)
+
+
+def test_a_selfie_keeps_every_refusal_of_the_collection(tmp_path):
+    for key, (path, reason) in hostile_files(tmp_path).items():
+        with pytest.raises(ImageRejected) as caught:
+            selfie_image_decode(data=path.read_bytes())
+        assert caught.value.reason == reason, key
