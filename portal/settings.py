@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -68,9 +69,17 @@ if not SECRET_KEY:
         _key_file.chmod(0o600)
     SECRET_KEY = _key_file.read_text().strip()
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+_public_url = urlsplit(PUBLIC_BASE_URL)
+if _public_url.scheme not in ("http", "https") or not _public_url.hostname:
+    raise ImproperlyConfigured(f"PUBLIC_BASE_URL must be an http(s) URL, got {PUBLIC_BASE_URL!r}")
+# Behind https every transport setting below follows; each has its own variable to override it.
+PUBLIC_HTTPS = _public_url.scheme == "https"
+# localhost stays allowed: the containers' healthchecks call gunicorn directly.
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", list(dict.fromkeys([_public_url.hostname, "localhost", "127.0.0.1", "[::1]"]))
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [f"{_public_url.scheme}://{_public_url.netloc}"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -170,9 +179,27 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# --- TLS and the proxy (derived from PUBLIC_BASE_URL) ------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and PUBLIC_BASE_URL.startswith("https"))
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and PUBLIC_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# The TLS-terminating proxy (Caddy in docker-compose.yml) says the original scheme here. Trusted
+# only because gunicorn is reachable through the proxy alone, which overwrites a client's header.
+_proxy_header = env_list(
+    "SECURE_PROXY_SSL_HEADER", ["HTTP_X_FORWARDED_PROTO", "https"] if PUBLIC_HTTPS else []
+)
+if _proxy_header and len(_proxy_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) if _proxy_header else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PUBLIC_HTTPS)
+# The container healthchecks and a scraper on the compose network call gunicorn in plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PUBLIC_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PUBLIC_HTTPS)
+# Harmless on a subdomain (the preload list takes registrable domains only); see README.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PUBLIC_HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Status and download links carry secret tokens: no Referer ever leaves the site. Not "no-referrer":
@@ -317,12 +344,44 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "facerights API", "VERSION": "1.0.0"}
 
 # --- Logging: ids only, never emails, images or embeddings -----------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every record passes the redaction filter (portal.logs): no email or bearer token gets out.
+    "filters": {"redact": {"()": "portal.logs.RedactFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "portal.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # faiss announces at INFO which CPU build it loaded, in every process.
     "loggers": {"faiss.loader": {"level": "WARNING"}},
 }
+
+# Celery's worker and beat log through the configuration above (filter, format), not their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Error reporting: Sentry when SENTRY_DSN is set, with no personal data ---------------------
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    from portal.logs import sentry_event_scrub
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        send_default_pii=False,
+        # Frame variables and request bodies hold emails, photos and embeddings: never sent.
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=sentry_event_scrub,
+        before_send_transaction=sentry_event_scrub,
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+    )

@@ -95,3 +95,101 @@ def test_each_part_can_be_moved_on_its_own(tmp_path: Path) -> None:
 def test_face_models_default_to_the_shared_offline_copy(tmp_path: Path) -> None:
     values = settings_with({"VAR_DIR": str(tmp_path)})
     assert values["model_dir"] == str(Path(settings.BASE_DIR).parent / "shared" / "models" / "buffalo_sc")
+
+
+TRANSPORT_PROBE = """
+import json, django, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+django.setup()
+from django.conf import settings as s
+print(json.dumps({
+    "hsts": s.SECURE_HSTS_SECONDS, "subdomains": s.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    "preload": s.SECURE_HSTS_PRELOAD, "redirect": s.SECURE_SSL_REDIRECT,
+    "session_secure": s.SESSION_COOKIE_SECURE, "csrf_secure": s.CSRF_COOKIE_SECURE,
+    "proxy_header": s.SECURE_PROXY_SSL_HEADER, "trusted": s.CSRF_TRUSTED_ORIGINS,
+    "hosts": s.ALLOWED_HOSTS,
+}))
+"""
+TRANSPORT_VARIABLES = (
+    "PUBLIC_BASE_URL",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "SECURE_PROXY_SSL_HEADER",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_COOKIES",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "DEBUG",
+)
+
+
+def transport_with(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES + TRANSPORT_VARIABLES}
+    return subprocess.run(
+        [sys.executable, "-c", TRANSPORT_PROBE],
+        env={**clean, "VAR_DIR": str(tmp_path), **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+    )
+
+
+def transport(env: dict[str, str], tmp_path: Path) -> dict:
+    result = transport_with(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_https_public_url_turns_on_every_transport_setting(tmp_path: Path) -> None:
+    values = transport({"PUBLIC_BASE_URL": "https://rights.example.org/"}, tmp_path)
+    assert values["hsts"] >= 180 * 24 * 3600
+    assert values["subdomains"] and values["preload"] and values["redirect"]
+    assert values["session_secure"] and values["csrf_secure"]
+    assert values["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["trusted"] == ["https://rights.example.org"]
+    assert values["hosts"][0] == "rights.example.org"
+    assert "localhost" in values["hosts"]  # the containers' healthchecks
+
+
+def test_plain_http_public_url_turns_them_off(tmp_path: Path) -> None:
+    values = transport({"PUBLIC_BASE_URL": "http://127.0.0.1:8000"}, tmp_path)
+    assert values["hsts"] == 0
+    assert not (values["redirect"] or values["session_secure"] or values["csrf_secure"])
+    assert values["proxy_header"] is None
+    assert values["trusted"] == ["http://127.0.0.1:8000"]
+
+
+def test_each_transport_setting_has_its_own_override(tmp_path: Path) -> None:
+    values = transport(
+        {
+            "PUBLIC_BASE_URL": "https://rights.example.org",
+            "ALLOWED_HOSTS": "rights.example.org,web",
+            "CSRF_TRUSTED_ORIGINS": "https://rights.example.org,https://staff.example.org",
+            "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_SSL,on",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "SECURE_HSTS_SECONDS": "3600",
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS": "0",
+            "SECURE_HSTS_PRELOAD": "0",
+        },
+        tmp_path,
+    )
+    assert values["hosts"] == ["rights.example.org", "web"]
+    assert values["trusted"] == ["https://rights.example.org", "https://staff.example.org"]
+    assert values["proxy_header"] == ["HTTP_X_FORWARDED_SSL", "on"]
+    assert values["hsts"] == 3600
+    assert not (values["redirect"] or values["session_secure"] or values["subdomains"] or values["preload"])
+
+
+def test_bad_transport_values_stop_the_portal_with_a_clear_error(tmp_path: Path) -> None:
+    # Each bad value: the process refuses to start, naming the variable; nothing is written.
+    for env, message in (
+        ({"PUBLIC_BASE_URL": "rights.example.org"}, "PUBLIC_BASE_URL must be an http(s) URL"),
+        ({"PUBLIC_BASE_URL": "ftp://rights.example.org"}, "PUBLIC_BASE_URL must be an http(s) URL"),
+        ({"SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO"}, "SECURE_PROXY_SSL_HEADER must be"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be plain or json"),
+    ):
+        result = transport_with(env, tmp_path)
+        assert result.returncode != 0
+        assert message in result.stderr
