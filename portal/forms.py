@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from matching.services.imaging import ImageRejected, selfie_image_decode, size_text
 from rights.models import RequestKind
 
 EU_COUNTRIES = [
@@ -98,7 +99,8 @@ class MultipleFileField(forms.FileField):
 
 
 def uploads_read(*, files: list[UploadedFile]) -> tuple[list[bytes], list[str]]:
-    """The bytes of each upload, refusing (without reading it) one larger than the image limit."""
+    """Each upload, read one at a time and decoded as a selfie (reduced, no pixel array kept): the
+    small clean copies, and a sentence per photo refused (one over the size limit is never read)."""
     contents: list[bytes] = []
     errors: list[str] = []
     limit = settings.IMAGE_MAX_BYTES
@@ -106,11 +108,16 @@ def uploads_read(*, files: list[UploadedFile]) -> tuple[list[bytes], list[str]]:
         if upload.size is not None and upload.size > limit:
             prefix = f"Photo {number}: " if len(files) > 1 else ""
             errors.append(
-                f"{prefix}This file is {upload.size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB. "
+                f"{prefix}This file is {size_text(size=upload.size)}; the limit is {size_text(size=limit)}. "
                 "Please send a smaller version."
             )
             continue
-        contents.append(upload.read())
+        try:
+            # Its bytes are dropped before the next upload is read: one full-size photo at a time.
+            contents.append(selfie_image_decode(data=upload.read()).clean_bytes)
+        except ImageRejected as exc:
+            prefix = f"Photo {number}: " if len(files) > 1 else ""
+            errors.append(f"{prefix}{exc.message}")
     return contents, errors
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.utils import formats
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
@@ -91,12 +92,16 @@ def _format_sniff(data: bytes) -> str:
     )
 
 
-def size_text(*, size: int) -> str:
-    """A byte count for people, the one way every page and refusal writes it ("20 MB", "20.5 MB").
+def megabytes_text(*, size: int) -> str:
+    """Bytes as megabytes, the one way every page and refusal writes them ("20", "20.5"; "20,5" in
+    French). Rounded up to a tenth: a file one byte over a 20 MB limit reads 20.1, never 20."""
+    tenths = math.ceil(size / 100_000)
+    return formats.number_format(tenths / 10, 0 if tenths % 10 == 0 else 1)
 
-    Rounded up to a tenth: a file one byte over a 20 MB limit reads 20.1 MB, never "20 MB"."""
-    megabytes = f"{math.ceil(size / 100_000) / 10:.1f}".removesuffix(".0")
-    return f"{megabytes} MB"
+
+def size_text(*, size: int) -> str:
+    """A byte count for people: "20 MB", "20.5 MB"."""
+    return f"{megabytes_text(size=size)} MB"
 
 
 def _size_check(width: int, height: int, max_pixels: int | None = None) -> None:
