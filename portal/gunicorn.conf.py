@@ -29,6 +29,8 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# No runtime control socket: the image's home is read-only, and the compose file restarts workers.
+control_socket_disable = True
 access_log_format = '%(t)s "%(r)s" %(s)s %(B)s %(M)sms referer="%(f)s"'
 
 
