@@ -5,73 +5,63 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import formats
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
-from matching.services.imaging import ImageRejected, selfie_image_decode, size_text
 from rights.models import RequestKind
 
+# The groups of the country list (ISO 3166 codes): who can complain to which authority differs.
 EU_COUNTRIES = [
-    ("AT", "Austria"),
-    ("BE", "Belgium"),
-    ("BG", "Bulgaria"),
-    ("HR", "Croatia"),
-    ("CY", "Cyprus"),
-    ("CZ", "Czechia"),
-    ("DK", "Denmark"),
-    ("EE", "Estonia"),
-    ("FI", "Finland"),
-    ("FR", "France"),
-    ("DE", "Germany"),
-    ("GR", "Greece"),
-    ("HU", "Hungary"),
-    ("IE", "Ireland"),
-    ("IT", "Italy"),
-    ("LV", "Latvia"),
-    ("LT", "Lithuania"),
-    ("LU", "Luxembourg"),
-    ("MT", "Malta"),
-    ("NL", "Netherlands"),
-    ("PL", "Poland"),
-    ("PT", "Portugal"),
-    ("RO", "Romania"),
-    ("SK", "Slovakia"),
-    ("SI", "Slovenia"),
-    ("ES", "Spain"),
-    ("SE", "Sweden"),
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
 ]
-EEA_COUNTRIES = [("IS", "Iceland"), ("LI", "Liechtenstein"), ("NO", "Norway")]
-EUROPE_OTHER = [("GB", "United Kingdom"), ("CH", "Switzerland")]
-OTHER_COUNTRIES = [
-    ("AR", "Argentina"),
-    ("AU", "Australia"),
-    ("BR", "Brazil"),
-    ("CA", "Canada"),
-    ("CN", "China"),
-    ("IN", "India"),
-    ("ID", "Indonesia"),
-    ("IL", "Israel"),
-    ("JP", "Japan"),
-    ("KR", "Korea, Republic of"),
-    ("MX", "Mexico"),
-    ("MA", "Morocco"),
-    ("NZ", "New Zealand"),
-    ("NG", "Nigeria"),
-    ("RU", "Russian Federation"),
-    ("SG", "Singapore"),
-    ("ZA", "South Africa"),
-    ("TN", "Tunisia"),
-    ("TR", "Türkiye"),
-    ("UA", "Ukraine"),
-    ("US", "United States"),
-    # ISO 3166 leaves ZZ for user assignment: here, a country not in this list.
-    ("ZZ", "Another country"),
-]
-COUNTRY_CHOICES = [
-    ("", "Choose a country (optional)"),
-    ("European Union", EU_COUNTRIES),
-    ("European Economic Area", EEA_COUNTRIES),
-    ("Other European countries", EUROPE_OTHER),
-    ("Elsewhere", OTHER_COUNTRIES),
-]
+EEA_COUNTRIES = ["IS", "LI", "NO"]
+
+
+def country_choices() -> list:
+    """Every country, named in the active language (django-countries' catalogues) and sorted by that
+    name: the European Union, then the rest of the European Economic Area, then the rest of the world."""
+    named = list(countries)  # sorted by the translated name
+    european = set(EU_COUNTRIES) | set(EEA_COUNTRIES)
+    return [
+        ("", _("Choose a country (optional)")),
+        (_("European Union"), [(c.code, c.name) for c in named if c.code in EU_COUNTRIES]),
+        (_("European Economic Area"), [(c.code, c.name) for c in named if c.code in EEA_COUNTRIES]),
+        (
+            _("Elsewhere"),
+            [(c.code, c.name) for c in named if c.code not in european]
+            # ISO 3166 leaves ZZ for user assignment: here, a place not in the list.
+            + [("ZZ", _("Another country or territory"))],
+        ),
+    ]
+
 
 # What the file picker offers; the server decides from the bytes, not from this.
 ACCEPT_IMAGES = "image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp"
@@ -99,61 +89,63 @@ class MultipleFileField(forms.FileField):
 
 
 def uploads_read(*, files: list[UploadedFile]) -> tuple[list[bytes], list[str]]:
-    """Each upload, read one at a time and decoded as a selfie (reduced, no pixel array kept): the
-    small clean copies, and a sentence per photo refused (one over the size limit is never read)."""
+    """The bytes of each upload, refusing (without reading it) one larger than the image limit."""
     contents: list[bytes] = []
     errors: list[str] = []
     limit = settings.IMAGE_MAX_BYTES
     for number, upload in enumerate(files, start=1):
         if upload.size is not None and upload.size > limit:
-            prefix = f"Photo {number}: " if len(files) > 1 else ""
-            errors.append(
-                f"{prefix}This file is {size_text(size=upload.size)}; the limit is {size_text(size=limit)}. "
-                "Please send a smaller version."
-            )
+            message = gettext(
+                "This file is %(size)s MB; the limit is %(limit)s MB. Please send a smaller version."
+            ) % {
+                "size": formats.number_format(upload.size / 1e6, 1),
+                "limit": formats.number_format(limit / 1e6, 0),
+            }
+            if len(files) > 1:
+                message = gettext("Photo %(number)s: %(message)s") % {"number": number, "message": message}
+            errors.append(message)
             continue
-        try:
-            # Its bytes are dropped before the next upload is read: one full-size photo at a time.
-            contents.append(selfie_image_decode(data=upload.read()).clean_bytes)
-        except ImageRejected as exc:
-            prefix = f"Photo {number}: " if len(files) > 1 else ""
-            errors.append(f"{prefix}{exc.message}")
+        contents.append(upload.read())
     return contents, errors
 
 
 class RequestForm(forms.Form):
     kind = forms.ChoiceField(
-        label="What are you asking for?",
+        label=_("What are you asking for?"),
         choices=RequestKind.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Please choose what you are asking for: access, erasure or objection."},
+        error_messages={
+            "required": _("Please choose what you are asking for: access, erasure or objection.")
+        },
     )
     email = forms.CharField(
-        label="Your email address",
+        label=_("Your email address"),
         max_length=254,
-        help_text="We send a link to this address to confirm it is yours, then your answer.",
+        help_text=_("We send a link to this address to confirm it is yours, then your answer."),
         widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email", "spellcheck": "false"}),
-        error_messages={"required": "Please enter your email address."},
+        error_messages={"required": _("Please enter your email address.")},
     )
     selfies = MultipleFileField(
-        label="Photos of your face (one to three)",
-        error_messages={"required": "Please add a photo of your face (one to three photos)."},
+        label=_("Photos of your face (one to three)"),
+        error_messages={"required": _("Please add a photo of your face (one to three photos).")},
     )
     identifiers = forms.CharField(
-        label="Where your photos may appear (optional)",
+        label=_("Where your photos may appear (optional)"),
         required=False,
-        help_text="One per line: profile addresses, account names, addresses of images. "
-        "We search for these as well as for your face.",
+        help_text=_(
+            "One per line: profile addresses, account names, addresses of images. "
+            "We search for these as well as for your face."
+        ),
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocapitalize": "off"}),
     )
     country = forms.ChoiceField(
-        label="Country where you live (optional)",
+        label=_("Country where you live (optional)"),
         required=False,
-        choices=COUNTRY_CHOICES,
-        help_text="It tells us which data protection authority you can complain to.",
+        choices=country_choices,
+        help_text=_("It tells us which data protection authority you can complain to."),
     )
     suppression_consent = forms.BooleanField(
-        label="Keep a template of my face only to stop you collecting my photos again",
+        label=_("Keep a template of my face only to stop you collecting my photos again"),
         required=False,
     )
     form_key = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -161,7 +153,7 @@ class RequestForm(forms.Form):
 
 class SelfieForm(forms.Form):
     selfie = forms.FileField(
-        label="Another photo of your face",
+        label=_("Another photo of your face"),
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_IMAGES}),
-        error_messages={"required": "Please choose a photo of your face."},
+        error_messages={"required": _("Please choose a photo of your face.")},
     )

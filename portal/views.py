@@ -17,10 +17,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from matching.services.imaging import ImageRejected, megabytes_text
+from matching.services.imaging import ImageRejected
 from portal.forms import RequestForm, SelfieForm, uploads_read
 from rights.models import CLOSED_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
 from rights.services import requests as requests_service
@@ -116,7 +117,7 @@ def _request_form_render(request: HttpRequest, form: RequestForm, status: int = 
             "form": form,
             "selfies_max": settings.SELFIES_MAX,
             "selfie_retention_days": settings.SELFIE_RETENTION_DAYS,
-            "image_max_mb": megabytes_text(size=settings.IMAGE_MAX_BYTES),
+            "image_max_mb": settings.IMAGE_MAX_BYTES // 1_000_000,
             "confirm_days": settings.CONFIRMATION_MAX_AGE.days or 1,
         },
         status=status,
@@ -164,7 +165,7 @@ def _status_render(
         "answer": answer,
         "download_open": bool(answer and requests_service.answer_download_open(answer=answer)),
         "selfie_retention_days": settings.SELFIE_RETENTION_DAYS,
-        "image_max_mb": megabytes_text(size=settings.IMAGE_MAX_BYTES),
+        "image_max_mb": settings.IMAGE_MAX_BYTES // 1_000_000,
     }
     return render(request, "public/status.html", context, status=status)
 
@@ -195,7 +196,9 @@ def selfie_upload(request: HttpRequest, token: str) -> HttpResponse:
             except requests_service.RequestStateError as exc:
                 form.add_error("selfie", str(exc))
             else:
-                messages.success(request, "Thank you: we received your photo and will search again with it.")
+                messages.success(
+                    request, _("Thank you: we received your photo and will search again with it.")
+                )
                 return redirect("public:status", token=token)
     data_request.refresh_from_db()
     return _status_render(request, data_request, selfie_form=form, status=400)
@@ -208,12 +211,14 @@ def followup(request: HttpRequest, token: str) -> HttpResponse:
     try:
         requests_service.request_followup(request=data_request)
     except requests_service.RequestStateError:
-        messages.info(request, "Your request has already been answered: the answer is below.")
+        messages.info(request, _("Your request has already been answered: the answer is below."))
     else:
         messages.success(
             request,
-            "We have recorded your question: it is counted, and our staff see it on your request. "
-            "You will receive your answer by the due date shown below.",
+            _(
+                "We have recorded your question: it is counted, and our staff see it on your request. "
+                "You will receive your answer by the due date shown below."
+            ),
         )
     return redirect("public:status", token=token)
 

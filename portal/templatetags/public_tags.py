@@ -68,7 +68,8 @@ def label(key: str) -> str:
 
 @register.filter
 def when(value: Any) -> str:
-    """An ISO date-time from an answer's payload, as a person reads it (in the portal's time zone)."""
+    """An ISO date-time from an answer's payload, as a person reads it (the active language's format,
+    the portal's time zone)."""
     if not isinstance(value, str) or not value:
         return value or ""
     try:
@@ -76,5 +77,27 @@ def when(value: Any) -> str:
     except ValueError:
         return value
     if timezone.is_naive(moment):
-        return date_format(moment, "j F Y")
-    return date_format(timezone.localtime(moment), "j F Y, H:i")
+        return date_format(moment, "DATE_FORMAT")
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+@register.filter
+def day(value: Any) -> str:
+    """The day of an ISO date or date-time from an answer's payload, in the active language's format."""
+    if not isinstance(value, str) or not value:
+        return value or ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return date_format(timezone.localtime(moment) if timezone.is_aware(moment) else moment, "DATE_FORMAT")
+
+
+# BCP 47 spelling of the language codes Django uses (lang attributes, screen readers, fonts for CJK).
+HTML_LANG = {"en": "en-GB", "zh-hans": "zh-Hans", "zh-hant": "zh-Hant"}
+
+
+@register.filter
+def html_lang(code: str) -> str:
+    """The lang attribute of a page in this language: the English written here is British."""
+    return HTML_LANG.get(code, code)
