@@ -1,6 +1,6 @@
 """The public pages: no account, no JavaScript, every secret in an unguessable link.
 
-Views only read what was posted and call rights.services.requests; a wrong, expired or forged
+Views only read what was posted and call rights.requester.requests; a wrong, expired or forged
 token is a plain 404 that says nothing about whether anything exists.
 """
 
@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from matching.services.imaging import ImageRejected
 from portal.forms import RequestForm, SelfieForm, uploads_read
+from rights.lifecycle.clock import days_left
 from rights.models import CLOSED_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
-from rights.services import requests as requests_service
-from rights.services.clock import days_left
+from rights.requester import requests as requests_service
 
 SESSION_SENT_TO = "public_request_sent_to"
 

@@ -1,7 +1,7 @@
 """The privacy staff dashboard, in the Django admin.
 
-Nothing here decides anything: every action calls a service (rights.services.staff for extend,
-refuse and link; rights.services.review for match decisions and approval), which writes the audit
+Nothing here decides anything: every action calls a service (rights.staff.actions for extend,
+refuse and link; rights.staff.review for match decisions and approval), which writes the audit
 trail. Each action view checks its own permission on the server, whatever buttons the page shows.
 Requests are never edited as forms: their fields only change through services.
 
@@ -33,6 +33,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from rights.lifecycle import clock
+from rights.lifecycle.audit import actor_for, audit_record, review_screen_view_record
 from rights.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -47,22 +49,20 @@ from rights.models import (
     RequestStatus,
     Selfie,
 )
-from rights.services import clock
-from rights.services.audit import actor_for, audit_record, review_screen_view_record
-from rights.services.cnil import cnil_figures
-from rights.services.compliance import (
+from rights.reporting.cnil import cnil_figures
+from rights.reporting.compliance import (
     FORMATS,
     ReportError,
     answered_chart,
     compliance_report_export,
     report_date_parse,
 )
-from rights.services.staff import ActionRefused, request_extend, request_refuse, requests_link
+from rights.staff.actions import ActionRefused, request_extend, request_refuse, requests_link
 
 logger = logging.getLogger(__name__)
 
 DUE_SOON_DAYS = 7
-# Decisions on matches are possible while staff hold the request (rights.services.review).
+# Decisions on matches are possible while staff hold the request (rights.staff.review).
 REVIEWABLE_STATUSES = [RequestStatus.REVIEW, RequestStatus.HELD]
 FACE_CROP_MARGIN = 0.6  # around the face box, as a share of its size
 
@@ -484,7 +484,7 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _approve(self, request: HttpRequest, object_id: int) -> HttpResponse:
         _require(request, "approve_request")
-        from rights.services.review import ReviewError, request_approve
+        from rights.staff.review import ReviewError, request_approve
 
         try:
             request_approve(request_id=object_id, user=request.user)
@@ -553,7 +553,7 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _matches_decide(self, request: HttpRequest, object_id: int) -> HttpResponse:
         _require(request, "review_match")
-        from rights.services.review import ReviewError, match_confirm, match_reject, matches_decide
+        from rights.staff.review import ReviewError, match_confirm, match_reject, matches_decide
 
         decisions = {Match.Decision.CONFIRMED: match_confirm, Match.Decision.REJECTED: match_reject}
         try:
@@ -745,7 +745,7 @@ class RecipientAdmin(admin.ModelAdmin):
 
     @admin.display(description="Contact")
     def contact(self, obj: Recipient) -> str:
-        from rights.services.recipients import recipient_contact_missing
+        from rights.recipients.recipients import recipient_contact_missing
 
         if recipient_contact_missing(recipient=obj):
             return format_html('<strong style="color:#c62828">{}</strong>', "missing: notices cannot be sent")
@@ -771,7 +771,7 @@ class RecipientAdmin(admin.ModelAdmin):
         return obj.waiting
 
     def save_model(self, request: HttpRequest, obj: Recipient, form: forms.ModelForm, change: bool) -> None:
-        from rights.services.recipients import recipient_get_or_create, recipient_update
+        from rights.recipients.recipients import recipient_get_or_create, recipient_update
 
         actor = actor_for(request.user)
         if change:
@@ -787,7 +787,7 @@ class RecipientAdmin(admin.ModelAdmin):
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
         if formset.model is not Release:
             return super().save_formset(request, form, formset, change)
-        from rights.services.recipients import releases_record
+        from rights.recipients.recipients import releases_record
 
         by_time: dict[Any, list[int]] = {}
         for release_form in formset.forms:

@@ -16,8 +16,8 @@ from rest_framework import permissions, serializers, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.routers import DefaultRouter
 
+from rights.lifecycle.clock import days_left
 from rights.models import CLOSED_STATUSES, DataRequest, RecipientNotice, RequestKind, RequestStatus
-from rights.services.clock import days_left
 
 app_name = "api"
 

@@ -11,7 +11,9 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from rights.services import audit, deadlines, notices, purge, recovery, retention
+from rights.lifecycle import audit, enqueue
+from rights.recipients import notices
+from rights.upkeep import deadlines, purge, recovery, retention
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def retention_job() -> int:
     result = retention.retention_delete_chunk(chunk=settings.RETENTION_CHUNK)
     if result.more:
         # One chunk per run, so no worker is held for a deletion of unbounded length.
-        retention_job.delay()
+        enqueue.retention_enqueue()
     return result.deleted
 
 

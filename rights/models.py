@@ -1,6 +1,6 @@
 """The rights request lifecycle.
 
-Status changes only through ``rights.services.transitions``: a conditional UPDATE and its
+Status changes only through ``rights.lifecycle.transitions``: a conditional UPDATE and its
 audit row, in one transaction.
 """
 
@@ -36,7 +36,7 @@ class RequestStatus(models.TextChoices):
     HELD = "held", "Held by staff (answer failed a check)"
     ANSWERED = "answered", "Answered"
     REFUSED = "refused", "Refused"
-    # Closed without an answer: the email address was never confirmed (rights.services.purge).
+    # Closed without an answer: the email address was never confirmed (rights.upkeep.purge).
     EXPIRED = "expired", "Never confirmed (expired)"
 
 
@@ -67,7 +67,7 @@ class DataRequest(models.Model):
     # Objection only: explicit consent to keep a face template solely to stop re-collection.
     suppression_consent = models.BooleanField(default=False)
 
-    # The statutory clock (rights.services.clock).
+    # The statutory clock (rights.lifecycle.clock).
     received_at = models.DateTimeField(db_index=True)
     due_at = models.DateTimeField(db_index=True)
     extended_until = models.DateTimeField(null=True, blank=True)
@@ -249,7 +249,7 @@ class PurgeRecord(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Append-only trail; each row carries the hash of the previous one (rights.services.audit)."""
+    """Append-only trail; each row carries the hash of the previous one (rights.lifecycle.audit)."""
 
     request = models.ForeignKey(
         DataRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="events"

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from rights.services.notices import NoticeNotFound, notice_acknowledge, notice_for_token
+from rights.recipients.notices import NoticeNotFound, notice_acknowledge, notice_for_token
 
 app_name = "notices"
 

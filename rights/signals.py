@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from rights.services.recipients import (
+from rights.recipients.recipients import (
     recipient_contact_missing,
     recipient_get_or_create,
     recipient_names_parse,

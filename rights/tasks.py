@@ -3,7 +3,7 @@
 Each reloads the request, returns early if it is gone or not in the status it works on (done, or
 another worker has it), and calls one service. ``acks_late``: a worker that dies mid-task leaves
 the message to be redelivered, and the services take over a claim left by a dead worker.
-Enqueue with ``transaction.on_commit(lambda: request_search.delay(request.id))``.
+Nothing imports this module: services enqueue by task name through ``rights.lifecycle.enqueue``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from collections.abc import Callable
 from celery import Task, shared_task
 
 from rights.models import DataRequest, RequestStatus
-from rights.services.fulfilment import (
-    fulfil_failed,
-    request_fulfil_run,
-    retry_delay,
-    search_failed,
-)
-from rights.services.search import request_search_run
+from rights.pipeline.failures import fulfil_failed, retry_delay, search_failed
+from rights.pipeline.fulfil import request_fulfil_run
+from rights.pipeline.search import request_search_run
 
 logger = logging.getLogger(__name__)
 

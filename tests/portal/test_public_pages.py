@@ -23,9 +23,9 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, AuditEvent, DataRequest, RequestStatus, Selfie
-from rights.services import requests as svc
-from rights.services.transitions import request_transition
+from rights.requester import requests as svc
 from tests.conftest import GROUP_PHOTO
 from tests.portal.helpers import confirm_path, face_bytes, status_path
 from tests.portal.hostile import hostile_files, no_face_jpeg
@@ -528,7 +528,7 @@ def answered(request: DataRequest) -> None:
 
 
 def access_answer(request: DataRequest, *, expires_in: timedelta = timedelta(days=30)) -> Answer:
-    """An access answer shaped like rights.services.access_report builds it: payload + ZIP with images."""
+    """An access answer shaped like rights.pipeline.access builds it: payload + ZIP with images."""
     image = face_bytes()
     payload = {
         "kind": "access_report",
@@ -667,7 +667,7 @@ def test_a_refusal_shows_the_letter_and_the_right_to_complain(client, mailoutbox
 
 
 def erasure_certificate(request: DataRequest) -> Answer:
-    """A certificate shaped like rights.services.erasure builds it: payload + an HTML file."""
+    """A certificate shaped like rights.pipeline.erasure builds it: payload + an HTML file."""
     payload = {
         "kind": "erasure_certificate",
         "issued_at": "2026-03-01T10:00:00+00:00",

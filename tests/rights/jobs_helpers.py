@@ -16,8 +16,8 @@ from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from matching.models import Image
+from rights.lifecycle.clock import due_at_for
 from rights.models import DataRequest, ErasureRecord, Recipient, Release, RequestKind, RequestStatus
-from rights.services.clock import due_at_for
 
 
 def local(*args: int) -> datetime:

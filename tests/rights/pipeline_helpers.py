@@ -20,8 +20,8 @@ from django.utils import timezone
 from matching.models import Face, Image
 from matching.services.imaging import image_decode
 from matching.services.ingestion import IngestItem, images_ingest
+from rights.lifecycle.clock import due_at_for
 from rights.models import DataRequest, RequestKind, RequestStatus, Selfie
-from rights.services.clock import due_at_for
 
 # People with 4+ images whose held-back (last) photo is a usable selfie. Condoleezza_Rice has
 # photos with other people in them (to check their faces are blurred in her access report);
@@ -179,9 +179,9 @@ def searched_and_decided(
 ) -> DataRequest:
     """Search for ``who``, let "staff" decide every candidate by the ground truth, approve, and take
     the request for fulfilment (FULFILLING), as the worker would."""
-    from rights.services.review import matches_decide, request_approve
-    from rights.services.search import request_search_run
-    from rights.services.transitions import request_transition
+    from rights.lifecycle.transitions import request_transition
+    from rights.pipeline.search import request_search_run
+    from rights.staff.review import matches_decide, request_approve
 
     request = request_make(kind=kind, selfies=[selfie_bytes(selfie or collection.selfies[who])], **fields)
     request_search_run(request_id=request.id)

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from matching.models import Image
+from rights.lifecycle.audit import audit_record
+from rights.lifecycle.clock import due_at_for
 from rights.models import Answer, DataRequest, RequestKind, RequestStatus
-from rights.services.audit import audit_record
-from rights.services.clock import due_at_for
-from rights.services.staff import request_extend, request_refuse
+from rights.staff.actions import request_extend, request_refuse
 
 PRIVACY_OFFICER = "Privacy officer"
 REVIEWER = "Reviewer"

@@ -1,4 +1,4 @@
-"""rights.services.access_report: the access answer, its blurring, its completeness check.
+"""rights.pipeline.access: the access answer, its blurring, its completeness check.
 
 Real models and faces: the person's images come from a collection ingested through matching.
 """
@@ -20,7 +20,7 @@ from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import image_decode
 from rights.models import Answer, AuditEvent, Match, Recipient, Release, RequestKind, RequestStatus
-from rights.services.access_report import (
+from rights.pipeline.access import (
     GENERAL_KEYS,
     ITEM_TEXT_KEYS,
     _box_grow,
@@ -235,7 +235,7 @@ def test_answering_access_resumes_the_same_persons_waiting_erasure(
 
 
 def test_a_build_that_drops_a_confirmed_match_is_held(collection, monkeypatch):
-    from rights.services import access_report as service
+    from rights.pipeline import access as service
 
     request = searched_and_decided(collection=collection, who="Al_Sharpton")
     real = service.matches_confirmed

@@ -172,7 +172,7 @@ def test_queue_finds_a_request_by_number(client, users) -> None:
 def test_request_page_shows_clock_review_and_timeline(client, users, under_review) -> None:
     from django.db import transaction
 
-    from rights.services.audit import audit_record
+    from rights.lifecycle.audit import audit_record
 
     with transaction.atomic():
         audit_record(
@@ -423,7 +423,7 @@ def test_audit_trail_is_read_only_even_for_a_superuser(client, users, under_revi
     from django.contrib.auth.models import User
     from django.db import transaction
 
-    from rights.services.audit import audit_record
+    from rights.lifecycle.audit import audit_record
 
     with transaction.atomic():
         event = audit_record(actor="system", action="search_started", request_id=under_review.id)
@@ -558,7 +558,7 @@ def test_queue_with_the_pause_on_uses_the_due_date_in_force(client, users, setti
 
 
 def test_summary_says_which_figures_have_a_target_of_zero(client, users) -> None:
-    from rights.services.cnil import ZERO_TARGETS
+    from rights.reporting.cnil import ZERO_TARGETS
 
     seed_history()
     with time_machine.travel(local(*NOW), tick=False):
@@ -620,7 +620,7 @@ def _user_change_data(user, **overrides) -> dict:
 def test_granting_and_removing_roles_in_the_admin_is_audited(client, superuser) -> None:
     from django.contrib.auth.models import Group, Permission, User
 
-    from rights.services.audit import audit_chain_verify
+    from rights.lifecycle.audit import audit_chain_verify
 
     admin_client = client_for(client, superuser)
     reviewer = Group.objects.get(name=REVIEWER)

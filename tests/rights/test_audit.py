@@ -21,8 +21,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from rights.models import AuditEvent
-from rights.services.audit import (
+from rights.lifecycle.audit import (
     GENESIS_HASH,
     _event_digest,
     actor_for,
@@ -31,6 +30,7 @@ from rights.services.audit import (
     audit_chain_verify,
     audit_record,
 )
+from rights.models import AuditEvent
 from tests.rights.staff_helpers import PRIVACY_OFFICER, make_request, staff_user
 
 pytestmark = pytest.mark.django_db

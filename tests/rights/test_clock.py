@@ -9,10 +9,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from rights.lifecycle import clock
+from rights.lifecycle.transitions import request_transition
 from rights.models import AuditEvent, DataRequest, RequestStatus
-from rights.services import clock
-from rights.services.staff import ActionRefused, request_extend
-from rights.services.transitions import request_transition
+from rights.staff.actions import ActionRefused, request_extend
 from tests.rights.staff_helpers import PRIVACY_OFFICER, break_the_mail_server, local, make_request, staff_user
 
 # Received on the last day of every month of 2023 (not a leap year) -> due date.
@@ -449,8 +449,8 @@ def test_with_the_pause_on_the_due_date_in_force_adds_the_whole_days_waited(wait
 def test_with_the_pause_on_a_request_waiting_past_its_stored_due_date_is_not_overdue(
     waiting_since_before_due, officer, mailoutbox
 ) -> None:
-    from rights.services.cnil import cnil_figures, overdue_requests
-    from rights.services.deadlines import deadlines_sweep
+    from rights.reporting.cnil import cnil_figures, overdue_requests
+    from rights.upkeep.deadlines import deadlines_sweep
 
     request_id = waiting_since_before_due.id
     # Before the fix every one of these used the stored due date (10 February): the sweep counted
@@ -470,8 +470,8 @@ def test_with_the_pause_on_a_request_waiting_past_its_stored_due_date_is_not_ove
 def test_with_the_pause_on_a_waiting_request_is_overdue_once_its_moved_date_passes(
     waiting_since_before_due,
 ) -> None:
-    from rights.services.cnil import cnil_figures
-    from rights.services.deadlines import deadlines_sweep
+    from rights.reporting.cnil import cnil_figures
+    from rights.upkeep.deadlines import deadlines_sweep
 
     # On 4 March, 32 days waited: due 13 March in force, though 10 February is stored.
     with time_machine.travel(local(2024, 3, 4, 12, 0), tick=False):
@@ -509,7 +509,7 @@ def test_with_the_pause_off_waiting_changes_nothing(settings) -> None:
 def test_an_extension_owes_the_reminders_before_the_new_due_date(
     officer, received_request, mailoutbox, settings
 ) -> None:
-    from rights.services.deadlines import deadlines_sweep
+    from rights.upkeep.deadlines import deadlines_sweep
 
     settings.DUE_SOON_REMINDER_DAYS = [7]
     with time_machine.travel(local(2024, 2, 22, 9, 0), tick=False):  # 7 days before 29 February

@@ -9,7 +9,7 @@ import time_machine
 from django.db import transaction
 
 from rights.models import DataRequest, RequestStatus
-from rights.services.cnil import (
+from rights.reporting.cnil import (
     ERASURE_FAILED,
     EXPIRED,
     EXTENDED,
@@ -236,10 +236,11 @@ def test_holds_are_counted_by_what_happened_not_by_the_status(settings) -> None:
 
     from django.utils import timezone
 
-    from rights.services import access_report, erasure
-    from rights.services.audit import audit_record
-    from rights.services.fulfilment import fulfil_failed, request_hold, search_failed
-    from rights.services.recovery import request_requeue_if_stuck
+    from rights.lifecycle.audit import audit_record
+    from rights.pipeline import access as access_report
+    from rights.pipeline import erasure
+    from rights.pipeline.failures import fulfil_failed, request_hold, search_failed
+    from rights.upkeep.recovery import request_requeue_if_stuck
 
     # The audit actions counted are the ones the pipeline writes.
     assert 'action="answer_held_incomplete"' in inspect.getsource(access_report)
@@ -309,8 +310,8 @@ def test_a_search_whose_index_missed_faces_is_flagged(seeded) -> None:
 
 def test_never_confirmed_expired_requests_are_counted_on_their_own(seeded) -> None:
     from rights.admin import days_left_badge
-    from rights.services.compliance import compliance_report_build, compliance_report_data
-    from rights.services.purge import request_expire_unconfirmed
+    from rights.reporting.compliance import compliance_report_build, compliance_report_data
+    from rights.upkeep.purge import request_expire_unconfirmed
 
     expired = make_request(received_at=local(2024, 1, 5, 10), status=RequestStatus.UNCONFIRMED)
     assert request_expire_unconfirmed(request_id=expired.id, now=local(2024, 3, 1, 10))

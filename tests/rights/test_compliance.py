@@ -14,7 +14,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from rights.models import AuditEvent, DataRequest
-from rights.services.compliance import ReportError, compliance_report_build, compliance_report_render
+from rights.reporting.compliance import ReportError, compliance_report_build, compliance_report_render
 from tests.rights.staff_helpers import NOW, REFUSAL_REASON, SEEDED_TOTALS, local, seed_history
 
 pytestmark = pytest.mark.django_db
@@ -260,9 +260,9 @@ def test_an_unknown_format_is_refused() -> None:
 def test_the_sweep_and_the_report_agree_on_the_same_seeded_requests(seeded, settings) -> None:
     """Issue 4: the sweep on seeded requests (reminders, escalation, overdue counts) and the report's
     figures on the same data, checked one by one, at two moments."""
+    from rights.lifecycle.clock import days_left
     from rights.models import RequestStatus
-    from rights.services.clock import days_left
-    from rights.services.deadlines import deadlines_sweep
+    from rights.upkeep.deadlines import deadlines_sweep
     from tests.rights.staff_helpers import make_request
 
     settings.DUE_SOON_REMINDER_DAYS = [7, 2]

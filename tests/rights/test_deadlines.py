@@ -12,7 +12,7 @@ import time_machine
 from django.core import mail
 
 from rights.models import AuditEvent, DataRequest, RequestKind, RequestStatus
-from rights.services.deadlines import deadlines_sweep
+from rights.upkeep.deadlines import deadlines_sweep
 from tests.rights.jobs_helpers import local, make_request
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""rights.services.erasure: delete through matching, ledger, verify by searching again, certify.
+"""rights.pipeline.erasure: delete through matching, ledger, verify by searching again, certify.
 
 Real models and faces. The "worker killed between steps" tests make one inner function raise once
 (a unit test of this one service: the only mock in this file).
@@ -20,6 +20,7 @@ from matching.models import Face, Image
 from matching.services.ingestion import image_ingest
 from matching.services.search import faces_search
 from rights import tasks
+from rights.lifecycle.transitions import request_transition
 from rights.models import (
     Answer,
     AuditEvent,
@@ -32,11 +33,12 @@ from rights.models import (
     RequestKind,
     RequestStatus,
 )
-from rights.services import erasure as erasure_service
-from rights.services.erasure import ErasureVerificationFailed, erasure_run
-from rights.services.fulfilment import fulfil_failed, request_fulfil_run
-from rights.services.search import request_search_run, selfies_usable_vectors
-from rights.services.transitions import request_transition
+from rights.pipeline import erasure as erasure_service
+from rights.pipeline.erasure import ErasureVerificationFailed, erasure_run
+from rights.pipeline.failures import fulfil_failed
+from rights.pipeline.fulfil import request_fulfil_run
+from rights.pipeline.search import request_search_run
+from rights.queries import selfies_usable_vectors
 from tests.rights.pipeline_helpers import (
     Collection,
     collection_ingest,
@@ -304,7 +306,7 @@ def test_a_face_only_link_from_another_email_does_not_delay_the_erasure(db):
 
 
 def test_an_access_request_linked_by_staff_is_waited_for_whatever_its_email(db):
-    from rights.services.staff import requests_link
+    from rights.staff.actions import requests_link
     from tests.rights.staff_helpers import PRIVACY_OFFICER, staff_user
 
     other_address, erasure = _wait_case(access_email="old-address@example.org", received_at=_yesterday())
@@ -352,7 +354,12 @@ def chunked(collection, settings):
     request = searched_and_decided(collection=collection, who=CHUNKED, kind=RequestKind.ERASURE)
     assert len(erasure_service.matches_confirmed(request=request)) == 5
     enqueued: list[int] = []
-    with mock.patch.object(tasks.request_fulfil, "delay", side_effect=enqueued.append):
+
+    def send(*, name, args=(), kwargs=None):
+        assert name == "rights.request_fulfil"
+        enqueued.append(*args)
+
+    with mock.patch("rights.lifecycle.enqueue.task_send", side_effect=send):
         yield request, enqueued
 
 
@@ -476,7 +483,7 @@ def test_a_chunk_run_finding_its_request_taken_or_gone_deletes_nothing(chunked, 
 
 
 def test_between_chunks_an_erasure_is_not_stuck_and_does_not_wait_for_access(chunked, collection):
-    from rights.services.recovery import requests_recover_stuck
+    from rights.upkeep.recovery import requests_recover_stuck
 
     request, _enqueued = chunked
     erasure_run(request_id=request.id)

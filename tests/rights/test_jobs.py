@@ -30,9 +30,9 @@ from rights.models import (
     RequestKind,
     RequestStatus,
 )
+from rights.recipients.notices import notice_acknowledge, notices_create_for_erasure
 from rights.schedule import BEAT_SCHEDULE
-from rights.services import retention
-from rights.services.notices import notice_acknowledge, notices_create_for_erasure
+from rights.upkeep import retention
 from tests.rights.jobs_helpers import (
     erase,
     local,
@@ -306,7 +306,7 @@ def test_audit_anchor_job_run_twice_appends_two_true_anchors(settings, tmp_path)
     from django.core.management import call_command
     from django.db import transaction
 
-    from rights.services.audit import GENESIS_HASH, audit_record
+    from rights.lifecycle.audit import GENESIS_HASH, audit_record
 
     settings.AUDIT_ANCHOR_FILE = tmp_path / "anchors" / "audit-anchors.log"  # folder created on the fly
     assert BEAT_SCHEDULE["audit-anchor"]["schedule"] == crontab(minute=5)  # hourly

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from rights.models import Recipient, RecipientNotice, RequestKind, RequestStatus
-from rights.services.notices import notice_acknowledge, notices_create_for_erasure
+from rights.recipients.notices import notice_acknowledge, notices_create_for_erasure
 from tests.rights.jobs_helpers import erase, local, make_image, make_request, release
 
 pytestmark = pytest.mark.django_db

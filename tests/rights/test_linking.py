@@ -1,4 +1,4 @@
-"""rights.services.linking: repeated requests are linked (same email, same face), never refused or delayed."""
+"""rights.lifecycle.linking: repeated requests are linked (by email, by face), never refused or delayed."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from rights.models import AuditEvent, RequestKind, RequestStatus
-from rights.services.linking import (
+from rights.lifecycle.linking import (
     access_requests_open_for,
     requests_link_by_face,
     requests_link_earlier,
     requests_same_person,
 )
-from rights.services.search import selfie_check
+from rights.models import AuditEvent, RequestKind, RequestStatus
+from rights.pipeline.search import selfie_check
 from tests.rights.pipeline_helpers import request_make, selfie_bytes
 
 pytestmark = pytest.mark.django_db

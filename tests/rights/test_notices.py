@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from portal.celery import app
 from rights.models import AuditEvent, Recipient, RecipientNotice, RequestKind, RequestStatus
-from rights.services.notices import (
+from rights.recipients.notices import (
     NoticeNotFound,
     WebhookError,
     notice_acknowledge,
@@ -261,7 +261,7 @@ def test_a_notice_never_sent_is_sent_by_the_chase(settings, erasure):
 
 
 def test_a_recipient_without_a_known_contact_is_not_mailed(erasure):
-    from rights.services.recipients import CONTACT_UNKNOWN
+    from rights.recipients.recipients import CONTACT_UNKNOWN
 
     Recipient.objects.filter(id=erasure["acme"].id).update(contact_email=CONTACT_UNKNOWN)
     notices = {n.recipient_id: n for n in notices_create_for_erasure(request_id=erasure["request"].id)}

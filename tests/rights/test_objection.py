@@ -1,4 +1,4 @@
-"""rights.services.objection: erasure plus, with consent only, the face template on the suppression list."""
+"""rights.pipeline.objection: erasure plus, with consent only, the face template on the suppression list."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from matching.models import Image, IngestionSkip, SuppressedFace
 from matching.services.ingestion import image_ingest
 from rights.models import AuditEvent, RequestKind, RequestStatus
-from rights.services.objection import objection_run, objection_suppress, suppression_reference
+from rights.pipeline.objection import objection_run, objection_suppress, suppression_reference
 from tests.rights.pipeline_helpers import collection_ingest, searched_and_decided
 
 pytestmark = pytest.mark.models

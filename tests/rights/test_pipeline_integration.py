@@ -29,7 +29,7 @@ from matching.services.embedding import faces_detect
 from matching.services.imaging import image_decode
 from matching.services.index import index_ids, index_load
 from rights.models import DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
-from rights.services.review import matches_decide, request_approve
+from rights.staff.review import matches_decide, request_approve
 from tests.rights.pipeline_helpers import PEOPLE, collection_ingest, region, zip_open
 
 pytestmark = [pytest.mark.worker, pytest.mark.models]

@@ -83,8 +83,8 @@ def test_search_task_failure_is_retried_then_held_with_staff_alerted(mailoutbox)
     boom = RuntimeError("face models unavailable")
     with (
         mock.patch.object(tasks, "retry_delay", return_value=timedelta(0)),
-        mock.patch("rights.services.search.selfie_check", side_effect=boom),
-        mock.patch("rights.services.search.selfies_usable_vectors", side_effect=boom),
+        mock.patch("rights.pipeline.search.selfie_check", side_effect=boom),
+        mock.patch("rights.pipeline.search.selfies_usable", side_effect=boom),
     ):
         request.selfies.create(sha256="0" * 64)
         result = request_search.apply(args=[request.id])
@@ -140,7 +140,7 @@ def test_fulfil_task_failures_count_attempts_then_hold(mailoutbox):
     request = request_make(kind=RequestKind.ERASURE, status=RequestStatus.APPROVED)
     with (
         mock.patch.object(tasks, "retry_delay", return_value=timedelta(0)),
-        mock.patch("rights.services.erasure.erasure_carry_out", side_effect=RuntimeError("disk full")),
+        mock.patch("rights.pipeline.erasure.erasure_carry_out", side_effect=RuntimeError("disk full")),
     ):
         assert request_fulfil.apply(args=[request.id]).get() == RequestStatus.HELD
     request.refresh_from_db()
@@ -155,7 +155,8 @@ def test_an_error_quoting_an_email_address_reaches_neither_the_audit_trail_nor_t
 ):
     """Before the fix the raw error text went into the hold reason, the audit rows and, through
     logger.exception, the log."""
-    from rights.services import fulfilment, search
+    from rights.pipeline import failures as fulfilment
+    from rights.pipeline import search
 
     leak = "victim@example.org"
     smtp = RuntimeError(f"550 5.1.1 <{leak}>: Recipient address rejected")

@@ -26,7 +26,7 @@ from rights.models import (
     RequestStatus,
     Selfie,
 )
-from rights.services.purge import (
+from rights.upkeep.purge import (
     request_expire_unconfirmed,
     request_purge,
     requests_expire_unconfirmed,

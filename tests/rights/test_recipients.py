@@ -15,7 +15,7 @@ from django.utils import timezone
 from matching.models import Image
 from matching.signals import image_ingested
 from rights.models import AuditEvent, Recipient, Release
-from rights.services.recipients import (
+from rights.recipients.recipients import (
     CONTACT_UNKNOWN,
     image_recipients,
     recipient_contact_missing,

@@ -7,9 +7,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from rights import tasks
 from rights.models import AuditEvent, DataRequest, RequestStatus
-from rights.services.recovery import request_requeue_if_stuck, requests_recover_stuck
+from rights.upkeep.recovery import request_requeue_if_stuck, requests_recover_stuck
 from tests.rights.jobs_helpers import local, make_request
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +27,10 @@ def _stuck_after(settings):
 def enqueued(monkeypatch):
     """What recovery enqueues, recorded instead of sent (this unit stops at the broker)."""
     calls: list[tuple[str, int]] = []
-    monkeypatch.setattr(tasks.request_search, "delay", lambda rid: calls.append(("request_search", rid)))
-    monkeypatch.setattr(tasks.request_fulfil, "delay", lambda rid: calls.append(("request_fulfil", rid)))
+    monkeypatch.setattr(
+        "rights.lifecycle.enqueue.task_send",
+        lambda *, name, args=(), kwargs=None: calls.append((name.removeprefix("rights."), *args)),
+    )
     return calls
 
 

@@ -1,4 +1,4 @@
-"""rights.services.requests: submission, confirmation, another photo, follow-ups, the timeline."""
+"""rights.requester.requests: submission, confirmation, another photo, follow-ups, the timeline."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from django.utils import timezone
 from PIL import Image
 
 from matching.services.imaging import ImageRejected
+from rights.lifecycle.clock import due_at_for
+from rights.lifecycle.transitions import request_transition
 from rights.models import AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
-from rights.services import requests as svc
-from rights.services.clock import due_at_for
-from rights.services.transitions import request_transition
+from rights.requester import requests as svc
 from tests.portal.helpers import confirm_path, face_bytes, face_with_metadata, status_path
 from tests.portal.hostile import hostile_files
 
@@ -60,7 +60,12 @@ def nothing_written() -> None:
 def no_enqueue(monkeypatch):
     """Records the ids request_search would be enqueued for (this file tests the services, not the worker)."""
     sent: list[int] = []
-    monkeypatch.setattr("rights.tasks.request_search.delay", lambda request_id: sent.append(request_id))
+
+    def send(*, name, args=(), kwargs=None):
+        assert name == "rights.request_search"
+        sent.append(*args)
+
+    monkeypatch.setattr("rights.lifecycle.enqueue.task_send", send)
     return sent
 
 
@@ -306,7 +311,7 @@ def test_a_confirmation_link_of_a_request_that_is_gone_is_refused():
 def needs_selfie(request: DataRequest, problem: str = "We found no face in this photo.") -> DataRequest:
     """Put a confirmed request where the worker puts it after an unusable photo.
 
-    Done directly: the worker's own path (rights.services.search) needs the face models and is
+    Done directly: the worker's own path (rights.pipeline.search) needs the face models and is
     tested in the pipeline's and the pages' tests.
     """
     request_transition(

@@ -26,8 +26,8 @@ from rights.models import (
     RecipientNotice,
     RequestStatus,
 )
-from rights.services.recipients import releases_record
-from rights.services.retention import retention_delete_chunk, suppression_check
+from rights.recipients.recipients import releases_record
+from rights.upkeep.retention import retention_delete_chunk, suppression_check
 from tests.rights.jobs_helpers import local, make_request
 
 pytestmark = [pytest.mark.django_db, pytest.mark.models]

@@ -1,4 +1,4 @@
-"""rights.services.review (match_confirm, match_reject, matches_decide, request_approve) and the
+"""rights.staff.review (match_confirm, match_reject, matches_decide, request_approve) and the
 management commands that call them until the dashboard does."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 
 from rights.models import AuditEvent, DataRequest, Match, RequestKind, RequestStatus
-from rights.services.review import (
+from rights.staff.review import (
     ReviewError,
     ReviewNotAllowed,
     match_confirm,

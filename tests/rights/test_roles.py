@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from rights.models import AuditEvent, DataRequest, Match, Recipient, RequestStatus
-from rights.services.staff import ActionRefused, request_extend, request_refuse
+from rights.staff.actions import ActionRefused, request_extend, request_refuse
 from tests.rights.staff_helpers import (
     PRIVACY_OFFICER,
     REFUSAL_REASON,

@@ -1,4 +1,4 @@
-"""rights.services.search: selfie checks, the whole-collection search, the recorded matches, the policy.
+"""rights.pipeline.search: selfie checks, the whole-collection search, the recorded matches, the policy.
 
 Real models, real faces: a small collection ingested through matching's ingestion service.
 """
@@ -14,9 +14,10 @@ from PIL import Image as PILImage
 
 from matching.models import Face, Image
 from matching.services.embedding import DetectedFace
+from rights import queries
 from rights.models import AuditEvent, Match, RequestKind, RequestStatus, Selfie
-from rights.services import search
-from rights.services.search import request_search_run, selfie_check, selfie_face_pick
+from rights.pipeline import search
+from rights.pipeline.search import request_search_run, selfie_check, selfie_face_pick
 from tests.conftest import GROUP_PHOTO
 from tests.rights.pipeline_helpers import PEOPLE, collection_ingest, request_make, selfie_bytes
 
@@ -162,7 +163,7 @@ def test_access_search_finds_every_image_of_the_person_and_waits_for_approval(co
     assert request.searched_at is not None
     # What the search covered, from the index it searched (before the fix: not recorded at all).
     assert request.searched_index_faces == request.searched_collection_faces == Face.objects.count()
-    assert search.search_whole_collection(request=request)
+    assert queries.search_whole_collection(request=request)
     event = AuditEvent.objects.filter(request_id=request.id, action="search_done").get()
     assert "staff approval" in event.reason
 
@@ -290,7 +291,7 @@ def test_search_covers_images_older_than_any_window(collection):
 
 
 def test_collection_span_is_the_whole_collection(collection):
-    span = search.collection_span()
+    span = queries.collection_span()
     assert span["size"] == Image.objects.count() == sum(len(v) for v in collection.images.values())
 
 
@@ -325,4 +326,4 @@ def test_a_search_whose_index_lacked_faces_is_recorded_as_not_whole(collection, 
     request_search_run(request_id=request.id)
     request.refresh_from_db()
     assert (request.searched_index_faces, request.searched_collection_faces) == (faces - 1, faces)
-    assert not search.search_whole_collection(request=request)
+    assert not queries.search_whole_collection(request=request)

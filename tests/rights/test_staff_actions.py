@@ -1,4 +1,4 @@
-"""Refusal (Art. 12(4)-(5)) and linking of requests by staff (rights.services.staff)."""
+"""Refusal (Art. 12(4)-(5)) and linking of requests by staff (rights.staff.actions)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time_machine
 from django.conf import settings as django_settings
 
 from rights.models import Answer, AuditEvent, DataRequest, RequestStatus
-from rights.services.staff import REFUSAL_REASON_MIN_CHARS, ActionRefused, request_refuse, requests_link
+from rights.staff.actions import REFUSAL_REASON_MIN_CHARS, ActionRefused, request_refuse, requests_link
 from tests.rights.staff_helpers import (
     PRIVACY_OFFICER,
     REFUSAL_REASON,
@@ -133,7 +133,7 @@ def test_refusal_needs_the_permission(mailoutbox) -> None:
 
 
 def test_nothing_but_the_staff_service_refuses_a_request() -> None:
-    """Nothing refuses automatically: REFUSED is reached only through rights.services.staff."""
+    """Nothing refuses automatically: REFUSED is reached only through rights.staff.actions."""
     root = Path(django_settings.BASE_DIR)
     pattern = re.compile(r"to_status\s*=\s*(RequestStatus\.REFUSED|[\"']refused[\"'])")
     offenders = [
@@ -142,7 +142,7 @@ def test_nothing_but_the_staff_service_refuses_a_request() -> None:
         for path in (root / folder).rglob("*.py")
         if "migrations" not in path.parts and pattern.search(path.read_text())
     ]
-    assert offenders == ["rights/services/staff.py"]
+    assert offenders == ["rights/staff/actions.py"]
 
 
 # --- Linking ------------------------------------------------------------------------------------
@@ -204,10 +204,13 @@ def test_linking_needs_the_permission() -> None:
 def test_refusing_an_access_request_resumes_the_same_persons_waiting_erasure(
     officer, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    from rights import tasks
-
     enqueued: list[int] = []
-    monkeypatch.setattr(tasks.request_fulfil, "delay", enqueued.append)  # this unit stops at the broker
+
+    def send(*, name, args=(), kwargs=None):  # this unit stops at the broker
+        assert name == "rights.request_fulfil"
+        enqueued.append(*args)
+
+    monkeypatch.setattr("rights.lifecycle.enqueue.task_send", send)
     access = make_request(kind="access", status=RequestStatus.REVIEW)
     waiting_erasure = make_request(kind="erasure", status=RequestStatus.APPROVED)
 

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from rights.lifecycle.transitions import request_transition
 from rights.models import AuditEvent, DataRequest, RequestKind, RequestStatus
-from rights.services.transitions import request_transition
 
 
 def make_request(status: str = RequestStatus.QUEUED) -> DataRequest:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from rights.services.compliance import FORMATS, ReportError, compliance_report_export, report_date_parse
+from rights.reporting.compliance import FORMATS, ReportError, compliance_report_export, report_date_parse
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rights.models import Match
-from rights.services.review import ReviewError, matches_decide
+from rights.staff.review import ReviewError, matches_decide
 
 DECISION = Match.Decision.CONFIRMED
 

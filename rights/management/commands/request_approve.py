@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rights.management.commands.match_confirm import staff_user
-from rights.services.review import ReviewError, request_approve
+from rights.staff.review import ReviewError, request_approve
 
 
 class Command(BaseCommand):

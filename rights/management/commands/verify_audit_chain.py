@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from rights.services.audit import (
+from rights.lifecycle.audit import (
     AnchorFileError,
     audit_anchors_missing,
     audit_anchors_read,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from matching.models import Image
@@ -21,12 +20,14 @@ from matching.services.embedding import DetectedFace, embedding_to_bytes, faces_
 from matching.services.imaging import ImageRejected, image_decode
 from matching.services.index import index_sync_if_changed
 from matching.services.search import faces_search, images_by_identifiers
+from rights.lifecycle import enqueue
+from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.claims import request_claim
+from rights.lifecycle.emails import email_send, url_for
+from rights.lifecycle.linking import requests_link_by_face
+from rights.lifecycle.transitions import request_transition
 from rights.models import DataRequest, Match, RequestKind, RequestStatus, Selfie
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.emails import email_send, url_for
-from rights.services.fulfilment import request_claim
-from rights.services.linking import requests_link_by_face
-from rights.services.transitions import request_transition
+from rights.queries import collection_span, request_identifiers, selfies_usable
 
 logger = logging.getLogger(__name__)
 
@@ -116,23 +117,6 @@ def selfie_check(*, selfie: Selfie) -> Selfie:
     return selfie
 
 
-def selfies_usable(*, request: DataRequest) -> tuple[list[int], np.ndarray]:
-    """(selfie ids, their vectors, one row each) of the request's usable selfies, by id."""
-    usable = [(s.id, s.vector) for s in request.selfies.filter(status=Selfie.Status.USABLE).order_by("id")]
-    usable = [(sid, v) for sid, v in usable if v is not None]
-    if not usable:
-        return [], np.empty((0, settings.EMBEDDING_DIM), dtype=np.float32)
-    return [sid for sid, _ in usable], np.stack([v for _, v in usable]).astype(np.float32)
-
-
-def selfies_usable_vectors(*, request: DataRequest) -> np.ndarray:
-    return selfies_usable(request=request)[1]
-
-
-def request_identifiers(*, request: DataRequest) -> list[str]:
-    return [line.strip() for line in (request.identifiers or "").splitlines() if line.strip()]
-
-
 @dataclass(frozen=True)
 class Candidate:
     image_id: int
@@ -211,36 +195,6 @@ def _matches_record(
                 match.save(update_fields=["image", "face_id", "face_bbox", "score", "band", "selfie"])
                 counts["updated"] += 1
     return counts
-
-
-def search_whole_collection(*, request: DataRequest) -> bool:
-    """Whether the request's search covered the whole collection, from what was recorded then.
-
-    The index searched must have held every Face of the collection (after its sync); a request
-    searched before these figures were recorded, or never searched, cannot say so.
-    """
-    return (
-        request.searched_at is not None
-        and request.searched_index_faces is not None
-        and request.searched_index_faces == request.searched_collection_faces
-    )
-
-
-def search_coverage(*, request: DataRequest) -> dict[str, object]:
-    """What the request's search covered, as stated in its access report or erasure certificate."""
-    return {
-        "from": request.searched_collection_from.isoformat() if request.searched_collection_from else "",
-        "to": request.searched_collection_to.isoformat() if request.searched_collection_to else "",
-        "size": request.searched_collection_size or 0,
-        "index_faces": request.searched_index_faces,
-        "collection_faces": request.searched_collection_faces,
-        "whole_collection": search_whole_collection(request=request),
-    }
-
-
-def collection_span() -> dict[str, object]:
-    span = Image.objects.aggregate(first=Min("collected_at"), last=Max("collected_at"), size=Count("id"))
-    return {"from": span["first"], "to": span["last"], "size": span["size"]}
 
 
 def request_search_run(*, request_id: int) -> str | None:
@@ -336,8 +290,6 @@ def _requester_email_needs_selfie(*, request: DataRequest, problem: str) -> None
 
 def _policy_apply(*, request: DataRequest, detail: dict[str, object]) -> str:
     """REVIEW when a person must look first; otherwise APPROVED and fulfilment enqueued."""
-    from rights.tasks import request_fulfil
-
     awaiting_review = request.matches.filter(
         decision=Match.Decision.PENDING, band__in=[Match.Band.REVIEW, Match.Band.IDENTIFIER]
     ).count()
@@ -360,5 +312,5 @@ def _policy_apply(*, request: DataRequest, detail: dict[str, object]) -> str:
             fields={"selfie_problem": ""},
         )
         if to_status == RequestStatus.APPROVED:
-            transaction.on_commit(lambda: request_fulfil.delay(request.id))
+            enqueue.request_fulfil_enqueue(request_id=request.id)
     return to_status

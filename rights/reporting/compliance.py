@@ -3,7 +3,7 @@
 One service builds it (``compliance_report_build``), one renders it as JSON, CSV or HTML
 (``compliance_report_render``), and ``compliance_report_export`` does both and records the export
 in the audit trail; the ``compliance_report`` command and the dashboard's download both call it.
-The totals are ``rights.services.cnil.cnil_figures`` over the same period, never recomputed here.
+The totals are ``rights.reporting.cnil.cnil_figures`` over the same period, never recomputed here.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from rights.services.audit import audit_record
-from rights.services.cnil import (
+from rights.lifecycle.audit import audit_record
+from rights.reporting.cnil import (
     CnilFigures,
     cnil_figures,
     request_earlier_ids,

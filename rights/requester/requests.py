@@ -26,12 +26,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from matching.services.imaging import DecodedImage, ImageRejected, image_decode
+from rights.lifecycle import enqueue
+from rights.lifecycle.audit import REQUESTER, audit_record
+from rights.lifecycle.clock import due_at_for
+from rights.lifecycle.emails import email_send, url_for
+from rights.lifecycle.linking import requests_link_earlier
+from rights.lifecycle.transitions import request_transition
 from rights.models import CLOSED_STATUSES, Answer, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
-from rights.services.audit import REQUESTER, audit_record
-from rights.services.clock import due_at_for
-from rights.services.emails import email_send, url_for
-from rights.services.linking import requests_link_earlier
-from rights.services.transitions import request_transition
 
 logger = logging.getLogger(__name__)
 
@@ -278,12 +279,6 @@ def _confirmation_send(*, request: DataRequest) -> None:
 # --- Confirmation --------------------------------------------------------------------------
 
 
-def _search_enqueue(request_id: int) -> None:
-    from rights.tasks import request_search
-
-    request_search.delay(request_id)
-
-
 def request_confirm(*, token: str) -> DataRequest:
     """Confirm the email address from the signed link: UNCONFIRMED -> QUEUED and enqueue the search.
 
@@ -311,7 +306,7 @@ def request_confirm(*, token: str) -> DataRequest:
             # Linked once the address is proven: an unconfirmed request could name anyone's address.
             requests_link_earlier(request=request)
             request_id = request.id
-            transaction.on_commit(lambda: _search_enqueue(request_id))
+            enqueue.request_search_enqueue(request_id=request_id)
     if moved:
         logger.info("request confirmed request=%s", request.id)
     request.refresh_from_db()
@@ -353,7 +348,7 @@ def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
             if not moved:  # cannot happen under the row lock; kept so a change there fails loudly
                 raise RequestStateError("This request is not waiting for another photo.")
             request_id = locked.id
-            transaction.on_commit(lambda: _search_enqueue(request_id))
+            enqueue.request_search_enqueue(request_id=request_id)
     except BaseException:
         _files_remove(saved)
         raise

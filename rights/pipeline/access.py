@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
@@ -35,10 +34,13 @@ from PIL import ImageFilter
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import ImageRejected, image_decode
-from rights.models import Answer, DataRequest, Match, Recipient, RequestKind, RequestStatus, Selfie
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.fulfilment import answer_store, request_answered, request_hold
-from rights.services.search import search_coverage, search_whole_collection
+from rights.lifecycle import enqueue
+from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.linking import requests_same_person
+from rights.models import Answer, DataRequest, Match, Recipient, Release, RequestKind, RequestStatus, Selfie
+from rights.pipeline.answers import answer_store, request_answered
+from rights.pipeline.failures import request_hold
+from rights.queries import matches_confirmed, search_coverage, search_whole_collection
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +87,6 @@ class ReportIncomplete(Exception):
 
 
 # --- Which matches the answer covers --------------------------------------------------------
-
-
-def matches_confirmed(*, request: DataRequest) -> list[Match]:
-    """The matches an approved request acts on: `match` band unless rejected, others only if confirmed."""
-    confirmed = Q(decision=Match.Decision.CONFIRMED) | Q(
-        band=Match.Band.MATCH, decision=Match.Decision.PENDING
-    )
-    return list(request.matches.filter(confirmed).order_by("id"))
 
 
 # --- Blurring -------------------------------------------------------------------------------
@@ -304,8 +298,6 @@ def _how_found(match: Match) -> str:
 
 
 def _recipients_of(*, image: Image) -> list[dict[str, str]]:
-    from rights.models import Release
-
     return [
         {"name": name, "released_at": released_at.isoformat()}
         for name, released_at in Release.objects.filter(image_sha256=image.sha256)
@@ -527,14 +519,11 @@ def access_answer_run(*, request_id: int) -> Answer | None:
 
 def erasures_waiting_resume(*, request: DataRequest) -> list[int]:
     """Enqueue the same person's approved erasures/objections that waited for this access answer."""
-    from rights.services.linking import requests_same_person
-    from rights.tasks import request_fulfil
-
     waiting = list(
         requests_same_person(request=request)
         .filter(kind__in=[RequestKind.ERASURE, RequestKind.OBJECTION], status=RequestStatus.APPROVED)
         .values_list("id", flat=True)
     )
     for request_id in waiting:
-        transaction.on_commit(lambda rid=request_id: request_fulfil.delay(rid))
+        enqueue.request_fulfil_enqueue(request_id=request_id)
     return waiting

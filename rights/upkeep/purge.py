@@ -30,9 +30,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from matching.services.suppression import suppression_remove
+from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, DataRequest, PurgeRecord, RequestStatus, Selfie
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.transitions import request_transition
 
 logger = logging.getLogger(__name__)
 

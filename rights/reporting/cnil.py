@@ -7,13 +7,13 @@ be shown the requests, not only a count.
 What is counted:
 - answered late: answered (or refused) after the effective due date (the extension's, if any);
 - overdue now: confirmed, still open, past the due date in force (the extension's, if any, moved by
-  the days spent waiting for the person when the clock pauses: rights.services.clock.due_in_force);
+  the days spent waiting for the person when the clock pauses: rights.lifecycle.clock.due_in_force);
 - answered only after a follow-up: the person asked again ("where is my answer?") before being
   answered (``followups`` only grows while a request is open);
 - access answers held for incompleteness: access requests ever held by the completeness check
-  (audit action ``answer_held_incomplete``, written by rights.services.access_report);
+  (audit action ``answer_held_incomplete``, written by rights.pipeline.access);
 - erasures that failed verification: a search after the erasure still found images (audit action
-  ``erasure_verification_failed``, written by rights.services.erasure), whether the retry then
+  ``erasure_verification_failed``, written by rights.pipeline.erasure), whether the retry then
   succeeded or the request was held;
 - other holds: requests held now for any other reason (a worker that died on them too often, a
   search or fulfilment that failed after every retry): a fault to look at, not a partial answer,
@@ -40,8 +40,8 @@ from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from matching.models import Image
+from rights.lifecycle.clock import end_of_local_day, request_due_in_force, requests_overdue
 from rights.models import OPEN_STATUSES, AuditEvent, DataRequest, RequestKind, RequestStatus
-from rights.services.clock import end_of_local_day, request_due_in_force, requests_overdue
 
 ERASURE_VERIFICATION_FAILED = "erasure_verification_failed"
 ACCESS_HELD_INCOMPLETE = "answer_held_incomplete"

@@ -15,7 +15,6 @@ the request; STUCK_AFTER without progress there means the worker died.
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,20 +24,22 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from rights.lifecycle import enqueue
+from rights.lifecycle.audit import SYSTEM
+from rights.lifecycle.transitions import request_transition
 from rights.models import WORKING_STATUSES, AuditEvent, DataRequest, RequestStatus
-from rights.services.audit import SYSTEM
-from rights.services.transitions import request_transition
+from rights.pipeline.erasure import erasure_waits_for
 
 logger = logging.getLogger(__name__)
 
 REQUEUE_ACTION = "requeued_after_stuck"
 
-# stuck status -> (status its task starts from, the task that takes it from there)
+# stuck status -> (status its task starts from, the enqueue of the task that takes it from there)
 _RESUME = {
-    RequestStatus.QUEUED: (RequestStatus.QUEUED, "request_search"),
-    RequestStatus.SEARCHING: (RequestStatus.QUEUED, "request_search"),
-    RequestStatus.APPROVED: (RequestStatus.APPROVED, "request_fulfil"),
-    RequestStatus.FULFILLING: (RequestStatus.APPROVED, "request_fulfil"),
+    RequestStatus.QUEUED: (RequestStatus.QUEUED, enqueue.request_search_enqueue),
+    RequestStatus.SEARCHING: (RequestStatus.QUEUED, enqueue.request_search_enqueue),
+    RequestStatus.APPROVED: (RequestStatus.APPROVED, enqueue.request_fulfil_enqueue),
+    RequestStatus.FULFILLING: (RequestStatus.APPROVED, enqueue.request_fulfil_enqueue),
 }
 
 
@@ -62,17 +63,8 @@ class RecoveryResult:
     held: int
 
 
-def _enqueue(task_name: str, request_id: int) -> None:
-    # Imported here: the pipeline's tasks import services, and this module must load without them.
-    from rights import tasks
-
-    getattr(tasks, task_name).delay(request_id)
-
-
 def _waits_for_access_answer(*, request_id: int, now: datetime) -> bool:
     # The erasure's own rule (one rule): once it turns false (answered, or the cut-off), resume.
-    from rights.services.erasure import erasure_waits_for
-
     request = DataRequest.objects.get(id=request_id)
     return bool(erasure_waits_for(request=request, now=now))
 
@@ -93,7 +85,7 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
     stuck_status = seen["status"]
     if stuck_status == RequestStatus.APPROVED and _waits_for_access_answer(request_id=request_id, now=now):
         return None  # not stuck: an erasure waits, by design, for the same person's access answer
-    resume_status, task_name = _RESUME[stuck_status]
+    resume_status, resume_enqueue = _RESUME[stuck_status]
     detail = {"stuck_in": stuck_status, "since": seen["status_changed_at"].isoformat()}
     previous = AuditEvent.objects.filter(request_id=request_id, action=REQUEUE_ACTION).count()
     with transaction.atomic():
@@ -137,7 +129,7 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
                 detail={**detail, "requeues": previous + 1},
             )
             if moved:
-                transaction.on_commit(functools.partial(_enqueue, task_name, request_id))
+                resume_enqueue(request_id=request_id)
             outcome = "requeued" if moved else None
     if outcome:
         logger.warning("stuck request %s in %s: %s", request_id, stuck_status, outcome)

@@ -12,7 +12,6 @@ the recipient to act on, and acknowledge, the added images only.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import urllib.error
@@ -27,19 +26,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from rights.lifecycle import enqueue
+from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.emails import email_send, url_for
 from rights.models import ErasureRecord, Recipient, RecipientNotice, Release
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.emails import email_send, url_for
-from rights.services.recipients import recipient_contact_missing
+from rights.recipients.recipients import recipient_contact_missing
 
 logger = logging.getLogger(__name__)
-
-
-def _enqueue_send(notice_id: int) -> None:
-    # Imported here: rights.jobs imports this module.
-    from rights.jobs import notice_send_task
-
-    notice_send_task.delay(notice_id)
 
 
 def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
@@ -107,7 +100,7 @@ def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
                     ),
                 },
             )
-            transaction.on_commit(functools.partial(_enqueue_send, notice.id))
+            enqueue.notice_send_enqueue(notice_id=notice.id)
             touched.append(notice)
     logger.info("recipient notices request=%s notices=%s", request_id, [n.id for n in touched])
     return touched
@@ -191,15 +184,9 @@ def notice_send(*, notice_id: int, chase: bool = False) -> bool:
             },
         )
         if notice.recipient.webhook_url and (chase or notice.webhook_delivered_at is None):
-            transaction.on_commit(functools.partial(_enqueue_webhook, notice.id, chase))
+            enqueue.notice_webhook_enqueue(notice_id=notice.id, chase=chase)
     logger.info("recipient notice sent notice=%s request=%s chase=%s", notice.id, notice.request_id, chase)
     return True
-
-
-def _enqueue_webhook(notice_id: int, chase: bool = False) -> None:
-    from rights.jobs import notice_webhook_task
-
-    notice_webhook_task.delay(notice_id, chase=chase)
 
 
 def notice_webhook_payload(*, notice: RecipientNotice) -> dict[str, Any]:

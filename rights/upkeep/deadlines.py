@@ -1,6 +1,6 @@
 """The deadline sweep: due-soon reminders to staff and escalation of overdue requests.
 
-The clock rules themselves are in ``rights.services.clock``; this only watches them. Each
+The clock rules themselves are in ``rights.lifecycle.clock``; this only watches them. Each
 reminder threshold (settings.DUE_SOON_REMINDER_DAYS) is sent once per request, recorded in
 ``DataRequest.reminders_sent``; an overdue request is escalated once to the privacy officer
 (``escalated_at``). Both are audited.
@@ -19,21 +19,21 @@ from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from rights.models import OPEN_STATUSES, DataRequest, RequestStatus
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.clock import (
+from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.clock import (
     days_left,
     reminders_due,
     request_due_in_force,
     requests_due_between,
     requests_overdue,
 )
-from rights.services.emails import email_send, public_url
+from rights.lifecycle.emails import email_send, public_url
+from rights.models import OPEN_STATUSES, DataRequest, RequestStatus
 
 logger = logging.getLogger(__name__)
 
 # Requests whose email was never confirmed are not yet requests staff can act on; the expiry job
-# (rights.services.purge.requests_expire_unconfirmed) closes them as EXPIRED. Every other open
+# (rights.upkeep.purge.requests_expire_unconfirmed) closes them as EXPIRED. Every other open
 # request is watched, including those waiting for a new photo.
 WATCHED_STATUSES = [s for s in OPEN_STATUSES if s != RequestStatus.UNCONFIRMED]
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from matching.models import Image
+from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.models import Recipient, Release
-from rights.services.audit import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from django.db import transaction
 
 from matching.models import SuppressedFace
 from matching.services.suppression import suppression_add
+from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.models import Answer, DataRequest, RequestStatus, Selfie
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.erasure import erasure_carry_out
+from rights.pipeline.erasure import erasure_carry_out
 
 logger = logging.getLogger(__name__)
 

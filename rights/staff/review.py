@@ -17,9 +17,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from rights.lifecycle import enqueue
+from rights.lifecycle.audit import actor_for, audit_record
+from rights.lifecycle.transitions import request_transition
 from rights.models import DataRequest, Match, RequestStatus
-from rights.services.audit import actor_for, audit_record
-from rights.services.transitions import request_transition
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +106,6 @@ def matches_decide(*, match_ids: Iterable[int], decision: str, user: AbstractBas
 
 def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRequest:
     """Approve a request for fulfilment and enqueue it. Refused while any match awaits a decision."""
-    from rights.tasks import request_fulfil
-
     _require_permission(user=user, permission="rights.approve_request", what="approve requests")
     with transaction.atomic():
         request = DataRequest.objects.select_for_update().filter(id=request_id).first()
@@ -146,7 +145,7 @@ def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRe
         )
         if not moved:  # pragma: no cover - the row is locked above
             raise ReviewError(f"Request {request_id} changed while being approved; try again.")
-        transaction.on_commit(lambda: request_fulfil.delay(request_id))
+        enqueue.request_fulfil_enqueue(request_id=request_id)
     request.refresh_from_db()
     logger.info("request %s approved by %s", request_id, actor_for(user))
     return request

@@ -13,12 +13,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.models import AuditEvent, DataRequest, RequestStatus, Selfie
-from rights.services.audit import SYSTEM, audit_record
 
 logger = logging.getLogger(__name__)
 
-STAFF_ACTOR_PREFIX = "staff:"  # audit actor of a staff member (rights.services.audit.actor_for)
+STAFF_ACTOR_PREFIX = "staff:"  # audit actor of a staff member (rights.lifecycle.audit.actor_for)
 
 
 def _link(*, request: DataRequest, earlier_ids: list[int], how: str) -> list[DataRequest]:

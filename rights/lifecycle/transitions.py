@@ -14,9 +14,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from rights.lifecycle.audit import audit_record
+from rights.lifecycle.clock import pause_length, shift_days
 from rights.models import CLOSED_STATUSES, WAITING_FOR_PERSON_STATUSES, DataRequest, RequestStatus
-from rights.services.audit import audit_record
-from rights.services.clock import pause_length, shift_days
 
 
 def request_transition(

@@ -13,7 +13,7 @@ by two further months"): it never gives the organisation more time than the pers
 
 When settings.CLOCK_PAUSES_WHILE_WAITING is on, the time spent waiting for the person (email
 confirmation, a usable photo) does not count. ``due_at`` and ``extended_until`` are moved, by
-whole days, when the wait ends (rights.services.transitions); while a request is still waiting,
+whole days, when the wait ends (rights.lifecycle.transitions); while a request is still waiting,
 ``due_in_force`` adds the whole days waited so far. Everything that asks "is it overdue, how many
 days are left" asks ``due_in_force`` (or the queryset helpers below), never ``due_at`` itself.
 """

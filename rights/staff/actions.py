@@ -19,12 +19,12 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
+from rights.lifecycle import clock
+from rights.lifecycle.audit import actor_for, audit_record
+from rights.lifecycle.emails import email_send, url_for
+from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, DataRequest, RequestKind, RequestStatus
-from rights.services import clock
-from rights.services.access_report import erasures_waiting_resume
-from rights.services.audit import actor_for, audit_record
-from rights.services.emails import email_send, url_for
-from rights.services.transitions import request_transition
+from rights.pipeline.access import erasures_waiting_resume
 
 logger = logging.getLogger(__name__)
 

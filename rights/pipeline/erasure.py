@@ -25,7 +25,6 @@ Nothing else in the collection is touched: only the images of this request's mat
 
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,18 +36,15 @@ from django.utils import timezone
 
 from matching.models import Image
 from matching.services.deletion import image_delete
+from rights.lifecycle import enqueue
+from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.linking import access_requests_same_verified_person
+from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
-from rights.services.access_report import matches_confirmed
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.fulfilment import answer_store, request_answered
-from rights.services.linking import access_requests_same_verified_person
-from rights.services.search import (
-    collection_candidates,
-    request_identifiers,
-    search_coverage,
-    selfies_usable_vectors,
-)
-from rights.services.transitions import request_transition
+from rights.pipeline.answers import answer_store, request_answered
+from rights.pipeline.search import collection_candidates
+from rights.queries import matches_confirmed, request_identifiers, search_coverage, selfies_usable_vectors
+from rights.recipients.notices import notices_create_for_erasure
 
 logger = logging.getLogger(__name__)
 
@@ -180,13 +176,6 @@ def erasure_ledger(*, request: DataRequest) -> list[ErasureRecord]:
     return [r for r in ErasureRecord.objects.filter(request=request) if r.image_sha256 in hashes]
 
 
-def _fulfil_enqueue(request_id: int) -> None:
-    # Imported here: rights.tasks imports the fulfilment services, which import this module.
-    from rights.tasks import request_fulfil
-
-    request_fulfil.delay(request_id)
-
-
 def erasure_chunk_done(*, request_id: int, remaining: int) -> bool:
     """FULFILLING -> APPROVED with the progress audited, and the next chunk enqueued on commit.
 
@@ -205,7 +194,7 @@ def erasure_chunk_done(*, request_id: int, remaining: int) -> bool:
             detail={"erased_so_far": erased, "remaining": remaining, "chunk": settings.ERASURE_CHUNK},
         )
         if moved:
-            transaction.on_commit(functools.partial(_fulfil_enqueue, request_id))
+            enqueue.request_fulfil_enqueue(request_id=request_id)
     logger.info("request %s: erasure chunk done (%s erased, %s left)", request_id, erased, remaining)
     return moved
 
@@ -294,8 +283,6 @@ def erasure_certificate_issue(
 def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -> Answer | None:
     """Delete a chunk; once none is left, verify (raising ErasureVerificationFailed), certify,
     notify recipients, answer. None when a chunk was done and the next one enqueued."""
-    from rights.services.notices import notices_create_for_erasure
-
     request = DataRequest.objects.get(id=request_id)
     remaining = erasure_images_delete(request=request, limit=settings.ERASURE_CHUNK)
     if remaining:

@@ -27,9 +27,9 @@ from matching.models import Face, Image, IngestionSkip, SuppressedFace
 from matching.services.deletion import ImageDeletion, images_delete
 from matching.services.search import faces_search
 from matching.services.suppression import suppression_templates
+from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.models import OPEN_STATUSES, DataRequest, ErasureRecord, JobCursor, Match
-from rights.services.audit import SYSTEM, audit_record
-from rights.services.notices import notices_create_for_erasure
+from rights.recipients.notices import notices_create_for_erasure
 
 logger = logging.getLogger(__name__)
 
