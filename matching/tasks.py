@@ -69,3 +69,81 @@ def collection_orphans_sweep() -> dict[str, int]:
     """
     result = collection_orphans_delete()
     return {"checked": result.checked, "deleted": result.deleted}
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), max_retries=3, retry_backoff=True)
+def index_maintain() -> dict[str, int]:
+    """Periodic: seal a full growing segment and merge small sealed ones, off the request path.
+
+    Idempotent: a second run finds nothing to seal or merge; two at once serialise on the index lock.
+    """
+    from matching.services.index import index_maintain as maintain
+
+    result = maintain()
+    return {"sealed": result.sealed, "merged": result.merged, "version": result.version}
+
+
+def _sync_figures(result: Any) -> dict[str, int]:
+    return {k: int(getattr(result, k)) for k in ("added", "removed", "total", "version", "database")}
+
+
+# Shard tasks (INDEX_SHARDS > 1): each runs on a worker serving its shard's queue and answers for
+# that shard only; the caller (matching.services.index.shards) waits for every shard.
+@shared_task(acks_late=True, ignore_result=False)
+def index_shard_search(*, shard: int, queries: list[list[float]], threshold: float) -> dict[str, Any]:
+    import numpy as np
+
+    from matching.services.index import index_load, index_range_search
+    from matching.services.index.shards import shard_check
+
+    shard_check(shard=shard)
+    hits = index_range_search(vectors=np.asarray(queries, dtype=np.float32), threshold=threshold)
+    version, snapshot = index_load()
+    return {
+        "shard": shard,
+        "version": version,
+        "total": snapshot.ntotal,
+        "hits": [[ids.tolist(), scores.tolist()] for ids, scores in hits],
+    }
+
+
+@shared_task(acks_late=True, ignore_result=False, autoretry_for=(DatabaseError,), max_retries=3)
+def index_shard_add(*, shard: int, ids: list[int]) -> dict[str, int]:
+    """Add these faces to this shard, their vectors read from the database (ids already held: skipped)."""
+    import numpy as np
+
+    from matching.services.index import db_faces, index_add
+    from matching.services.index.shards import shard_check
+
+    shard_check(shard=shard)
+    count = sum(index_add(ids=i, vectors=v) for i, v in db_faces(np.asarray(ids, dtype=np.int64)))
+    return {"shard": shard, "count": count}
+
+
+@shared_task(acks_late=True, ignore_result=False)
+def index_shard_remove(*, shard: int, ids: list[int]) -> dict[str, int]:
+    from matching.services.index import index_remove
+    from matching.services.index.shards import shard_check
+
+    shard_check(shard=shard)
+    return {"shard": shard, "count": index_remove(ids=ids)}
+
+
+@shared_task(acks_late=True, ignore_result=False, autoretry_for=(DatabaseError,), max_retries=3)
+def index_shard_sync(*, shard: int, only_if_changed: bool) -> dict[str, int]:
+    from matching.services.index import index_sync, index_sync_if_changed
+    from matching.services.index.shards import shard_check
+
+    shard_check(shard=shard)
+    result = index_sync_if_changed() if only_if_changed else index_sync()
+    return {"shard": shard, **_sync_figures(result)}
+
+
+@shared_task(acks_late=True, ignore_result=False, autoretry_for=(DatabaseError,), max_retries=3)
+def index_shard_rebuild(*, shard: int) -> dict[str, int]:
+    from matching.services.index import index_rebuild
+    from matching.services.index.shards import shard_check
+
+    shard_check(shard=shard)
+    result = index_rebuild()
+    return {"shard": shard, **_sync_figures(result)}

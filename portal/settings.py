@@ -248,7 +248,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # A task not acknowledged within this time is handed to another worker (acks_late tasks).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
-CELERY_RESULT_BACKEND = None  # no result backend is the record of anything
+# No result backend is the record of anything; shard searches (INDEX_SHARDS > 1) need one to
+# carry their answers back to the caller (redis://...).
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -274,6 +276,17 @@ EMBEDDING_DIM = 512
 # stranger in the match band. Review at FMR 1e-2 (0.18: FMR 8.7e-03, FNMR 0.05%) keeps recall.
 MATCH_THRESHOLD = env_float("MATCH_THRESHOLD", 0.37)
 REVIEW_THRESHOLD = env_float("REVIEW_THRESHOLD", 0.18)
+# The index (matching.services.index): sealed segments of at most this many faces (64 MB each:
+# an erasure rewrites only the segments holding the faces); INDEX_CODES adds 8-bit codes to each
+# sealed segment, scanned first with a proven error bound, for collections larger than memory.
+INDEX_SEGMENT_FACES = env_int("INDEX_SEGMENT_FACES", 32_768)
+INDEX_CODES = env_bool("INDEX_CODES", False)
+# Shards past one machine: faces split by id (id % INDEX_SHARDS); a worker serving shard k runs
+# with INDEX_SHARD=k and consumes queue "index-shard-k". 1: one local index, no shard workers.
+INDEX_SHARDS = env_int("INDEX_SHARDS", 1)
+INDEX_SHARD = env_int("INDEX_SHARD", -1)
+INDEX_SHARD_TIMEOUT = env_float("INDEX_SHARD_TIMEOUT", 30.0)  # seconds to wait for every shard
+INDEX_SHARD_ATTEMPTS = env_int("INDEX_SHARD_ATTEMPTS", 3)  # then the search fails, never partial
 
 # Decimal megabytes, so that the form and every refusal read the same number ("20 MB").
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20_000_000)

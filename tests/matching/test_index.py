@@ -73,7 +73,8 @@ def test_add_is_idempotent_and_remove_removes():
 def test_persisted_atomically_and_reloaded_when_another_writer_changes_it():
     index_add(ids=[1, 2], vectors=unit_vectors(2))
     files = sorted(p.name for p in settings.INDEX_DIR.iterdir())
-    assert files == ["faces.index", "index.lock"]  # no temp file left behind
+    assert files[1:] == ["index.lock", "manifest"] and len(files) == 3  # no temp file left behind
+    assert files[0].startswith("grow-")  # the growing segment the two faces were appended to
     index_cache_clear()  # as if another process: it must read the file
     version, index = index_load()
     assert index.ntotal == 2 and version >= 1
@@ -135,7 +136,7 @@ def _faces_in_db(n: int, seed: int = 0) -> tuple[list[int], np.ndarray]:
 def test_rebuild_gives_the_same_results_as_incremental(monkeypatch):
     import matching.services.index as index_module
 
-    monkeypatch.setattr(index_module, "_CHUNK", 7)  # several chunks
+    monkeypatch.setattr(index_module, "CHUNK", 7)  # several chunks
     ids, vectors = _faces_in_db(30)
     index_add(ids=ids[:12], vectors=vectors[:12])
     index_add(ids=ids[12:], vectors=vectors[12:])

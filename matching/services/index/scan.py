@@ -1,0 +1,88 @@
+"""Exact range search over the segments of a snapshot: every stored vector compared with every query.
+
+The kernel depends on the batch size, chosen by measurement (bench/search.py, this 2-core machine,
+1M faces): one query is a BLAS mat-vec per segment (at the memory-read floor; FAISS's range search
+was 1.0-1.5x slower); 2-3 queries are one mat-vec each; from GEMM_FROM on, one matrix product per
+segment reads the vectors once for the whole batch. Segments with compact codes are scanned on the
+codes first, then every candidate is re-checked on its float32 vector (see codes.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matching.services.index.codes import codes_candidates
+from matching.services.index.store import Segment, Snapshot
+
+GEMM_FROM = 4  # queries per batch from which one matrix product beats a mat-vec per query
+_GEMM_ROWS = 65_536  # rows per matrix product: bounds the score block at 32 MB for 128 queries
+
+Hits = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray]:
+    return np.empty(0, np.int64), np.empty(0, np.float32)
+
+
+def _scan_float32(segment: Segment, queries: np.ndarray, threshold: np.float32, out: Hits) -> None:
+    vectors, ids = segment.vectors, segment.ids
+    if queries.shape[0] < GEMM_FROM:
+        for q in range(queries.shape[0]):
+            scores = vectors @ queries[q]
+            rows = np.flatnonzero(scores >= threshold)
+            if rows.size:
+                out[q] = (np.concatenate([out[q][0], ids[rows]]), np.concatenate([out[q][1], scores[rows]]))
+        return
+    for start in range(0, vectors.shape[0], _GEMM_ROWS):
+        scores = vectors[start : start + _GEMM_ROWS] @ queries.T  # (rows, nq)
+        rows, cols = np.nonzero(scores >= threshold)
+        for q in np.unique(cols).tolist():
+            mask = cols == q
+            out[q] = (
+                np.concatenate([out[q][0], ids[start + rows[mask]]]),
+                np.concatenate([out[q][1], scores[rows[mask], q]]),
+            )
+
+
+def _scan_codes(segment: Segment, queries: np.ndarray, threshold: np.float32, out: Hits) -> None:
+    assert segment.codes is not None and segment.scales is not None and segment.errors is not None
+    candidates = codes_candidates(
+        codes=segment.codes,
+        scales=segment.scales,
+        errors=segment.errors,
+        queries=queries,
+        threshold=float(threshold),
+    )
+    for q, rows in enumerate(candidates):
+        if rows.size == 0:
+            continue
+        # The exact re-check: the same mat-vec a float32 scan runs, on the candidates' rows only.
+        scores = np.ascontiguousarray(segment.vectors[rows]) @ queries[q]
+        keep = scores >= threshold
+        if keep.any():
+            out[q] = (
+                np.concatenate([out[q][0], segment.ids[rows[keep]]]),
+                np.concatenate([out[q][1], scores[keep]]),
+            )
+
+
+def snapshot_range_search(
+    *, snapshot: Snapshot, queries: np.ndarray, threshold: float, use_codes: bool
+) -> Hits:
+    """For each query, (ids, scores) of every vector with score >= threshold, best first (ties by id)."""
+    limit = np.float32(threshold)
+    out: Hits = [_empty() for _ in range(queries.shape[0])]
+    for segment in snapshot.segments:
+        if segment.info.count == 0:
+            continue
+        if use_codes and segment.codes is not None:
+            _scan_codes(segment, queries, limit, out)
+        else:
+            _scan_float32(segment, queries, limit, out)
+    results: Hits = []
+    for ids, scores in out:
+        ids = np.asarray(ids, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float32)
+        order = np.lexsort((ids, -scores))
+        results.append((ids[order], scores[order]))
+    return results
