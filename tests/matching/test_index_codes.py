@@ -1,0 +1,51 @@
+"""Compact 8-bit codes: the error bound holds, and a codes-first search equals brute force exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching.services.index import index_add, index_load, index_maintain, index_range_search
+from matching.services.index.codes import codes_encode
+from tests.matching.conftest import unit_vectors, vector_near
+
+
+def test_the_stored_error_norm_bounds_every_score_error():
+    vectors = unit_vectors(2000, seed=4)
+    codes, scales, errors = codes_encode(vectors=vectors)
+    decoded = codes.astype(np.float64) * scales.astype(np.float64)[:, None]
+    true_errors = np.linalg.norm(vectors.astype(np.float64) - decoded, axis=1)
+    assert np.all(errors.astype(np.float64) >= true_errors)
+    assert float(errors.max()) < 0.05  # 8 bits are worth using: the bound is small
+    queries = unit_vectors(50, seed=5).astype(np.float64)
+    gap = np.abs(queries @ vectors.T.astype(np.float64) - queries @ decoded.T)
+    assert np.all(gap <= errors.astype(np.float64)[None, :])  # |q.x - q.x'| <= e for unit q
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_codes_first_search_gives_exactly_the_brute_force_answer(settings, seed):
+    settings.INDEX_CODES = True
+    settings.INDEX_SEGMENT_FACES = 700
+    rng = np.random.default_rng(seed)
+    vectors = unit_vectors(3000, seed=100 + seed)
+    queries = unit_vectors(9, seed=200 + seed)
+    # Faces planted just above and below the thresholds, where a code's error could flip them.
+    planted = np.stack(
+        [vector_near(queries[i % 9], c, seed=i) for i, c in enumerate(rng.uniform(0.1, 0.6, 60))]
+    )
+    everything = np.vstack([vectors, planted])
+    ids = np.arange(1, everything.shape[0] + 1)
+    index_add(ids=ids, vectors=everything)
+    index_maintain(seal_all=True)  # every face in sealed segments, which carry codes
+    _, snapshot = index_load()
+    assert len(snapshot.segments) == 5 and all(s.codes is not None for s in snapshot.segments)
+    for threshold in (0.12, 0.25, 0.4):
+        for batch in (queries[:1], queries[:3], queries):  # the mat-vec and the matrix-product paths
+            found = index_range_search(vectors=batch, threshold=threshold)
+            for q, (got_ids, got_scores) in zip(batch, found, strict=True):
+                brute = everything @ q  # brute force: every float32 vector, the same mat-vec kernel
+                expected = ids[brute >= np.float32(threshold)]
+                assert sorted(got_ids.tolist()) == sorted(expected.tolist())
+                np.testing.assert_allclose(
+                    got_scores, np.sort(brute[brute >= np.float32(threshold)])[::-1], atol=1e-6
+                )
