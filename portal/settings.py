@@ -360,6 +360,44 @@ PROCESSING_PURPOSES = env_str(
     "Providing a face search service to our customers; improving face recognition models.",
 )
 
+# --- Abuse limits (portal.limits) and the cache they count in ---------------------------------
+# A limit slows a flood and says when to try again (429, Retry-After); it never caps the requests a
+# person may make (the CNIL fined exactly that). Each is COUNT/PERIOD[,COUNT/PERIOD]; empty: off.
+LIMITS = {
+    # public form posts, per client address
+    "request_posts": env_str("LIMIT_REQUEST_POSTS", "20/h"),
+    # confirmation emails, per email address (however many addresses the posts come from)
+    "confirmation_mails": env_str("LIMIT_CONFIRMATION_MAILS", "5/h,20/d"),
+    # views of the status, confirmation and answer pages, per client address
+    "link_views": env_str("LIMIT_LINK_VIEWS", "120/10m"),
+    # follow-up and photo posts on the status page, per client address
+    "status_posts": env_str("LIMIT_STATUS_POSTS", "20/h"),
+    # the REST API, per staff account
+    "api_user": env_str("LIMIT_API_USER", "3600/h"),
+}
+# Proxies in front of the app that append to X-Forwarded-For (Caddy in docker-compose.yml: 1). The
+# client address is that many entries from the right; 0 trusts REMOTE_ADDR alone.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if PUBLIC_BASE_URL.startswith("https") else 0)
+# Shared by every process: Redis when CACHE_URL is set (redis://host:6379/2), else files under
+# VAR_DIR (one machine; the counters are serialised by LIMITS_LOCK_FILE).
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL.split(':')[0]}://...")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            # Culling drops counters at random: keep it far above a flood's distinct keys.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    )
+}
+LIMITS_CACHE = "default"
+LIMITS_LOCK_FILE = VAR_DIR / "limits.lock"
+
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -368,6 +406,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # portal.limits: LIMITS["api_user"] per staff account.
+    "DEFAULT_THROTTLE_CLASSES": ["portal.limits.ApiThrottle"],
 }
 SPECTACULAR_SETTINGS = {"TITLE": "facerights API", "VERSION": "1.0.0"}
 

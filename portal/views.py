@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from matching.services.imaging import ImageRejected
 from portal.forms import RequestForm, SelfieForm, uploads_read
+from portal.limits import email_key, limit_check, limit_note, limited
 from rights.lifecycle.clock import days_left
 from rights.models import CLOSED_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
 from rights.requester import requests as requests_service
@@ -66,6 +67,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @_private
+@limited("request_posts", methods=("POST",))
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
@@ -84,6 +86,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
         if too_large:
             form.add_error("selfies", too_large)
         else:
+            # The confirmation emails one mailbox gets, whichever addresses the posts come from.
+            limit_check(scope="confirmation_mails", key=email_key(email=data["email"]))
             try:
                 created = requests_service.request_submit(
                     kind=data["kind"],
@@ -100,6 +104,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 if isinstance(exc, requests_service.FormAlreadySent):
                     nonce = None  # a fresh key below: sending the form again makes a new request
             else:
+                limit_note(scope="confirmation_mails", key=email_key(email=data["email"]))
                 request.session[SESSION_SENT_TO] = created.email
                 return redirect("public:request_sent")
     if not nonce:
@@ -138,6 +143,7 @@ def request_sent(request: HttpRequest) -> HttpResponse:
 
 
 @_private
+@limited("link_views")
 @require_GET
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
@@ -171,12 +177,14 @@ def _status_render(
 
 
 @_private
+@limited("link_views")
 @require_GET
 def status(request: HttpRequest, token: str) -> HttpResponse:
     return _status_render(request, _request_or_404(token))
 
 
 @_private
+@limited("status_posts", methods=("POST",))
 @require_http_methods(["GET", "POST"])
 def selfie_upload(request: HttpRequest, token: str) -> HttpResponse:
     data_request = _request_or_404(token)
@@ -205,6 +213,7 @@ def selfie_upload(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @_private
+@limited("status_posts")
 @require_POST
 def followup(request: HttpRequest, token: str) -> HttpResponse:
     data_request = _request_or_404(token)
@@ -224,6 +233,7 @@ def followup(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @_private
+@limited("link_views")
 @require_GET
 def answer(request: HttpRequest, token: str) -> HttpResponse:
     found = _answer_or_404(token)
@@ -253,6 +263,7 @@ def _expired(request: HttpRequest, found: Answer) -> HttpResponse:
 
 
 @_private
+@limited("link_views")
 @require_GET
 def download(request: HttpRequest, token: str) -> HttpResponse:
     found = _answer_or_404(token)

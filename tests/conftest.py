@@ -33,6 +33,11 @@ def _isolated_var_dirs(settings, tmp_path: Path) -> None:
     settings.INDEX_DIR = tmp_path / "index"
     settings.MAIL_DIR = tmp_path / "mail"
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    # The abuse limits count in the cache (portal.limits): every test starts with its own counters.
+    import uuid
+
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": uuid.uuid4().hex}}
+    settings.LIMITS_LOCK_FILE = tmp_path / "limits.lock"
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
