@@ -435,6 +435,14 @@ LOGGING = {
 # Celery's worker and beat log through the configuration above (filter, format), not their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# --- Health and metrics (portal/health.py, portal/metrics.py) ----------------------------------
+# /health/ reports beat down when the daily deadline sweep is older than this.
+HEALTH_SWEEP_MAX_AGE_HOURS = env_int("HEALTH_SWEEP_MAX_AGE_HOURS", 26)
+# /metrics answers "Authorization: Bearer <METRICS_TOKEN>" or a staff login; empty: staff only.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# The durations' quantiles cover the searches and erasures among this many newest audit rows.
+METRICS_RECENT_EVENTS = env_int("METRICS_RECENT_EVENTS", 20_000)
+
 # --- Error reporting: Sentry when SENTRY_DSN is set, with no personal data ---------------------
 SENTRY_DSN = env_str("SENTRY_DSN")
 if SENTRY_DSN:

@@ -1,11 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portal.health import health_view
+from portal.metrics import metrics_view
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("notices/", include("rights.notice_urls")),
     path("api/", include("rights.api_urls")),
     # The language switcher posts here (django.views.i18n.set_language): a cookie, then `next`.
     path("i18n/", include("django.conf.urls.i18n")),
+    # Operating it: health for the healthchecks and monitors, metrics for Prometheus (not public).
+    path("health/", health_view, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("portal.public_urls")),
 ]

@@ -28,7 +28,7 @@ from rights.lifecycle.clock import (
     requests_overdue,
 )
 from rights.lifecycle.emails import email_send, public_url
-from rights.models import OPEN_STATUSES, DataRequest, RequestStatus
+from rights.models import OPEN_STATUSES, DataRequest, JobCursor, RequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 # (rights.upkeep.purge.requests_expire_unconfirmed) closes them as EXPIRED. Every other open
 # request is watched, including those waiting for a new photo.
 WATCHED_STATUSES = [s for s in OPEN_STATUSES if s != RequestStatus.UNCONFIRMED]
+# Each finished sweep stamps this cursor (position: the overdue count): /health/ reads its age to
+# tell whether beat is still sending the daily jobs.
+SWEEP_CURSOR = "deadline_sweep"
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
             failed += 1
 
     result = SweepResult(reminded=reminded, escalated=escalated, overdue=len(overdue_ids), failed=failed)
+    JobCursor.objects.update_or_create(name=SWEEP_CURSOR, defaults={"position": result.overdue})
     logger.info(
         "deadline sweep reminded=%s escalated=%s overdue=%s failed=%s",
         reminded,
@@ -191,3 +195,8 @@ def deadlines_sweep(*, now: datetime | None = None) -> SweepResult:
         failed,
     )
     return result
+
+
+def deadlines_last_sweep() -> datetime | None:
+    """When the last deadline sweep finished (None: never)."""
+    return JobCursor.objects.filter(name=SWEEP_CURSOR).values_list("updated_at", flat=True).first()
