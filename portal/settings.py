@@ -294,8 +294,11 @@ IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000)
 IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 12_000)
 # A selfie needs far fewer pixels than a collected image: its own limit, and it is decoded reduced
 # (JPEG straight from the DCT) to this many pixels a side, which is all the detector and staff see.
-SELFIE_MAX_PIXELS = env_int("SELFIE_MAX_PIXELS", 16_000_000)
-SELFIE_DECODE_SIDE = env_int("SELFIE_DECODE_SIDE", 1600)
+# 12.5 Mpx lets a 4032x3024 phone photo through; bench/selfie_post.py measures the worst case.
+SELFIE_MAX_PIXELS = env_int("SELFIE_MAX_PIXELS", 12_500_000)
+# Pillow decodes a WebP through three full-size buffers (a PNG or JPEG through one): fewer pixels.
+SELFIE_MAX_PIXELS_WEBP = env_int("SELFIE_MAX_PIXELS_WEBP", 4_000_000)
+SELFIE_DECODE_SIDE = env_int("SELFIE_DECODE_SIDE", 1280)
 # Hour (local) of the sweep deleting collection files left without an Image row by a crash.
 ORPHAN_SWEEP_HOUR = env_int("ORPHAN_SWEEP_HOUR", 4)
 

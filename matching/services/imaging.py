@@ -128,15 +128,18 @@ def _to_rgb(image: PILImage.Image) -> PILImage.Image:
         return image
     if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
         # Transparent areas become white, not black: a face on a transparent background stays visible.
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")  # no full-size copy
         background = PILImage.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
+        background.paste(rgba, mask=rgba)  # an RGBA mask is its alpha band, read in place
         return background
     if image.mode in {"I;16", "I;16B", "I;16L", "I"}:
         # 16-bit greyscale: scale to 8 bits rather than clipping everything to white.
-        array = np.asarray(image, dtype=np.float64)
-        peak = array.max() or 1.0
-        return PILImage.fromarray((array * (255.0 / peak)).astype(np.uint8), mode="L").convert("RGB")
+        array = np.asarray(image)
+        scale = 255.0 / (float(array.max()) or 1.0)
+        grey = np.empty(array.shape, dtype=np.uint8)
+        for top in range(0, array.shape[0], 256):  # in bands: never a float copy of the whole image
+            grey[top : top + 256] = array[top : top + 256].astype(np.float32) * scale
+        return PILImage.fromarray(grey, mode="L").convert("RGB")
     return image.convert("RGB")
 
 
@@ -176,6 +179,36 @@ def _bytes_check(data: bytes) -> tuple[str, str]:
     return fmt, hashlib.sha256(data).hexdigest()
 
 
+_ORIENTATION = 0x0112
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PILImage.Transpose.ROTATE_180,
+    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PILImage.Transpose.TRANSPOSE,
+    6: PILImage.Transpose.ROTATE_270,
+    7: PILImage.Transpose.TRANSVERSE,
+    8: PILImage.Transpose.ROTATE_90,
+}
+
+
+def _reduced_load(image: PILImage.Image, side: int) -> PILImage.Image:
+    """The picture upright, in RGB, fitting ``side`` pixels a side, without a second full-size copy."""
+    scale = side / max(image.size)
+    wanted = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    upright = _UPRIGHT.get(image.getexif().get(_ORIENTATION, 1))
+    # JPEG: decoded at 1/2, 1/4 or 1/8 scale straight from the DCT, never at full size.
+    image.draft(None, wanted)
+    # RGB before resizing: Pillow resizes RGBA through a premultiplied full-size copy.
+    full = _to_rgb(image)
+    if full is not image:
+        image.close()  # the decoded RGBA or palette frame: not needed once it is RGB
+    # Reduces by whole factors (Image.reduce) before the final resampling; then turned upright.
+    reduced = full.resize(wanted, PILImage.Resampling.BICUBIC, reducing_gap=1.0)
+    del full
+    return reduced.transpose(upright) if upright is not None else reduced
+
+
 def _pixels_load(
     data: bytes, fmt: str, *, max_pixels: int | None = None, reduce_to: int | None = None
 ) -> PILImage.Image:
@@ -183,26 +216,19 @@ def _pixels_load(
     try:
         # Pillow's own bomb check (DecompressionBombError) stays on as a second line of defence
         # behind _size_check, which is stricter and runs first.
-        image = PILImage.open(io.BytesIO(data), formats=[fmt])
-        if image.format != fmt:
-            raise ImageRejected("not_an_image", f"This file is not a {ACCEPTED} image.")
-        # The header's size, before a single pixel is decoded.
-        _size_check(*image.size, max_pixels=max_pixels)
-        if getattr(image, "n_frames", 1) > 1:
-            image.seek(0)  # animated: the first frame is the picture
-        if reduce_to and max(image.size) > reduce_to:
-            scale = reduce_to / max(image.size)
-            # JPEG: decoded at 1/2, 1/4 or 1/8 scale straight from the DCT, never at full size.
-            wanted = (max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale)))
-            image.draft(None, wanted)
-            if image.mode not in {"RGB", "RGBA", "L", "LA"}:
-                image = _to_rgb(image)  # palette and 16-bit images resize badly: RGB first
-            # Loads, then reduces by whole factors (Image.reduce) before the final resampling.
-            image.thumbnail((reduce_to, reduce_to), reducing_gap=2.0)
-        else:
-            image.load()
-        oriented = ImageOps.exif_transpose(image)
-        rgb_image = _to_rgb(oriented)
+        # Closed on the way out: a decoder (WebP's holds a full frame) never outlives this call.
+        with PILImage.open(io.BytesIO(data), formats=[fmt]) as image:
+            if image.format != fmt:
+                raise ImageRejected("not_an_image", f"This file is not a {ACCEPTED} image.")
+            # The header's size, before a single pixel is decoded.
+            _size_check(*image.size, max_pixels=max_pixels)
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)  # animated: the first frame is the picture
+            if reduce_to and max(image.size) > reduce_to:
+                rgb_image = _reduced_load(image, reduce_to)
+            else:
+                image.load()
+                rgb_image = _to_rgb(ImageOps.exif_transpose(image))  # a new image, never ``image``
     except ImageRejected:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
@@ -244,15 +270,18 @@ def image_decode(*, data: bytes) -> DecodedImage:
 
 
 def selfie_image_decode(*, data: bytes) -> DecodedImage:
-    """A requester's selfie: at most SELFIE_MAX_PIXELS, decoded reduced to SELFIE_DECODE_SIDE pixels a
+    """A requester's selfie: at most SELFIE_MAX_PIXELS (_WEBP), decoded reduced to SELFIE_DECODE_SIDE pixels a
     side, kept as a metadata-free JPEG, with no pixel array (``rgb`` is None: the web process needs
     none; the worker decodes the small copy). Raises ImageRejected with a message for people."""
     fmt, digest = _bytes_check(data)
-    rgb_image = _pixels_load(
-        data, fmt, max_pixels=settings.SELFIE_MAX_PIXELS, reduce_to=settings.SELFIE_DECODE_SIDE
-    )
+    # Pillow decodes WebP through three full-frame buffers: its own, lower limit.
+    max_pixels = settings.SELFIE_MAX_PIXELS_WEBP if fmt == "WEBP" else settings.SELFIE_MAX_PIXELS
+    rgb_image = _pixels_load(data, fmt, max_pixels=max_pixels, reduce_to=settings.SELFIE_DECODE_SIDE)
     # A selfie is only ever looked at by the detector and by staff: a JPEG is enough, and small.
-    clean_bytes, clean_extension = _clean_encode(rgb_image, "JPEG")
+    bare = PILImage.frombytes("RGB", rgb_image.size, rgb_image.tobytes())  # no info dict: no metadata
+    out = io.BytesIO()
+    bare.save(out, format="JPEG", quality=92)
+    clean_bytes, clean_extension = out.getvalue(), "jpg"
     return DecodedImage(
         rgb=None,
         width=rgb_image.width,

@@ -209,3 +209,15 @@ def test_a_selfie_keeps_every_refusal_of_the_collection(tmp_path):
         with pytest.raises(ImageRejected) as caught:
             selfie_image_decode(data=path.read_bytes())
         assert caught.value.reason == reason, key
+
+
+def test_a_webp_selfie_has_a_lower_pixel_limit_than_a_jpeg(settings):
+    settings.SELFIE_MAX_PIXELS, settings.SELFIE_MAX_PIXELS_WEBP = 1_000_000, 250_000
+    image = PILImage.new("RGB", (600, 600), (10, 20, 30))
+    webp, jpeg = io.BytesIO(), io.BytesIO()
+    image.save(webp, format="WEBP")
+    image.save(jpeg, format="JPEG")
+    assert selfie_image_decode(data=jpeg.getvalue()).width == 600
+    with pytest.raises(ImageRejected) as caught:
+        selfie_image_decode(data=webp.getvalue())
+    assert caught.value.reason == "too_many_pixels" and "at most 250,000" in caught.value.message
