@@ -5,11 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from matching.services.imaging import ImageRejected, megabytes_text, selfie_image_decode
 from rights.models import RequestKind
 
 # The groups of the country list (ISO 3166 codes): who can complain to which authority differs.
@@ -89,7 +89,8 @@ class MultipleFileField(forms.FileField):
 
 
 def uploads_read(*, files: list[UploadedFile]) -> tuple[list[bytes], list[str]]:
-    """The bytes of each upload, refusing (without reading it) one larger than the image limit."""
+    """Each upload, read one at a time and decoded as a selfie (reduced, no pixel array kept): the
+    small clean copies, and a sentence per photo refused (one over the size limit is never read)."""
     contents: list[bytes] = []
     errors: list[str] = []
     limit = settings.IMAGE_MAX_BYTES
@@ -98,14 +99,21 @@ def uploads_read(*, files: list[UploadedFile]) -> tuple[list[bytes], list[str]]:
             message = gettext(
                 "This file is %(size)s MB; the limit is %(limit)s MB. Please send a smaller version."
             ) % {
-                "size": formats.number_format(upload.size / 1e6, 1),
-                "limit": formats.number_format(limit / 1e6, 0),
+                "size": megabytes_text(size=upload.size),
+                "limit": megabytes_text(size=limit),
             }
             if len(files) > 1:
                 message = gettext("Photo %(number)s: %(message)s") % {"number": number, "message": message}
             errors.append(message)
             continue
-        contents.append(upload.read())
+        try:
+            # Its bytes are dropped before the next upload is read: one full-size photo at a time.
+            contents.append(selfie_image_decode(data=upload.read()).clean_bytes)
+        except ImageRejected as exc:
+            message = exc.message
+            if len(files) > 1:
+                message = gettext("Photo %(number)s: %(message)s") % {"number": number, "message": message}
+            errors.append(message)
     return contents, errors
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from matching.services.imaging import ImageRejected
+from matching.services.imaging import ImageRejected, megabytes_text
 from portal.forms import RequestForm, SelfieForm, uploads_read
 from portal.limits import email_key, limit_check, limit_note, limited
 from rights.lifecycle.clock import days_left
@@ -122,7 +122,7 @@ def _request_form_render(request: HttpRequest, form: RequestForm, status: int = 
             "form": form,
             "selfies_max": settings.SELFIES_MAX,
             "selfie_retention_days": settings.SELFIE_RETENTION_DAYS,
-            "image_max_mb": settings.IMAGE_MAX_BYTES // 1_000_000,
+            "image_max_mb": megabytes_text(size=settings.IMAGE_MAX_BYTES),
             "confirm_days": settings.CONFIRMATION_MAX_AGE.days or 1,
         },
         status=status,
@@ -171,7 +171,7 @@ def _status_render(
         "answer": answer,
         "download_open": bool(answer and requests_service.answer_download_open(answer=answer)),
         "selfie_retention_days": settings.SELFIE_RETENTION_DAYS,
-        "image_max_mb": settings.IMAGE_MAX_BYTES // 1_000_000,
+        "image_max_mb": megabytes_text(size=settings.IMAGE_MAX_BYTES),
     }
     return render(request, "public/status.html", context, status=status)
 
