@@ -167,7 +167,13 @@ def index_rebuild() -> IndexSyncResult:
     with writer_lock(folder):
         manifest = segments_rebuild(folder=folder, chunks=db_faces(), layout=_layout())
     logger.info("index: rebuilt with %s faces (version %s)", manifest.total, manifest.version)
-    return IndexSyncResult(added=manifest.total, removed=0, total=manifest.total, version=manifest.version)
+    return IndexSyncResult(
+        added=manifest.total,
+        removed=0,
+        total=manifest.total,
+        version=manifest.version,
+        database=manifest.total,
+    )
 
 
 def index_sync() -> IndexSyncResult:
