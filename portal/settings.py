@@ -312,6 +312,13 @@ SUPERVISORY_AUTHORITY = env_str(
 )
 ACCESS_REQUIRES_APPROVAL = env_bool("ACCESS_REQUIRES_APPROVAL", True)
 SELFIES_MAX = 3
+# A request body larger than this is no longer read (portal.uploads): the most the form accepts.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", SELFIES_MAX * IMAGE_MAX_BYTES + 1_000_000)
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.FormLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 SELFIE_MIN_FACE_PX = env_int("SELFIE_MIN_FACE_PX", 60)
 SELFIE_MIN_DET_SCORE = env_float("SELFIE_MIN_DET_SCORE", 0.6)
 CONFIRMATION_MAX_AGE = timedelta(days=env_int("CONFIRMATION_MAX_AGE_DAYS", 7))

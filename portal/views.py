@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from matching.services.imaging import ImageRejected, megabytes_text
 from portal.forms import RequestForm, SelfieForm, uploads_read
 from portal.limits import email_key, limit_check, limit_note, limited
+from portal.uploads import upload_refusal_show
 from rights.lifecycle.clock import days_left
 from rights.models import CLOSED_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
 from rights.requester import requests as requests_service
@@ -77,6 +78,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
         return _request_form_render(request, RequestForm(initial=initial))
 
     form = RequestForm(request.POST, request.FILES)
+    upload_refusal_show(request=request, form=form, field="selfies")
     # The same form posted again (double click, reload) lands where the first post landed; the
     # service decides whether it is the same submission (FormAlreadySent when it is not).
     nonce = requests_service.form_key_unsign(key=request.POST.get("form_key", ""))
@@ -192,6 +194,7 @@ def selfie_upload(request: HttpRequest, token: str) -> HttpResponse:
         # The link in the "needs a photo" email: the form is on the status page.
         return redirect(reverse("public:status", kwargs={"token": token}) + "#photo")
     form = SelfieForm(request.POST, request.FILES)
+    upload_refusal_show(request=request, form=form, field="selfie")
     if form.is_valid():
         contents, too_large = uploads_read(files=[form.cleaned_data["selfie"]])
         if too_large:
