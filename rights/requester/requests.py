@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from matching.services.imaging import DecodedImage, ImageRejected, image_decode
+from matching.services.imaging import DecodedImage, ImageRejected, selfie_image_decode
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import REQUESTER, audit_record
 from rights.lifecycle.clock import due_at_for
@@ -110,8 +110,9 @@ def identifiers_normalise(*, text: str) -> list[str]:
 
 
 def selfie_decode(*, data: bytes) -> DecodedImage:
-    """Decode a selfie with the foundation's safe decoder. Raises ImageRejected with a message for people."""
-    return image_decode(data=data)
+    """Decode a selfie with the foundation's safe decoder: its own pixel limit, reduced, no pixel array
+    kept (the worker decodes the small copy). Raises ImageRejected with a message for people."""
+    return selfie_image_decode(data=data)
 
 
 def _selfie_errors(selfies: Sequence[bytes]) -> tuple[list[DecodedImage], list[str]]:
