@@ -38,13 +38,15 @@ from matching.models import Image
 from matching.services.deletion import image_delete
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.language import language_of
+from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.lifecycle.linking import access_requests_same_verified_person
 from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
 from rights.pipeline.answers import answer_store, request_answered
 from rights.pipeline.search import collection_candidates
 from rights.queries import matches_confirmed, request_identifiers, search_coverage, selfies_usable_vectors
-from rights.recipients.notices import notices_create_for_erasure
+from rights.recipients.notices import notices_counts, notices_create_for_erasure
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +153,13 @@ def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
             request_id=record.request_id,
             detail={"image_sha256": record.image_sha256, "ledger_id": record.id, "removed_from": removed},
         )
+        # The ledger's copy outside the database first: a restore from backup must not bring it back.
+        ledger_copy_append(
+            request_id=record.request_id,
+            image_id=image_id,
+            image_sha256=record.image_sha256,
+            source="erasure",
+        )
     logger.info("request %s: image %s erased (%s)", record.request_id, record.image_id, ",".join(removed))
     return record
 
@@ -225,15 +234,33 @@ def erasure_verify(*, request: DataRequest) -> dict[str, Any]:
 def erasure_certificate_issue(
     *, request: DataRequest, records: list[ErasureRecord], verification: dict[str, Any], extra: dict[str, Any]
 ) -> Answer:
-    """The certificate: what was deleted, counted, with hashes and times, and the verification."""
+    """The certificate: what was deleted, counted, with hashes and times, and the verification.
+
+    Source URLs only when ``erasure_sources_disclosed``; otherwise counts, hashes and dates.
+    """
+    disclosed = erasure_sources_disclosed(request=request)
     erased = [
         {
             "image_sha256": r.image_sha256,
-            "source_url": r.source_url,
+            **({"source_url": r.source_url} if disclosed else {}),
             "removed_from": r.removed_from,
             "erased_at": r.erased_at.isoformat(),
         }
         for r in sorted(records, key=lambda r: (r.erased_at, r.image_sha256))
+def erasure_sources_disclosed(*, request: DataRequest) -> bool:
+    """Whether the certificate may say where each erased image was published. The one rule.
+
+    Only after the approval an access answer needs: a member of staff approved this request, or
+    access answers need no approval here (ACCESS_REQUIRES_APPROVAL off). Otherwise a stranger with
+    someone's photo and their own mailbox would learn where that person's images are published.
+    """
+    if not settings.ACCESS_REQUIRES_APPROVAL:
+        return True
+    return AuditEvent.objects.filter(
+        request_id=request.id, action="request_approved", actor__startswith="staff:"
+    ).exists()
+
+
     ]
     now = timezone.now()
     payload: dict[str, Any] = {
@@ -259,9 +286,12 @@ def erasure_certificate_issue(
             "result": "No image of you remains in the collection.",
         },
         "complaint": settings.SUPERVISORY_AUTHORITY,
+        "sources_withheld": not disclosed,
+        "recipients": notices_counts(request_id=request.id),
         **extra,
     }
-    html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
+    with language_of(language=request.language):  # the certificate file, in the requester's language
+        html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
     with transaction.atomic():
         answer = answer_store(
             request=request,
@@ -305,7 +335,6 @@ def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -
     answer = erasure_certificate_issue(
         request=request, records=records, verification=verification, extra=extra or {}
     )
-    notices_create_for_erasure(request_id=request_id)
     request_answered(
         request_id=request_id,
         answer_token=answer.download_token,
@@ -314,6 +343,8 @@ def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -
     logger.info("request %s: erasure certified (%s images)", request_id, answer.payload["erased_count"])
     return answer
 
+    # The notices first, so that the certificate can say how many recipients are told.
+    notices_create_for_erasure(request_id=request_id)
 
 def erasure_run(*, request_id: int) -> Answer | None:
     """The fulfilment of an erasure request (FULFILLING): one chunk, or the rest and the answer."""

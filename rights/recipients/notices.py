@@ -23,14 +23,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.lifecycle.emails import email_send, url_for
+from rights.lifecycle.emails import email_send, public_url, url_for
 from rights.models import ErasureRecord, Recipient, RecipientNotice, Release
-from rights.recipients.recipients import recipient_contact_missing
+from rights.recipients.recipients import CONTACT_UNKNOWN, recipient_contact_missing
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,50 @@ def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
             enqueue.notice_send_enqueue(notice_id=notice.id)
             touched.append(notice)
     logger.info("recipient notices request=%s notices=%s", request_id, [n.id for n in touched])
+    waiting = [n for n in touched if recipient_contact_missing(recipient=recipients[n.recipient_id])]
+    if waiting:
+        names = sorted({recipients[n.recipient_id].name for n in waiting})
+        notices_missing_contact_alert(request_id=request_id, notice_ids=[n.id for n in waiting], names=names)
     return touched
+
+
+def notices_without_contact() -> QuerySet[RecipientNotice]:
+    """Notices that cannot go out: unsent, unacknowledged, their recipient has no known contact."""
+    return RecipientNotice.objects.filter(sent_at__isnull=True, acknowledged_at__isnull=True).filter(
+        Q(recipient__contact_email="") | Q(recipient__contact_email=CONTACT_UNKNOWN)
+    )
+
+
+def notices_counts(*, request_id: int) -> dict[str, int]:
+    """For the certificate: recipients of this request's notices told, and waiting for a contact."""
+    total = RecipientNotice.objects.filter(request_id=request_id).count()
+    waiting = notices_without_contact().filter(request_id=request_id).count()
+    return {"notified": total - waiting, "waiting_for_contact": waiting}
+
+
+def notices_missing_contact_alert(*, request_id: int, notice_ids: list[int], names: list[str]) -> None:
+    """Tell the privacy officer that an erasure's notices wait for a recipient's contact."""
+    try:
+        email_send(
+            to=settings.PRIVACY_OFFICER_EMAIL,
+            template="recipients_missing_contact",
+            context={
+                "request_id": request_id,
+                "recipients": names,
+                "admin_url": public_url(path="/admin/rights/recipient/"),
+            },
+            request_id=request_id,
+        )
+    except Exception as exc:  # the notices wait, shown to staff: a mail outage must not stop the erasure
+        logger.error("request %s: missing-contact alert not sent (%s)", request_id, type(exc).__name__)
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=SYSTEM,
+            action="recipients_missing_contact_alerted",
+            request_id=request_id,
+            detail={"notice_ids": notice_ids, "recipients": len(names)},
+        )
 
 
 class WebhookError(Exception):
