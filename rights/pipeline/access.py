@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape
 from PIL import Image as PILImage
 from PIL import ImageFilter
@@ -34,6 +35,7 @@ from PIL import ImageFilter
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import ImageRejected, image_decode
+from rights.lifecycle.language import language_of
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.linking import requests_same_person
@@ -297,9 +299,16 @@ def _how_found(match: Match) -> str:
     return f"Found by comparing faces (similarity {match.score:.2f})."
 
 
-def _recipients_of(*, image: Image) -> list[dict[str, str]]:
+def image_releases_listed(*, image: Image) -> list[dict[str, str]]:
+    """Who the image was handed to, and the day, as the manifest or staff gave it."""
+    # The day in the zone the dates were given in (TIME_ZONE): a date-only 30 November is stored as
+    # midnight there, which is 29 November in UTC (and in any zone west of it).
     return [
-        {"name": name, "released_at": released_at.isoformat()}
+        {
+            "name": name,
+            "released_at": released_at.isoformat(),
+            "released_on": timezone.localdate(released_at, timezone.get_default_timezone()).isoformat(),
+        }
         for name, released_at in Release.objects.filter(image_sha256=image.sha256)
         .order_by("released_at")
         .values_list("recipient__name", "released_at")
@@ -345,7 +354,7 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
             continue
         name = f"images/{number:03d}-{image.sha256[:16]}.jpg"
         files[name] = copy.jpeg
-        recipients = _recipients_of(image=image)
+        recipients = image_releases_listed(image=image)
         images.append(
             {
                 "file": name,
@@ -358,7 +367,7 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
                 "purposes": settings.PROCESSING_PURPOSES,
                 "recipients": recipients,
                 "recipients_text": (
-                    "Handed to: " + ", ".join(f"{r['name']} ({r['released_at'][:10]})" for r in recipients)
+                    "Handed to: " + ", ".join(f"{r['name']} ({r['released_on']})" for r in recipients)
                     if recipients
                     else "Not handed to anyone."
                 ),
@@ -391,9 +400,14 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
         "no_longer_held": no_longer_held,
         "general": general_items(request=request),
     }
-    html = render_to_string(
-        "rights/report/access_report.html", {"report": payload, "image_base": "", "generated_on": _date(now)}
-    )
+    # The report file is written once, in the requester's language; the answer page is rendered in
+    # the reader's at each visit.
+    with language_of(language=request.language):
+        generated_on = date_format(timezone.localtime(now), "DATE_FORMAT")
+        html = render_to_string(
+            "rights/report/access_report.html",
+            {"report": payload, "image_base": "", "generated_on": generated_on},
+        )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("report.json", json.dumps(payload, indent=2, ensure_ascii=False))

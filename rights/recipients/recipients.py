@@ -14,8 +14,9 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from matching.models import Image
+from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.models import Recipient, Release
+from rights.models import Recipient, RecipientNotice, Release
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,25 @@ def recipient_update(*, recipient: Recipient, changed_fields: list[str], actor: 
             action="recipient_changed",
             detail={"recipient_id": recipient.pk, "recipient": recipient.name, "changed": changed_fields},
         )
+        if "contact_email" in changed_fields:
+            recipient_waiting_notices_send(recipient=recipient)
     return recipient
+
+
+def recipient_waiting_notices_send(*, recipient: Recipient) -> list[int]:
+    """Once a recipient has a contact, send at once the notices that waited for one (on commit)."""
+    if recipient_contact_missing(recipient=recipient):
+        return []
+    waiting = list(
+        RecipientNotice.objects.filter(
+            recipient=recipient, sent_at__isnull=True, acknowledged_at__isnull=True
+        ).values_list("id", flat=True)
+    )
+    for notice_id in waiting:
+        enqueue.notice_send_enqueue(notice_id=notice_id)
+    if waiting:
+        logger.info("recipient %s: %s waiting notice(s) enqueued", recipient.pk, len(waiting))
+    return waiting
 
 
 def releases_record(
