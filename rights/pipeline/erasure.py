@@ -38,8 +38,6 @@ from matching.models import Image
 from matching.services.deletion import image_delete
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.lifecycle.language import language_of
-from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.lifecycle.linking import access_requests_same_verified_person
 from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
@@ -153,13 +151,6 @@ def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
             request_id=record.request_id,
             detail={"image_sha256": record.image_sha256, "ledger_id": record.id, "removed_from": removed},
         )
-        # The ledger's copy outside the database first: a restore from backup must not bring it back.
-        ledger_copy_append(
-            request_id=record.request_id,
-            image_id=image_id,
-            image_sha256=record.image_sha256,
-            source="erasure",
-        )
     logger.info("request %s: image %s erased (%s)", record.request_id, record.image_id, ",".join(removed))
     return record
 
@@ -231,6 +222,20 @@ def erasure_verify(*, request: DataRequest) -> dict[str, Any]:
     }
 
 
+def erasure_sources_disclosed(*, request: DataRequest) -> bool:
+    """Whether the certificate may say where each erased image was published. The one rule.
+
+    Only after the approval an access answer needs: a member of staff approved this request, or
+    access answers need no approval here (ACCESS_REQUIRES_APPROVAL off). Otherwise a stranger with
+    someone's photo and their own mailbox would learn where that person's images are published.
+    """
+    if not settings.ACCESS_REQUIRES_APPROVAL:
+        return True
+    return AuditEvent.objects.filter(
+        request_id=request.id, action="request_approved", actor__startswith="staff:"
+    ).exists()
+
+
 def erasure_certificate_issue(
     *, request: DataRequest, records: list[ErasureRecord], verification: dict[str, Any], extra: dict[str, Any]
 ) -> Answer:
@@ -247,20 +252,6 @@ def erasure_certificate_issue(
             "erased_at": r.erased_at.isoformat(),
         }
         for r in sorted(records, key=lambda r: (r.erased_at, r.image_sha256))
-def erasure_sources_disclosed(*, request: DataRequest) -> bool:
-    """Whether the certificate may say where each erased image was published. The one rule.
-
-    Only after the approval an access answer needs: a member of staff approved this request, or
-    access answers need no approval here (ACCESS_REQUIRES_APPROVAL off). Otherwise a stranger with
-    someone's photo and their own mailbox would learn where that person's images are published.
-    """
-    if not settings.ACCESS_REQUIRES_APPROVAL:
-        return True
-    return AuditEvent.objects.filter(
-        request_id=request.id, action="request_approved", actor__startswith="staff:"
-    ).exists()
-
-
     ]
     now = timezone.now()
     payload: dict[str, Any] = {
@@ -274,6 +265,8 @@ def erasure_sources_disclosed(*, request: DataRequest) -> bool:
         "issued_at": now.isoformat(),
         "erased_count": len([e for e in erased if ALREADY_GONE not in e["removed_from"]]),
         "erased": erased,
+        "sources_withheld": not disclosed,
+        "recipients": notices_counts(request_id=request.id),
         "searched_collection": search_coverage(request=request),
         "verification": {
             "searched_at": verification["searched_at"],
@@ -286,12 +279,9 @@ def erasure_sources_disclosed(*, request: DataRequest) -> bool:
             "result": "No image of you remains in the collection.",
         },
         "complaint": settings.SUPERVISORY_AUTHORITY,
-        "sources_withheld": not disclosed,
-        "recipients": notices_counts(request_id=request.id),
         **extra,
     }
-    with language_of(language=request.language):  # the certificate file, in the requester's language
-        html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
+    html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
     with transaction.atomic():
         answer = answer_store(
             request=request,
@@ -332,6 +322,8 @@ def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -
                 detail={"remaining_image_ids": verification["remaining"]},
             )
         raise error
+    # The notices first, so that the certificate can say how many recipients are told.
+    notices_create_for_erasure(request_id=request_id)
     answer = erasure_certificate_issue(
         request=request, records=records, verification=verification, extra=extra or {}
     )
@@ -343,8 +335,6 @@ def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -
     logger.info("request %s: erasure certified (%s images)", request_id, answer.payload["erased_count"])
     return answer
 
-    # The notices first, so that the certificate can say how many recipients are told.
-    notices_create_for_erasure(request_id=request_id)
 
 def erasure_run(*, request_id: int) -> Answer | None:
     """The fulfilment of an erasure request (FULFILLING): one chunk, or the rest and the answer."""
