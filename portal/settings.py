@@ -356,6 +356,11 @@ SUPPRESSION_CHECK_INTERVAL = timedelta(minutes=env_int("SUPPRESSION_CHECK_INTERV
 # the database host (another disk, an append-only mount, shipped off-site) so that it survives
 # whoever could rewrite the trail. `manage.py verify_audit_chain --anchor-file` checks it.
 AUDIT_ANCHOR_FILE = Path(env_str("AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.log"))).resolve()
+# Every image erasure is appended here (one JSON line, fsynced) before the image is deleted: a copy
+# of the ledger that outlives a database restore, so `manage.py erasures_replay` can delete again
+# what the restored database no longer says was erased. Keep it beside AUDIT_ANCHOR_FILE, off the
+# database's volume, and never restore it from a backup over a newer one (README, "Backup and restore").
+ERASURE_LEDGER_FILE = Path(env_str("ERASURE_LEDGER_FILE", str(VAR_DIR / "erasure-ledger.jsonl"))).resolve()
 # An erasure waits for the same person's open access answer, but not once its own due date is this close.
 ERASURE_ACCESS_WAIT_CUTOFF_DAYS = env_int("ERASURE_ACCESS_WAIT_CUTOFF_DAYS", 7)
 # Images an erasure or objection deletes per task run; a larger one re-enqueues itself for the rest.
@@ -452,6 +457,28 @@ HEALTH_SWEEP_MAX_AGE_HOURS = env_int("HEALTH_SWEEP_MAX_AGE_HOURS", 26)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # The durations' quantiles cover the searches and erasures among this many newest audit rows.
 METRICS_RECENT_EVENTS = env_int("METRICS_RECENT_EVENTS", 20_000)
+
+# --- Error reporting: Sentry when SENTRY_DSN is set, with no personal data ---------------------
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    from portal.logs import sentry_event_scrub
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        send_default_pii=False,
+        # Frame variables and request bodies hold emails, photos and embeddings: never sent.
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=sentry_event_scrub,
+        before_send_transaction=sentry_event_scrub,
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+    )
+
+# Celery's worker and beat log through the configuration above (filter, format), not their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Error reporting: Sentry when SENTRY_DSN is set, with no personal data ---------------------
 SENTRY_DSN = env_str("SENTRY_DSN")

@@ -38,6 +38,7 @@ from matching.models import Image
 from matching.services.deletion import image_delete
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.lifecycle.linking import access_requests_same_verified_person
 from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
@@ -139,6 +140,13 @@ def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
         # stopped before completing the row.
         removed = REMOVED_EVERYWHERE
     else:
+        # The ledger's copy outside the database first: a restore from backup must not bring it back.
+        ledger_copy_append(
+            request_id=record.request_id,
+            image_id=image_id,
+            image_sha256=record.image_sha256,
+            source="erasure",
+        )
         result = image_delete(image_id=image_id)
         removed = result.removed_from or [ALREADY_GONE]
     record.removed_from = removed

@@ -28,6 +28,7 @@ from matching.services.deletion import ImageDeletion, images_delete
 from matching.services.search import faces_search
 from matching.services.suppression import suppression_templates
 from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.models import OPEN_STATUSES, DataRequest, ErasureRecord, JobCursor, Match
 from rights.recipients.notices import notices_create_for_erasure
 
@@ -119,12 +120,17 @@ def _suppressed_images_delete(*, hits: dict[int, tuple[int, float]], now: dateti
             mine = (
                 Image.objects.select_for_update(skip_locked=True)
                 .filter(id=image_id)
-                .values_list("id", flat=True)
+                .values_list("sha256", flat=True)
                 .first()
             )
             if mine is None:
                 taken += Image.objects.filter(id=image_id).exists()  # else: already gone
                 continue
+            if request_id is not None:
+                # Ledgered below: its copy outside the database first (rights.upkeep.replay).
+                ledger_copy_append(
+                    request_id=request_id, image_id=image_id, image_sha256=mine, source="suppression"
+                )
             # Its own transaction becomes a savepoint of this one (see retention_delete_chunk).
             outcome: ImageDeletion = images_delete(image_ids=[image_id])[0]
             if not outcome.found:
