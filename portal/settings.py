@@ -476,25 +476,3 @@ if SENTRY_DSN:
         before_send_transaction=sentry_event_scrub,
         traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
     )
-
-# Celery's worker and beat log through the configuration above (filter, format), not their own.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-
-# --- Error reporting: Sentry when SENTRY_DSN is set, with no personal data ---------------------
-SENTRY_DSN = env_str("SENTRY_DSN")
-if SENTRY_DSN:
-    import sentry_sdk
-
-    from portal.logs import sentry_event_scrub
-
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        environment=env_str("SENTRY_ENVIRONMENT", "production"),
-        send_default_pii=False,
-        # Frame variables and request bodies hold emails, photos and embeddings: never sent.
-        include_local_variables=False,
-        max_request_body_size="never",
-        before_send=sentry_event_scrub,
-        before_send_transaction=sentry_event_scrub,
-        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
-    )
