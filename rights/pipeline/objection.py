@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 
-from matching.models import SuppressedFace
+from matching.models import Face, SuppressedFace
 from matching.services.suppression import suppression_add
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.models import Answer, DataRequest, RequestStatus, Selfie
+from rights.models import Answer, DataRequest, Match, RequestStatus, Selfie
 from rights.pipeline.erasure import erasure_carry_out
 
 logger = logging.getLogger(__name__)
@@ -25,8 +26,26 @@ def suppression_reference(*, request_id: int) -> str:
     return f"request:{request_id}"
 
 
+def objection_confirmed_face_vectors(*, request: DataRequest) -> list[np.ndarray]:
+    """The templates of the collection faces staff confirmed as the requester's.
+
+    A face confirmed in the review band is the person's, though it scores below the match threshold
+    against their selfie: a new copy of that image would be collected again if only the selfie
+    were on the list. Read before the erasure deletes the faces.
+    """
+    face_ids = [
+        m.face_id
+        for m in request.matches.filter(decision=Match.Decision.CONFIRMED, face_id__isnull=False).order_by(
+            "id"
+        )
+    ]
+    embeddings = dict(Face.objects.filter(pk__in=face_ids).values_list("pk", "embedding"))
+    return [np.frombuffer(bytes(embeddings[f]), dtype="<f4") for f in face_ids if f in embeddings]
+
+
 def objection_suppress(*, request: DataRequest) -> int:
-    """Put each usable selfie's template on the suppression list, once; returns how many are kept.
+    """Put each usable selfie's template, and each face staff confirmed, on the suppression list,
+    once; returns how many are kept.
 
     Without consent nothing is kept. The templates are stored under ``request:<id>`` so that they
     can be found (and removed) by request.
@@ -39,17 +58,25 @@ def objection_suppress(*, request: DataRequest) -> int:
         return existing  # a retry: already on the list
     vectors = [s.vector for s in request.selfies.filter(status=Selfie.Status.USABLE).order_by("id")]
     vectors = [v for v in vectors if v is not None]
+    confirmed = objection_confirmed_face_vectors(request=request)
     with transaction.atomic():
-        for vector in vectors:
+        for vector in [*vectors, *confirmed]:
             suppression_add(reference=reference, vector=vector)
         audit_record(
             actor=SYSTEM,
             action="suppression_added",
             request_id=request.id,
-            detail={"templates": len(vectors), "reference": reference},
+            detail={
+                "templates": len(vectors) + len(confirmed),
+                "from_selfies": len(vectors),
+                "from_confirmed_faces": len(confirmed),
+                "reference": reference,
+            },
         )
-    logger.info("request %s: %s template(s) on the suppression list", request.id, len(vectors))
-    return len(vectors)
+    logger.info(
+        "request %s: %s template(s) on the suppression list", request.id, len(vectors) + len(confirmed)
+    )
+    return len(vectors) + len(confirmed)
 
 
 def objection_run(*, request_id: int) -> Answer | None:
@@ -63,7 +90,8 @@ def objection_run(*, request_id: int) -> Answer | None:
     kept = objection_suppress(request=request)
     if request.suppression_consent:
         text = (
-            f"With your consent, we keep {kept} face template(s) computed from your photo(s), only to "
+            f"With your consent, we keep {kept} face template(s) computed from your photo(s) and from "
+            "the images our staff confirmed as you, only to "
             "recognise and skip your face when we collect new images, so that you are not collected "
             "again. They are used for nothing else. You can withdraw this consent at any time by "
             "writing to us."
