@@ -12,6 +12,7 @@ from datetime import datetime
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 def new_public_token() -> str:
@@ -20,24 +21,24 @@ def new_public_token() -> str:
 
 
 class RequestKind(models.TextChoices):
-    ACCESS = "access", "Access (which images of me do you hold?)"
-    ERASURE = "erasure", "Erasure (delete my images)"
-    OBJECTION = "objection", "Objection (delete my images and never collect me again)"
+    ACCESS = "access", _("Access (which images of me do you hold?)")
+    ERASURE = "erasure", _("Erasure (delete my images)")
+    OBJECTION = "objection", _("Objection (delete my images and never collect me again)")
 
 
 class RequestStatus(models.TextChoices):
-    UNCONFIRMED = "unconfirmed", "Waiting for email confirmation"
-    NEEDS_SELFIE = "needs_selfie", "Waiting for a usable photo"
-    QUEUED = "queued", "Confirmed, search queued"
-    SEARCHING = "searching", "Searching the collection"
-    REVIEW = "review", "Waiting for staff review"
-    APPROVED = "approved", "Approved, being carried out"
-    FULFILLING = "fulfilling", "Preparing the answer"
-    HELD = "held", "Held by staff (answer failed a check)"
-    ANSWERED = "answered", "Answered"
-    REFUSED = "refused", "Refused"
+    UNCONFIRMED = "unconfirmed", _("Waiting for email confirmation")
+    NEEDS_SELFIE = "needs_selfie", _("Waiting for a usable photo")
+    QUEUED = "queued", _("Confirmed, search queued")
+    SEARCHING = "searching", _("Searching the collection")
+    REVIEW = "review", _("Waiting for staff review")
+    APPROVED = "approved", _("Approved, being carried out")
+    FULFILLING = "fulfilling", _("Preparing the answer")
+    HELD = "held", _("Held by staff (answer failed a check)")
+    ANSWERED = "answered", _("Answered")
+    REFUSED = "refused", _("Refused")
     # Closed without an answer: the email address was never confirmed (rights.upkeep.purge).
-    EXPIRED = "expired", "Never confirmed (expired)"
+    EXPIRED = "expired", _("Never confirmed (expired)")
 
 
 CLOSED_STATUSES = [RequestStatus.ANSWERED, RequestStatus.REFUSED, RequestStatus.EXPIRED]
@@ -66,6 +67,9 @@ class DataRequest(models.Model):
     identifiers = models.TextField(blank=True)
     # Objection only: explicit consent to keep a face template solely to stop re-collection.
     suppression_consent = models.BooleanField(default=False)
+    # The requester's language (a code of settings.LANGUAGES), set at submission: every later email,
+    # letter and answer file is written in it, whoever or whatever sends it.
+    language = models.CharField(max_length=10, default="en")
 
     # The statutory clock (rights.lifecycle.clock).
     received_at = models.DateTimeField(db_index=True)
@@ -135,9 +139,9 @@ def selfie_upload_to(instance: Selfie, filename: str) -> str:
 
 class Selfie(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Not checked yet"
-        USABLE = "usable", "Usable"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Not checked yet")
+        USABLE = "usable", _("Usable")
+        REJECTED = "rejected", _("Rejected")
 
     request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="selfies")
     file = models.FileField(upload_to=selfie_upload_to, blank=True)
@@ -162,14 +166,14 @@ class Selfie(models.Model):
 
 class Match(models.Model):
     class Band(models.TextChoices):
-        MATCH = "match", "Match"
-        REVIEW = "review", "Needs review"
-        IDENTIFIER = "identifier", "Found by identifier"
+        MATCH = "match", _("Match")
+        REVIEW = "review", _("Needs review")
+        IDENTIFIER = "identifier", _("Found by identifier")
 
     class Decision(models.TextChoices):
-        PENDING = "pending", "Pending review"
-        CONFIRMED = "confirmed", "Confirmed"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending review")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
 
     request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="matches")
     # SET_NULL: after an erasure the match (and its hash) stays as the record of what was found.
@@ -202,9 +206,9 @@ class Answer(models.Model):
     """What the person receives: an access report, an erasure certificate or a refusal letter."""
 
     class Kind(models.TextChoices):
-        ACCESS_REPORT = "access_report", "Access report"
-        ERASURE_CERTIFICATE = "erasure_certificate", "Erasure certificate"
-        REFUSAL = "refusal", "Refusal letter"
+        ACCESS_REPORT = "access_report", _("Access report")
+        ERASURE_CERTIFICATE = "erasure_certificate", _("Erasure certificate")
+        REFUSAL = "refusal", _("Refusal letter")
 
     request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="answers")
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -14,6 +14,8 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from rights.lifecycle.language import language_of
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,8 +34,12 @@ def email_send(
     context: dict[str, Any],
     request_id: int | None = None,
     attachments: list[tuple[str, bytes, str]] | None = None,
+    language: str | None = None,
 ) -> None:
-    """Render ``rights/email/<template>.txt`` and send it. Raises if the mail server refuses it."""
+    """Render ``rights/email/<template>.txt`` and send it. Raises if the mail server refuses it.
+
+    Written in ``language`` (a requester's email: ``request.language``); without it, in the portal's
+    default language, whatever the language of the page or worker that sends it."""
     full_context = {
         "organisation_name": settings.ORGANISATION_NAME,
         "organisation_address": settings.ORGANISATION_ADDRESS,
@@ -41,7 +47,8 @@ def email_send(
         "privacy_email": settings.DEFAULT_FROM_EMAIL,
         **context,
     }
-    rendered = render_to_string(f"rights/email/{template}.txt", full_context, using="email").lstrip()
+    with language_of(language=language):
+        rendered = render_to_string(f"rights/email/{template}.txt", full_context, using="email").lstrip()
     subject, _, body = rendered.partition("\n")
     message = EmailMessage(
         subject=subject.strip(),

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape
 from PIL import Image as PILImage
 from PIL import ImageFilter
@@ -36,6 +37,7 @@ from matching.services.embedding import faces_detect
 from matching.services.imaging import ImageRejected, image_decode
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.language import language_of
 from rights.lifecycle.linking import requests_same_person
 from rights.models import Answer, DataRequest, Match, Recipient, Release, RequestKind, RequestStatus, Selfie
 from rights.pipeline.answers import answer_store, request_answered
@@ -398,9 +400,14 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
         "no_longer_held": no_longer_held,
         "general": general_items(request=request),
     }
-    html = render_to_string(
-        "rights/report/access_report.html", {"report": payload, "image_base": "", "generated_on": _date(now)}
-    )
+    # The report file is written once, in the requester's language; the answer page is rendered in
+    # the reader's at each visit.
+    with language_of(language=request.language):
+        generated_on = date_format(timezone.localtime(now), "DATE_FORMAT")
+        html = render_to_string(
+            "rights/report/access_report.html",
+            {"report": payload, "image_base": "", "generated_on": generated_on},
+        )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("report.json", json.dumps(payload, indent=2, ensure_ascii=False))

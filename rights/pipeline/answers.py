@@ -27,6 +27,7 @@ def requester_notify_answer(*, request: DataRequest, answer_token: str) -> None:
             "answer_url": url_for("public:answer", token=answer_token),
         },
         request_id=request.id,
+        language=request.language,
     )
 
 

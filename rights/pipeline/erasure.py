@@ -38,6 +38,7 @@ from matching.models import Image
 from matching.services.deletion import image_delete
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.language import language_of
 from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.lifecycle.linking import access_requests_same_verified_person
 from rights.lifecycle.transitions import request_transition
@@ -289,7 +290,8 @@ def erasure_certificate_issue(
         "complaint": settings.SUPERVISORY_AUTHORITY,
         **extra,
     }
-    html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
+    with language_of(language=request.language):  # the certificate file, in the requester's language
+        html = render_to_string("rights/report/erasure_certificate.html", {"certificate": payload})
     with transaction.atomic():
         answer = answer_store(
             request=request,

@@ -282,6 +282,7 @@ def _requester_email_needs_selfie(*, request: DataRequest, problem: str) -> None
                 "upload_url": url_for("public:selfie_upload", token=request.public_token),
             },
             request_id=request.id,
+            language=request.language,
         )
     except Exception as exc:
         # The type only: a mail server's error text may quote the address.

@@ -23,13 +23,14 @@ from django.core.files.storage import default_storage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from matching.services.imaging import DecodedImage, ImageRejected, selfie_image_decode
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import REQUESTER, audit_record
 from rights.lifecycle.clock import due_at_for
 from rights.lifecycle.emails import email_send, url_for
+from rights.lifecycle.language import language_supported
 from rights.lifecycle.linking import requests_link_earlier
 from rights.lifecycle.transitions import request_transition
 from rights.models import CLOSED_STATUSES, Answer, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
@@ -193,6 +194,7 @@ def request_submit(
     country: str = "",
     suppression_consent: bool = False,
     submission_key: str | None = None,
+    language: str = "",
 ) -> DataRequest:
     """Store a new, unconfirmed request with its selfies and send the confirmation email.
 
@@ -201,6 +203,7 @@ def request_submit(
     form (same kind, email and photos: a double click, a reload) returns the request the first one
     created, and sends nothing; a different one under the same key (the person went back and changed
     the form) raises FormAlreadySent rather than silently answering with the earlier request.
+    The request is answered in ``language`` (default: the active one, the page's language).
     """
     email = email.strip()
     country = country.strip().upper()
@@ -228,6 +231,7 @@ def request_submit(
                 received_at=received_at,
                 due_at=due_at_for(received_at=received_at),
                 submission_key=submission_key or None,
+                language=language_supported(code=language or translation.get_language()),
             )
             for item in decoded:
                 _selfie_store(request=request, decoded=item, saved=saved)
@@ -274,6 +278,7 @@ def _confirmation_send(*, request: DataRequest) -> None:
             "due_at": request.due_at,
         },
         request_id=request.id,
+        language=request.language,
     )
 
 

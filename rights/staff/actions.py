@@ -270,7 +270,13 @@ class _LetterFailed(Exception):
 
 def _send_letter(*, request: DataRequest, template: str, context: dict[str, Any]) -> None:
     try:
-        email_send(to=request.email, template=template, context=context, request_id=request.id)
+        email_send(
+            to=request.email,
+            template=template,
+            context=context,
+            request_id=request.id,
+            language=request.language,
+        )
     except Exception as exc:  # any mail failure: nothing may be recorded
         logger.warning(
             "letter not sent template=%s request=%s error=%s", template, request.id, type(exc).__name__
