@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-from django.conf import settings
 
 from matching.models import Face, Image
 from matching.services.analysis import image_analyse
+from matching.services.calibration import query_fuse
 from matching.services.embedding import DetectedFace
 from matching.services.index import index_range_search, index_sync_if_changed
+from matching.services.thresholds import MAX_FUSED, Thresholds, thresholds_current, thresholds_for
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ class FaceHit:
     face_id: int
     image_id: int
     score: float
-    band: str  # "match" (>= MATCH_THRESHOLD) or "review" (>= REVIEW_THRESHOLD): staff decide
+    band: str  # "match" (>= the match threshold in force) or "review" (staff decide)
     bbox: tuple[float, float, float, float]
 
 
@@ -35,27 +37,51 @@ class ImageSearchResult:
     faces_in_query: int
     query_faces: list[DetectedFace]  # the faces searched with (the largest one, or all)
     hits: list[FaceHit]  # one per collection face, best score over the query faces, best first
+    thresholds: Thresholds | None = None  # the bands used (None when the query had no face)
+    groups: dict[int, int] = field(default_factory=dict)  # face id -> group (see faces_group)
 
 
-def band_for(*, score: float) -> str | None:
-    if score >= settings.MATCH_THRESHOLD:
+@dataclass(frozen=True)
+class PersonSearch:
+    """One person's photos fused into one query: the hits, the bands used, the groups."""
+
+    hits: list[FaceHit]
+    thresholds: Thresholds
+    groups: dict[int, int]
+
+
+def band_for(*, score: float, thresholds: Thresholds) -> str | None:
+    if score >= thresholds.match:
         return MATCH
-    if score >= settings.REVIEW_THRESHOLD:
+    if score >= thresholds.review:
         return REVIEW
     return None
 
 
-def faces_search(*, vectors: np.ndarray, sync: bool = True) -> list[list[FaceHit]]:
-    """For each query vector, EVERY collection face scoring at least REVIEW_THRESHOLD, best first.
+def _query_matrix(vectors: np.ndarray) -> np.ndarray:
+    return np.asarray(vectors, dtype=np.float32).reshape(-1, 512)
 
+
+def _faces_searched(*, sync: bool) -> int | None:
+    """The index's face count after its sync (None without a sync: the thresholds count the table)."""
+    return index_sync_if_changed().total if sync else None
+
+
+def faces_search(
+    *, vectors: np.ndarray, sync: bool = True, thresholds: Thresholds | None = None
+) -> list[list[FaceHit]]:
+    """For each query vector, EVERY collection face in the review band or above, best first.
+
+    The bands are ``thresholds`` or those in force for the collection's size (one photo per query).
     ``sync`` first reconciles the index with the database, so a face committed by an ingestion
     that crashed before its index write is still found: a rights answer must be complete. The full
     reconciliation runs only when the Face table and the index differ (``index_sync_if_changed``).
     """
-    matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, 512)
-    if sync:
-        index_sync_if_changed()
-    raw = index_range_search(vectors=matrix, threshold=settings.REVIEW_THRESHOLD)
+    matrix = _query_matrix(vectors)
+    searched = _faces_searched(sync=sync)
+    if thresholds is None:
+        thresholds = thresholds_current(indexed_faces=searched)
+    raw = index_range_search(vectors=matrix, threshold=thresholds.review)
     all_ids = {int(i) for ids, _ in raw for i in ids}
     # The database is the record: an id whose Face row is gone (deleted, index not yet updated) is dropped.
     rows = {
@@ -67,7 +93,7 @@ def faces_search(*, vectors: np.ndarray, sync: bool = True) -> list[list[FaceHit
         hits = []
         for face_id, score in zip(ids.tolist(), scores.tolist(), strict=True):
             row = rows.get(face_id)
-            band = band_for(score=score)
+            band = band_for(score=score, thresholds=thresholds)
             if row is None or band is None:
                 continue
             hits.append(
@@ -78,23 +104,108 @@ def faces_search(*, vectors: np.ndarray, sync: bool = True) -> list[list[FaceHit
     return results
 
 
+def person_search(*, vectors: np.ndarray, sync: bool = True) -> PersonSearch:
+    """Search with up to three photos of one person (a request's selfies) fused into one query.
+
+    Fusing costs the strangers of one search, where searching each photo costs those of each; the
+    bands come from the calibration of fused queries of that many photos (a heavier tail).
+    """
+    matrix = _query_matrix(vectors)
+    if not 1 <= matrix.shape[0] <= MAX_FUSED:
+        raise ValueError(f"person_search takes 1 to {MAX_FUSED} photos of one person, not {matrix.shape[0]}")
+    thresholds = thresholds_current(indexed_faces=_faces_searched(sync=sync), selfies=matrix.shape[0])
+    (hits,) = faces_search(vectors=query_fuse(vectors=matrix)[None, :], sync=False, thresholds=thresholds)
+    return PersonSearch(
+        hits=hits, thresholds=thresholds, groups=faces_group(face_ids=[h.face_id for h in hits])
+    )
+
+
+def person_expand(
+    *, vectors: np.ndarray, confirmed: np.ndarray, known_face_ids: set[int], sync: bool = True
+) -> PersonSearch:
+    """After staff confirm faces: search again with the selfies and the confirmed faces fused.
+
+    Only faces not already known (``known_face_ids``) come back, all in the review band: staff
+    decide on every one. The search runs at the match threshold of a three-photo query, so it adds
+    at most MATCH_EXPECTED_STRANGERS strangers to a request, not another review band's worth.
+    """
+    selfies, found = _query_matrix(vectors), _query_matrix(confirmed)
+    if selfies.shape[0] == 0 or found.shape[0] == 0:
+        raise ValueError("person_expand needs the selfies and at least one confirmed face")
+    bands = thresholds_current(indexed_faces=_faces_searched(sync=sync), selfies=MAX_FUSED)
+    strict = dataclasses.replace(bands, review=bands.match)
+    template = query_fuse(vectors=np.vstack([selfies, found]))
+    (hits,) = faces_search(vectors=template[None, :], sync=False, thresholds=strict)
+    new = [dataclasses.replace(h, band=REVIEW) for h in hits if h.face_id not in known_face_ids]
+    return PersonSearch(hits=new, thresholds=strict, groups=faces_group(face_ids=[h.face_id for h in new]))
+
+
+def faces_group(*, face_ids: list[int]) -> dict[int, int]:
+    """Candidate faces that match each other strongly, as groups staff can decide on at once.
+
+    Groups are numbered 1, 2, ... in the order of ``face_ids`` (best hit first); see ``vectors_group``.
+    """
+    ids = list(dict.fromkeys(int(i) for i in face_ids))
+    stored = dict(Face.objects.filter(pk__in=ids).values_list("pk", "embedding"))
+    ids = [i for i in ids if i in stored]
+    matrix = np.frombuffer(b"".join(bytes(stored[i]) for i in ids), dtype="<f4").reshape(len(ids), 512)
+    return dict(zip(ids, vectors_group(vectors=matrix), strict=True))
+
+
+def vectors_group(*, vectors: np.ndarray) -> list[int]:
+    """The group number (1, 2, ... in order of first appearance) of each vector.
+
+    Two faces are linked when they score at least the match threshold for the number of pairs
+    compared (so a wrong link is as rare as a stranger in the match band); a group is a connected set.
+    """
+    n = int(vectors.shape[0])
+    if n == 0:
+        return []
+    linked = (vectors @ vectors.T) >= thresholds_for(faces=max(1, n * (n - 1) // 2)).match
+    group = [0] * n
+    number = 0
+    for start in range(n):
+        if group[start]:
+            continue
+        number += 1
+        group[start] = number
+        stack = [start]
+        while stack:  # every face reachable from ``start`` through strong links
+            at = stack.pop()
+            for j in np.nonzero(linked[at])[0].tolist():
+                if not group[j]:
+                    group[j] = number
+                    stack.append(j)
+    return group
+
+
 def image_search(*, data: bytes, all_faces: bool = False, sync: bool = True) -> ImageSearchResult:
     """Search the collection with a photo: its largest face (a selfie's), or every face in it.
 
-    Raises ImageRejected for bytes that are not an acceptable image.
+    Each face is a query of its own (they are different people). Raises ImageRejected for bytes
+    that are not an acceptable image.
     """
     faces = image_analyse(data=data).faces
     query_faces = faces if all_faces else faces[:1]
+    thresholds = thresholds_current(indexed_faces=_faces_searched(sync=sync))
     if not query_faces:
-        return ImageSearchResult(faces_in_query=0, query_faces=[], hits=[])
-    per_query = faces_search(vectors=np.stack([f.embedding for f in query_faces]), sync=sync)
+        return ImageSearchResult(faces_in_query=0, query_faces=[], hits=[], thresholds=thresholds)
+    per_query = faces_search(
+        vectors=np.stack([f.embedding for f in query_faces]), sync=False, thresholds=thresholds
+    )
     best: dict[int, FaceHit] = {}
     for hits in per_query:
         for hit in hits:
             if hit.face_id not in best or hit.score > best[hit.face_id].score:
                 best[hit.face_id] = hit
     hits = sorted(best.values(), key=lambda h: (-h.score, h.face_id))
-    return ImageSearchResult(faces_in_query=len(faces), query_faces=query_faces, hits=hits)
+    return ImageSearchResult(
+        faces_in_query=len(faces),
+        query_faces=query_faces,
+        hits=hits,
+        thresholds=thresholds,
+        groups=faces_group(face_ids=[h.face_id for h in hits]),
+    )
 
 
 # --- Identifiers -------------------------------------------------------------------------------
@@ -214,8 +325,9 @@ def images_by_identifiers(*, identifiers: list[str]) -> list[Image]:
     return list(Image.objects.filter(query).order_by("pk"))
 
 
-def hits_describe(*, hits: list[FaceHit]) -> list[dict[str, object]]:
-    """Hits as the facesearch JSON contract gives them: image_id, path, source_url, score, band, bbox."""
+def hits_describe(*, hits: list[FaceHit], groups: dict[int, int] | None = None) -> list[dict[str, object]]:
+    """Hits as the facesearch JSON contract gives them: image_id, path, source_url, score, band, bbox,
+    group (the number ``faces_group`` gave the face; each ungrouped face is a group of its own)."""
     from django.core.files.storage import default_storage
 
     images = Image.objects.in_bulk({hit.image_id for hit in hits})
@@ -232,6 +344,7 @@ def hits_describe(*, hits: list[FaceHit]) -> list[dict[str, object]]:
                 "score": round(hit.score, 4),
                 "band": hit.band,
                 "bbox": [round(float(v), 1) for v in hit.bbox],
+                "group": (groups or {}).get(hit.face_id, 0),
             }
         )
     return described

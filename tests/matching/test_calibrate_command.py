@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
 import pytest
@@ -43,3 +44,82 @@ def test_table(subset_manifest, tmp_path):
     text = out.getvalue()
     assert "threshold" in text and "FMR" in text and "FNMR" in text
     assert "Recommended MATCH_THRESHOLD=" in text and "Recommended REVIEW_THRESHOLD=" in text
+
+
+def test_fitted_tail_and_calibration_file(subset_manifest, tmp_path, settings):
+    from matching.services.thresholds import thresholds_cache_clear, thresholds_for
+
+    manifest, _ = subset_manifest
+    written = tmp_path / "cal" / "model.json"
+    out = io.StringIO()
+    call_command(
+        "calibrate_thresholds",
+        str(tmp_path),
+        "--manifest",
+        str(manifest),
+        "--write",
+        str(written),
+        "--json",
+        stdout=out,
+    )
+    report = json.loads(out.getvalue())
+    tail = report["tail"]
+    assert 0 < tail["scale"] < 0.2 and tail["exceedances"] >= 1 and tail["p_u"] > 0
+    curve = report["fmr_curve"]
+    assert [r["threshold"] for r in curve] == sorted(r["threshold"] for r in curve)
+    # FMR falls with the threshold, its upper bound is never below it, and far beyond the labelled
+    # pairs the figure is the fitted tail's, marked so.
+    assert all(a["fmr"] >= b["fmr"] for a, b in itertools.pairwise(curve))
+    assert all(r["fmr_upper"] >= r["fmr"] for r in curve)
+    assert curve[-1]["source"] == "extrapolated" and 0 < curve[-1]["fmr"] < 1e-6
+    document = json.loads(written.read_text())
+    assert document["source"].endswith("identities: all") and document["fmr_curve"] == curve
+    assert set(document["fused"]) == {"2", "3"}  # the subset's 12 people with 4+ photos give fused curves
+    # The thresholds service reads it.
+    settings.THRESHOLDS_CALIBRATION_FILE = str(written)
+    thresholds_cache_clear()
+    try:
+        assert thresholds_for(faces=1_000_000).match > thresholds_for(faces=1_000).match
+    finally:
+        thresholds_cache_clear()
+
+
+def test_identity_halves_and_bad_options(subset_manifest, tmp_path):
+    from django.core.management.base import CommandError
+
+    from matching.services.calibration import calibration_half_of
+
+    manifest, images = subset_manifest
+    out = io.StringIO()
+    call_command(
+        "calibrate_thresholds",
+        str(tmp_path),
+        "--manifest",
+        str(manifest),
+        "--identities",
+        "calibration",
+        "--json",
+        stdout=out,
+    )
+    report = json.loads(out.getvalue())
+    rows = [line.split(",") for line in manifest.read_text().splitlines()[1:]]
+    in_half = [who for _, who in rows if calibration_half_of(identity=who) == "calibration"]
+    assert report["images"] == len(in_half) < images  # only that half's people
+    # Each bad input gets a CommandError with the reason, and writes nothing.
+    with pytest.raises(CommandError, match="identities"):
+        call_command(
+            "calibrate_thresholds", str(tmp_path), "--manifest", str(manifest), "--identities", "half"
+        )
+    with pytest.raises(CommandError, match="manifest"):
+        call_command("calibrate_thresholds", str(tmp_path), "--manifest", str(tmp_path / "missing.csv"))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(CommandError, match="Cannot write the calibration file"):
+        call_command(
+            "calibrate_thresholds",
+            str(tmp_path),
+            "--manifest",
+            str(manifest),
+            "--write",
+            str(blocked / "x.json"),
+        )

@@ -1,4 +1,4 @@
-"""manage.py calibrate_thresholds FOLDER [--manifest CSV] [--json]"""
+"""manage.py calibrate_thresholds FOLDER [--manifest CSV] [--identities HALF] [--write FILE] [--json]"""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from matching.services.calibration import calibration_manifest_read, calibration_run
+from matching.services.calibration import (
+    HALVES,
+    calibration_file_write,
+    calibration_manifest_read,
+    calibration_run,
+    calibration_split,
+)
 from matching.services.embedding import FaceModelUnavailable
 
 
@@ -17,7 +23,8 @@ class Command(BaseCommand):
     help = (
         "Measure genuine and impostor score distributions on labelled faces (CSV path,identity; the "
         "central face of each image is the labelled person) and recommend MATCH_THRESHOLD (FMR 1e-4) "
-        "and REVIEW_THRESHOLD (FMR 1e-2)."
+        "and REVIEW_THRESHOLD (FMR 1e-2); fit the impostor tail and, with --write, record FMR(threshold) "
+        "for the size-driven bands (THRESHOLDS_CALIBRATION_FILE)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +33,15 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--match-fmr", type=float, default=1e-4, help="FMR target of the match band")
         parser.add_argument("--review-fmr", type=float, default=1e-2, help="FMR target of the review band")
+        parser.add_argument(
+            "--identities",
+            choices=HALVES,
+            default="all",
+            help="calibrate on this half of the identities (a fixed split by name); the other one evaluates",
+        )
+        parser.add_argument(
+            "--write", metavar="FILE", help="write the calibration file the thresholds service reads"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder = Path(options["folder"])
@@ -35,6 +51,7 @@ class Command(BaseCommand):
             )
         except (OSError, KeyError) as exc:
             raise CommandError(f"Cannot read the manifest (CSV with columns path,identity): {exc}") from exc
+        labelled = calibration_split(labelled=labelled, half=options["identities"])
         bar = None
         if not options["json"] and self.stdout.isatty():
             from tqdm import tqdm
@@ -54,6 +71,12 @@ class Command(BaseCommand):
         finally:
             if bar is not None:
                 bar.close()
+        if options["write"]:
+            source = f"{folder.name or folder}, identities: {options['identities']}"
+            try:
+                calibration_file_write(report=report, path=Path(options["write"]), source=source)
+            except OSError as exc:
+                raise CommandError(f"Cannot write the calibration file {options['write']}: {exc}") from exc
         if options["json"]:
             self.stdout.write(json.dumps(dataclasses.asdict(report)))
             return
@@ -70,6 +93,19 @@ class Command(BaseCommand):
         out("Operating points (lowest threshold with FMR at most the target):")
         for target, row in report.operating_points.items():
             out(f"  FMR <= {target}: threshold {row.threshold:.2f} (FMR {row.fmr:.2e}, FNMR {row.fnmr:.4f})")
+        tail = report.tail
+        out(
+            f"Impostor tail above {tail.u:.3f} ({tail.exceedances:,} pairs, FMR {tail.p_u:.1e}): "
+            "exponential, "
+            f"scale {tail.scale:.4f} (generalised Pareto shape {tail.gpd_shape:+.3f}; <= 0: the exponential "
+            f"is the heavier); measured down to FMR {tail.measured_down_to_fmr:.1e}, fitted below"
+        )
+        for photos, fused in report.fused.items():
+            out(
+                f"  fusing {photos} photos ({fused.templates:,} templates, {fused.impostor_pairs:,} impostor "
+                f"pairs): tail above {fused.tail.u:.3f} scale {fused.tail.scale:.4f} "
+                f"(generalised Pareto shape {fused.tail.gpd_shape:+.3f})"
+            )
         out(
             f"Recommended MATCH_THRESHOLD={report.match.threshold:.2f} "
             f"(FMR {report.match.fmr:.2e}, FNMR {report.match.fnmr:.4f})"

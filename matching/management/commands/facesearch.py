@@ -11,12 +11,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from matching.services.embedding import FaceModelUnavailable
 from matching.services.imaging import ImageRejected
 from matching.services.search import hits_describe, image_search
+from matching.services.thresholds import CalibrationUnavailable
 
 
 class Command(BaseCommand):
     help = (
         "Find the collection images whose faces match the largest face of each query image "
-        "(every face with --all-faces). --json prints one JSON object per query image per line."
+        "(every face with --all-faces). --json prints one JSON object per query image per line. The "
+        "bands are chosen for the faces searched (THRESHOLDS_FOR_FACES, else the index's face count)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,8 +36,15 @@ class Command(BaseCommand):
                 result = image_search(data=data, all_faces=options["all_faces"], sync=first)
                 first = False
                 line["faces_in_query"] = result.faces_in_query
-                line["matches"] = hits_describe(hits=result.hits)
-            except FaceModelUnavailable as exc:
+                line["matches"] = hits_describe(hits=result.hits, groups=result.groups)
+                if result.thresholds is not None:
+                    bands = result.thresholds
+                    line["thresholds"] = {
+                        "match": bands.match,
+                        "review": bands.review,
+                        "faces_planned_for": bands.faces_planned_for,
+                    }
+            except (FaceModelUnavailable, CalibrationUnavailable) as exc:
                 raise CommandError(str(exc)) from exc
             except ImageRejected as exc:
                 line["error"] = {"reason": exc.reason, "message": exc.message}
@@ -53,9 +62,14 @@ class Command(BaseCommand):
         if "error" in line:
             self.stdout.write(f"{line['query']}: {line['error']['message']}")
             return
-        self.stdout.write(f"{line['query']}: {line['faces_in_query']} faces, {len(line['matches'])} matches")
+        bands = line["thresholds"]
+        self.stdout.write(
+            f"{line['query']}: {line['faces_in_query']} faces, {len(line['matches'])} matches "
+            f"(match >= {bands['match']:.3f}, review >= {bands['review']:.3f}, "
+            f"for {bands['faces_planned_for']:,} faces)"
+        )
         for match in line["matches"]:
             self.stdout.write(
-                f"  {match['band']:6} {match['score']:.3f}  image {match['image_id']}  "
-                f"{match['source_url'] or match['path']}"
+                f"  {match['band']:6} {match['score']:.3f}  group {match['group']:<3} "
+                f"image {match['image_id']}  {match['source_url'] or match['path']}"
             )
