@@ -222,6 +222,7 @@ def test_every_setting_can_be_set_through_the_env_file() -> None:
     compose_wired = {
         "DATABASE_URL",
         "CELERY_BROKER_URL",
+        "CACHE_URL",
         "VAR_DIR",
         "FACE_MODEL_DIR",
         "REQUIRE_SECRET_KEY",
