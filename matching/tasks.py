@@ -135,7 +135,7 @@ def index_shard_sync(*, shard: int, only_if_changed: bool) -> dict[str, int]:
     from matching.services.index.shards import shard_check
 
     shard_check(shard=shard)
-    result = index_sync_if_changed() if only_if_changed else index_sync()
+    result = index_sync_if_changed() if only_if_changed else index_sync(full=True)
     return {"shard": shard, **_sync_figures(result)}
 
 

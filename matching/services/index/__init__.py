@@ -176,11 +176,13 @@ def index_rebuild() -> IndexSyncResult:
     )
 
 
-def index_sync() -> IndexSyncResult:
+def index_sync(*, full: bool = False) -> IndexSyncResult:
     """Reconcile the index with the database: add missing faces, drop ids whose faces are gone.
 
-    The database is read while holding the writer lock: every id already in the index was then
-    committed to the database before we look, so no concurrent ingestion is mistaken for an orphan.
+    Cheap when nothing is missing: the Face table's (count, sum of ids), one aggregate query, is
+    compared with the manifest's first (see ``index_sync_if_changed``); only a difference, or
+    ``full``, reads every id. The database is read while holding the writer lock: every id already
+    in the index was then committed before we look, so no concurrent ingestion is taken for an orphan.
     """
     if shards.shards_remote():
         return shards.shards_sync()
@@ -189,6 +191,13 @@ def index_sync() -> IndexSyncResult:
     folder = index_folder()
     with writer_lock(folder):
         snapshot = snapshot_open(folder)
+        manifest = snapshot.manifest
+        if not full and manifest.version != 0:
+            db_figures = _db_fingerprint()
+            if (manifest.total, manifest.id_sum) == db_figures:
+                return IndexSyncResult(
+                    added=0, removed=0, total=manifest.total, version=manifest.version, database=db_figures[0]
+                )
         in_index = snapshot.ids()
         in_db = np.fromiter(
             shards.shard_faces(Face.objects.all()).values_list("pk", flat=True).iterator(chunk_size=CHUNK),
@@ -239,7 +248,7 @@ def index_sync_if_changed() -> IndexSyncResult:
         return IndexSyncResult(
             added=0, removed=0, total=manifest.total, version=manifest.version, database=db_figures[0]
         )
-    return index_sync()
+    return index_sync(full=True)
 
 
 def index_maintain(*, seal_all: bool = False) -> MaintainResult:

@@ -5,11 +5,20 @@ The kernel depends on the batch size, chosen by measurement (bench/search.py, th
 was 1.0-1.5x slower); 2-3 queries are one mat-vec each; from GEMM_FROM on, one matrix product per
 segment reads the vectors once for the whole batch. Segments with compact codes are scanned on the
 codes first, then every candidate is re-checked on its float32 vector (see codes.py).
+
+Segments are scanned in parallel by a thread pool (one per core), each with single-threaded BLAS:
+on a busy machine a multi-threaded BLAS call waits at its barrier for a descheduled thread (7-10x
+slower at load 10 in bench/scale.py), while independent segments keep every core streaming.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from matching.services.index.codes import codes_candidates
 from matching.services.index.store import Segment, Snapshot
@@ -18,6 +27,18 @@ GEMM_FROM = 4  # queries per batch from which one matrix product beats a mat-vec
 _GEMM_ROWS = 65_536  # rows per matrix product: bounds the score block at 32 MB for 128 queries
 
 Hits = list[tuple[np.ndarray, np.ndarray]]
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_blas = ThreadpoolController()
+
+
+def _scan_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="index-scan")
+        return _pool
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
@@ -66,23 +87,29 @@ def _scan_codes(segment: Segment, queries: np.ndarray, threshold: np.float32, ou
             )
 
 
+def _scan_one(segment: Segment, queries: np.ndarray, threshold: np.float32, use_codes: bool) -> Hits:
+    out: Hits = [_empty() for _ in range(queries.shape[0])]
+    if use_codes and segment.codes is not None:
+        _scan_codes(segment, queries, threshold, out)
+    else:
+        _scan_float32(segment, queries, threshold, out)
+    return out
+
+
 def snapshot_range_search(
     *, snapshot: Snapshot, queries: np.ndarray, threshold: float, use_codes: bool
 ) -> Hits:
     """For each query, (ids, scores) of every vector with score >= threshold, best first (ties by id)."""
     limit = np.float32(threshold)
-    out: Hits = [_empty() for _ in range(queries.shape[0])]
-    for segment in snapshot.segments:
-        if segment.info.count == 0:
-            continue
-        if use_codes and segment.codes is not None:
-            _scan_codes(segment, queries, limit, out)
-        else:
-            _scan_float32(segment, queries, limit, out)
+    segments = [s for s in snapshot.segments if s.info.count]
+    with _blas.limit(limits=1, user_api="blas"):
+        parts = list(_scan_pool().map(lambda s: _scan_one(s, queries, limit, use_codes), segments))
     results: Hits = []
-    for ids, scores in out:
-        ids = np.asarray(ids, dtype=np.int64)
-        scores = np.asarray(scores, dtype=np.float32)
+    for q in range(queries.shape[0]):
+        ids = np.concatenate([np.empty(0, np.int64), *(p[q][0] for p in parts)]).astype(np.int64, copy=False)
+        scores = np.concatenate([np.empty(0, np.float32), *(p[q][1] for p in parts)]).astype(
+            np.float32, copy=False
+        )
         order = np.lexsort((ids, -scores))
         results.append((ids[order], scores[order]))
     return results
