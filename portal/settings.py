@@ -321,6 +321,13 @@ SUPERVISORY_AUTHORITY = env_str(
 )
 ACCESS_REQUIRES_APPROVAL = env_bool("ACCESS_REQUIRES_APPROVAL", True)
 SELFIES_MAX = 3
+# A request body larger than this is no longer read (portal.uploads): the most the form accepts.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", SELFIES_MAX * IMAGE_MAX_BYTES + 1_000_000)
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.FormLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 SELFIE_MIN_FACE_PX = env_int("SELFIE_MIN_FACE_PX", 60)
 SELFIE_MIN_DET_SCORE = env_float("SELFIE_MIN_DET_SCORE", 0.6)
 CONFIRMATION_MAX_AGE = timedelta(days=env_int("CONFIRMATION_MAX_AGE_DAYS", 7))
@@ -358,6 +365,11 @@ SUPPRESSION_CHECK_INTERVAL = timedelta(minutes=env_int("SUPPRESSION_CHECK_INTERV
 # the database host (another disk, an append-only mount, shipped off-site) so that it survives
 # whoever could rewrite the trail. `manage.py verify_audit_chain --anchor-file` checks it.
 AUDIT_ANCHOR_FILE = Path(env_str("AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.log"))).resolve()
+# Every image erasure is appended here (one JSON line, fsynced) before the image is deleted: a copy
+# of the ledger that outlives a database restore, so `manage.py erasures_replay` can delete again
+# what the restored database no longer says was erased. Keep it beside AUDIT_ANCHOR_FILE, off the
+# database's volume, and never restore it from a backup over a newer one (README, "Backup and restore").
+ERASURE_LEDGER_FILE = Path(env_str("ERASURE_LEDGER_FILE", str(VAR_DIR / "erasure-ledger.jsonl"))).resolve()
 # An erasure waits for the same person's open access answer, but not once its own due date is this close.
 ERASURE_ACCESS_WAIT_CUTOFF_DAYS = env_int("ERASURE_ACCESS_WAIT_CUTOFF_DAYS", 7)
 # Images an erasure or objection deletes per task run; a larger one re-enqueues itself for the rest.
