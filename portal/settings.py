@@ -90,6 +90,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_countries",
     "matching",
     "rights",
@@ -98,6 +101,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language: the one chosen with the switcher (cookie), else the browser's Accept-Language.
@@ -105,8 +109,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.middleware.StaffSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into the lockout page (axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -422,12 +430,36 @@ CACHES = {
 LIMITS_CACHE = "default"
 LIMITS_LOCK_FILE = VAR_DIR / "limits.lock"
 
+# --- Staff accounts: lockout, second factor, working-day sessions, CSP --------------------------
+# django-axes: STAFF_LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one address, lock
+# the admin login and the API's Basic auth for STAFF_LOCKOUT_MINUTES (each new failure restarts it).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("STAFF_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("STAFF_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "portal.limits.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.staff_auth.lockout_response"
+# TOTP (django-otp) before any admin page for these roles and for superusers; enrolment on the
+# first login (/admin/otp/enrol/). Accounts in these roles cannot use the API's Basic auth.
+STAFF_SECOND_FACTOR_GROUPS = env_list("STAFF_SECOND_FACTOR_GROUPS", ["Privacy officer", "Reviewer"])
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "facerights")
+# A session lasts a working day after its last change (a login, an action); public sessions too:
+# they only carry page notices.
+STAFF_SESSION_HOURS = env_int("STAFF_SESSION_HOURS", 9)
+SESSION_COOKIE_AGE = STAFF_SESSION_HOURS * 3600
+# Every page, the admin's too: no inline script anywhere; inline <style> only with the page's nonce.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "portal.staff_auth.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     # portal.limits: LIMITS["api_user"] per staff account.

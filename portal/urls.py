@@ -5,6 +5,8 @@ from portal.health import health_view
 from portal.metrics import metrics_view
 
 urlpatterns = [
+    # The staff second factor (portal.otp_views), before the admin site that it guards.
+    path("admin/otp/", include("portal.otp_views")),
     path("admin/", admin.site.urls),
     path("notices/", include("rights.notice_urls")),
     path("api/", include("rights.api_urls")),

@@ -57,6 +57,20 @@ def staff_user(role: str | None, *, username: str | None = None) -> User:
     return user
 
 
+def staff_login(client, user: User) -> None:
+    """Log a staff member in as after both factors: the password (forced) and a confirmed TOTP
+    device verified in this session, so that roles needing a second factor reach the admin pages."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = device or TOTPDevice.objects.create(user=user, name="test device", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
 def closed_port() -> int:
     """A local TCP port nothing listens on: an SMTP server there refuses every connection."""
     with socket.socket() as sock:

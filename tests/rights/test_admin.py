@@ -36,6 +36,7 @@ from tests.rights.staff_helpers import (
     local,
     make_request,
     seed_history,
+    staff_login,
     staff_user,
 )
 
@@ -56,7 +57,7 @@ def users():
 
 
 def client_for(client, user):
-    client.force_login(user)
+    staff_login(client, user)
     return client
 
 

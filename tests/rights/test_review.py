@@ -227,9 +227,9 @@ def test_the_review_screen_shows_the_selfie_that_matched_beside_each_candidate(c
     Match.objects.filter(pk=by_face.pk).update(selfie=second_usable)
     by_identifier = _match(request, "identifier", Match.Band.IDENTIFIER, score=None)
 
-    from tests.rights.staff_helpers import REVIEWER, staff_user
+    from tests.rights.staff_helpers import REVIEWER, staff_login, staff_user
 
-    client.force_login(staff_user(REVIEWER))
+    staff_login(client, staff_user(REVIEWER))
     html = client.get(reverse("admin:rights_datarequest_change", args=[request.id])).content.decode()
 
     def row(match: Match) -> str:

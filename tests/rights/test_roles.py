@@ -14,6 +14,7 @@ from tests.rights.staff_helpers import (
     REVIEWER,
     VIEWER,
     make_request,
+    staff_login,
     staff_user,
 )
 
@@ -86,7 +87,7 @@ def _actions(data_request: DataRequest, earlier: DataRequest) -> dict[str, tuple
 
 def test_a_reviewer_cannot_refuse_extend_approve_or_link(client, data_request, mailoutbox) -> None:
     earlier = make_request()
-    client.force_login(staff_user(REVIEWER))
+    staff_login(client, staff_user(REVIEWER))
     before = _snapshot(data_request)
     for name, (url, data) in _actions(data_request, earlier).items():
         if name == "review":
@@ -97,14 +98,14 @@ def test_a_reviewer_cannot_refuse_extend_approve_or_link(client, data_request, m
 
 
 def test_a_reviewer_can_review_matches(client, data_request) -> None:
-    client.force_login(staff_user(REVIEWER))
+    staff_login(client, staff_user(REVIEWER))
     url, data = _actions(data_request, make_request())["review"]
     assert client.post(url, data).status_code == 302
     assert data_request.matches.get().decision == "confirmed"
 
 
 def test_the_reviewer_page_offers_no_refuse_or_extend(client, data_request) -> None:
-    client.force_login(staff_user(REVIEWER))
+    staff_login(client, staff_user(REVIEWER))
     html = client.get(reverse("admin:rights_datarequest_change", args=[data_request.id])).content.decode()
     assert 'name="refuse"' not in html and 'name="extend"' not in html and 'name="approve"' not in html
     assert 'name="single"' in html
@@ -124,7 +125,7 @@ def test_services_refuse_a_reviewer_too(data_request) -> None:
 def test_a_viewer_cannot_change_anything(client, data_request, mailoutbox) -> None:
     earlier = make_request()
     viewer = staff_user(VIEWER)
-    client.force_login(viewer)
+    staff_login(client, viewer)
     before = _snapshot(data_request)
     for name, (url, data) in _actions(data_request, earlier).items():
         assert client.post(url, data).status_code == 403, name
@@ -149,7 +150,7 @@ def test_a_viewer_cannot_change_anything(client, data_request, mailoutbox) -> No
 
 
 def test_a_viewer_sees_the_queue_and_summary_but_not_faces(client, data_request) -> None:
-    client.force_login(staff_user(VIEWER))
+    staff_login(client, staff_user(VIEWER))
     assert client.get(reverse("admin:rights_datarequest_changelist")).status_code == 200
     assert client.get(reverse("admin:rights_summary")).status_code == 200
     match = data_request.matches.get()
@@ -157,7 +158,7 @@ def test_a_viewer_sees_the_queue_and_summary_but_not_faces(client, data_request)
 
 
 def test_staff_without_a_role_see_nothing(client, data_request) -> None:
-    client.force_login(staff_user(None, username="newcomer"))
+    staff_login(client, staff_user(None, username="newcomer"))
     assert client.get(reverse("admin:rights_datarequest_changelist")).status_code == 403
     assert client.get(reverse("admin:rights_summary")).status_code == 403
     assert client.get(reverse("admin:rights_auditevent_changelist")).status_code == 403
@@ -191,7 +192,7 @@ def test_a_non_staff_user_with_permissions_is_still_sent_to_login(client, data_r
     user = staff_user(PRIVACY_OFFICER, username="not_staff")
     user.is_staff = False
     user.save()
-    client.force_login(user)
+    staff_login(client, user)
     url, data = _actions(data_request, make_request())["refuse"]
     assert client.post(url, data)["Location"].startswith(reverse("admin:login"))
     assert DataRequest.objects.get(id=data_request.id).status == RequestStatus.REVIEW
