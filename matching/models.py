@@ -79,3 +79,21 @@ class IngestionSkip(models.Model):
 
     def __str__(self) -> str:
         return f"Ingestion skip {self.pk}"
+
+
+class ErasedImage(models.Model):
+    """The hash of an image erased at someone's request: ingestion refuses the same bytes ever after.
+
+    ``reference`` names the request as the caller does (the rights app passes the request's id);
+    ``matching`` knows nothing about requests. Kept for good: it holds a hash, never the image.
+    """
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    erased_at = models.DateTimeField()
+    reference = models.CharField(max_length=100, blank=True)
+    # How many times ingestion refused these bytes since (a figure for staff: erased images coming back).
+    refusals = models.PositiveIntegerField(default=0)
+    last_refused_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Erased image {self.sha256[:12]}"

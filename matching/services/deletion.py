@@ -1,6 +1,8 @@
 """Removing images from the collection everywhere they live: file, faces, embeddings, index.
 
 Order matters for a crash half-way, and every step may be re-run:
+0. the hash is recorded as erased (``ErasedImage``), committed before anything is removed: an
+   ingestion of the same bytes that commits after this step sees it and refuses them;
 1. the file goes first: while the Image row exists, a re-run knows which file to remove, and a
    missing file is not an error; it is removed once more after step 2, for an ingestion of the
    same bytes that wrote it back meanwhile;
@@ -20,6 +22,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from matching.models import Face, Image
+from matching.services.erased import erased_image_record
 from matching.services.index import index_remove
 
 logger = logging.getLogger(__name__)
@@ -43,8 +46,12 @@ def _file_remove(name: str) -> None:
             Path(default_storage.path(name)).unlink()
 
 
-def images_delete(*, image_ids: list[int]) -> list[ImageDeletion]:
-    """Delete many images with one index write. Idempotent: an image already gone is reported found=False."""
+def images_delete(*, image_ids: list[int], erased_by: str = "") -> list[ImageDeletion]:
+    """Delete many images with one index write. Idempotent: an image already gone is reported found=False.
+
+    Every image deleted here is recorded as erased, named by ``erased_by`` (the request's reference,
+    as the caller names it; "" when the deletion has none): the safe side is never to collect again
+    bytes that someone had deleted."""
     results: list[ImageDeletion] = []
     all_face_ids: list[int] = []
     for image_id in image_ids:
@@ -53,6 +60,7 @@ def images_delete(*, image_ids: list[int]) -> list[ImageDeletion]:
             results.append(ImageDeletion(image_id=image_id, found=False))
             continue
         removed: list[str] = []
+        erased_image_record(sha256=image.sha256, reference=erased_by)
         # Reported even when an earlier, interrupted run already removed it: it is gone either way.
         _file_remove(image.file.name)
         removed.append("file")
@@ -87,6 +95,6 @@ def images_delete(*, image_ids: list[int]) -> list[ImageDeletion]:
     return results
 
 
-def image_delete(*, image_id: int) -> ImageDeletion:
+def image_delete(*, image_id: int, erased_by: str = "") -> ImageDeletion:
     """Delete one image's file, faces, embeddings, row and index entries. Safe to re-run."""
-    return images_delete(image_ids=[image_id])[0]
+    return images_delete(image_ids=[image_id], erased_by=erased_by)[0]

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from matching.models import Face, Image, IngestionSkip
+from matching.models import ErasedImage, Face, Image, IngestionSkip
 from matching.services.analysis import (
     SETTINGS_FOR_WORKERS,
     ImageAnalysis,
@@ -37,6 +37,7 @@ from matching.services.analysis import (
     analysis_worker_init,
 )
 from matching.services.embedding import default_threads_for, embedding_to_bytes
+from matching.services.erased import erased_image_refuse, erased_images_find
 from matching.services.index import index_add, index_sync
 from matching.services.search import account_normalise, platform_normalise, source_url_normalise
 from matching.services.suppression import suppression_match, suppression_templates
@@ -48,6 +49,7 @@ ADDED = "added"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
 SUPPRESSED = "suppressed"
+ERASED = "erased"  # these bytes were erased at someone's request: never collected again
 
 BATCH_SIZE = 64  # images per index write
 MANIFEST_COLUMNS = ("path", "source_url", "collected_at", "platform", "account")
@@ -57,10 +59,10 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp"}
 @dataclass(frozen=True)
 class IngestOutcome:
     name: str
-    status: str  # added / duplicate / rejected / suppressed
+    status: str  # added / duplicate / rejected / suppressed / erased
     image_id: int | None = None
     faces: int = 0
-    reason: str = ""  # ImageRejected.reason, "unreadable", or "suppressed"
+    reason: str = ""  # ImageRejected.reason, "unreadable", "suppressed" or "erased"
     message: str = ""
     sha256: str = ""
     # Failures of the image_ingested receivers (e.g. the releases named in the manifest could not be
@@ -194,6 +196,18 @@ def items_from_files(
 # --- Storing ----------------------------------------------------------------------------------
 
 
+class _ErasedMeanwhile(Exception):
+    """The bytes being stored were recorded as erased by a deletion that committed meanwhile."""
+
+
+def _erased_refusal(*, item: IngestItem, record: ErasedImage) -> IngestOutcome:
+    logger.info("ingest: file not collected, erased earlier (record %s)", record.pk)
+    message = erased_image_refuse(record=record)
+    return IngestOutcome(
+        name=item.name, status=ERASED, reason="erased", message=message, sha256=record.sha256
+    )
+
+
 def _file_name(sha256: str, extension: str) -> str:
     # Named by content: a retry after a crash overwrites the same file instead of leaving a twin.
     return f"collection/{sha256[:2]}/{sha256}.{extension}"
@@ -254,6 +268,10 @@ def _image_store(
             )
             image.file.name = name
             image.save()
+            # After the insert: a deletion that recorded these bytes as erased and committed before
+            # this point is seen here (it records before it removes anything).
+            if ErasedImage.objects.filter(sha256=analysis.sha256).exists():
+                raise _ErasedMeanwhile()
             faces = Face.objects.bulk_create(
                 [
                     Face(
@@ -284,6 +302,12 @@ def _image_store(
             raise
         outcome = IngestOutcome(name=item.name, status=DUPLICATE, image_id=winner, sha256=analysis.sha256)
         return outcome, [], []
+    except _ErasedMeanwhile:
+        if not Image.objects.filter(sha256=analysis.sha256).exists():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        record = ErasedImage.objects.get(sha256=analysis.sha256)
+        return _erased_refusal(item=item, record=record), [], []
     except BaseException:
         # Nothing half-written: no row committed, so no file either (unless a row names it).
         if not Image.objects.filter(sha256=analysis.sha256).exists():
@@ -388,6 +412,7 @@ def _batches_analysed(items: list[IngestItem], pool: ProcessPoolExecutor | None)
                 logger.warning("ingest: cannot read a file (%s)", type(exc).__name__)
         digests = [hashlib.sha256(d).hexdigest() if d is not None else "" for d in datas]
         known = dict(Image.objects.filter(sha256__in=[d for d in digests if d]).values_list("sha256", "pk"))
+        erased = erased_images_find(hashes=[d for d in digests if d])
         for item, data, digest in zip(chunk, datas, digests, strict=True):
             if data is None:
                 outcome = IngestOutcome(
@@ -397,6 +422,9 @@ def _batches_analysed(items: list[IngestItem], pool: ProcessPoolExecutor | None)
                     message="This file could not be read (missing, or no permission).",
                 )
                 batch.append((item, "", outcome))
+            elif digest in erased and digest not in known:
+                # Checked from the hash alone, before any decoding: erased bytes cost nothing.
+                batch.append((item, digest, _erased_refusal(item=item, record=erased[digest])))
             elif digest in known or digest in seen:
                 # The id of a file seen earlier in this run is known once that one is stored.
                 duplicate = IngestOutcome(

@@ -83,3 +83,28 @@ def test_an_ingestion_of_the_same_bytes_during_a_deletion_leaves_no_file(setting
     assert raced[0].status == DUPLICATE
     assert not Image.objects.filter(sha256=image.sha256).exists()
     assert not path.exists()  # before the fix the ingestion's copy of the erased image stayed
+
+
+def test_a_deleted_image_is_recorded_as_erased_with_the_reference_given():
+    from matching.models import ErasedImage
+
+    first, second = (image_with_faces(vectors=unit_vectors(1, seed=s)) for s in (11, 12))
+    image_delete(image_id=first.pk, erased_by="42")
+    images_delete(image_ids=[second.pk])  # no reference: still recorded (the safe side)
+    recorded = {r.sha256: r for r in ErasedImage.objects.all()}
+    assert set(recorded) == {first.sha256, second.sha256}
+    assert recorded[first.sha256].reference == "42" and recorded[second.sha256].reference == ""
+    assert recorded[first.sha256].refusals == 0
+
+
+def test_the_record_keeps_the_first_erasure_and_takes_a_backfill():
+    from datetime import UTC, datetime
+
+    from matching.models import ErasedImage
+    from matching.services.erased import erased_image_record
+
+    earlier = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    erased_image_record(sha256="a" * 64, reference="7", erased_at=earlier)  # from a ledger row
+    again = erased_image_record(sha256="a" * 64, reference="8")
+    assert (again.reference, again.erased_at) == ("7", earlier)
+    assert ErasedImage.objects.count() == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from matching.models import Face, Image, IngestionSkip
@@ -226,3 +227,38 @@ def test_a_valid_thin_png_is_analysed_not_a_traceback(width, height):
     assert outcome.status == ADDED and outcome.faces == 0
     stored = Image.objects.get(pk=outcome.image_id)
     assert (stored.width, stored.height) == (width, height)
+
+
+def test_an_erased_file_is_refused_ever_after_and_counted(settings):
+    from matching.models import ErasedImage
+    from matching.services.deletion import image_delete
+    from matching.services.ingestion import ERASED
+
+    settings.TIME_ZONE = "UTC"
+    data = SAMPLE[0].read_bytes()
+    added = image_ingest(data=data, name="a.jpg")
+    image_delete(image_id=added.image_id, erased_by="42")
+    day = timezone.localdate().isoformat()
+    for attempt in (1, 2):
+        # Gets: status "erased" with the date and request, no row, no file, one more refusal counted.
+        again = image_ingest(data=data, name="a-again.jpg")
+        assert (again.status, again.reason) == (ERASED, "erased")
+        assert again.message.startswith(f"erased on {day} by request 42")
+        assert not Image.objects.filter(sha256=added.sha256).exists()
+        assert _media_files(settings) == []
+        assert ErasedImage.objects.get(sha256=added.sha256).refusals == attempt
+
+
+def test_an_erasure_committed_while_the_file_is_analysed_is_still_refused(settings, monkeypatch):
+    from matching.services.deletion import image_delete
+    from matching.services.ingestion import ERASED
+
+    data = SAMPLE[1].read_bytes()
+    added = image_ingest(data=data, name="b.jpg")
+    image_delete(image_id=added.image_id, erased_by="43")
+    # As if the deletion committed after the cheap check by hash: the insert's own check catches it.
+    monkeypatch.setattr(ingestion, "erased_images_find", lambda hashes: {})
+    again = image_ingest(data=data, name="b-again.jpg")
+    assert again.status == ERASED and "request 43" in again.message
+    assert not Image.objects.filter(sha256=added.sha256).exists()
+    assert _media_files(settings) == []
