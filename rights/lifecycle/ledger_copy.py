@@ -51,19 +51,20 @@ class LedgerCopyReading:
     bad_lines: list[int] = field(default_factory=list)
 
 
-def ledger_copy_hashes(*, path: Path, reading: LedgerCopyReading) -> Iterator[str]:
-    """The hashes of the copy, line by line; a line that is not a ledger entry is counted as bad."""
+def ledger_copy_entries(*, path: Path, reading: LedgerCopyReading) -> Iterator[tuple[str, int | None]]:
+    """(image hash, request id) of each line of the copy; a line that is not an entry is counted as bad."""
     with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             reading.lines += 1
             try:
-                sha = json.loads(line)["image_sha256"]
-            except (ValueError, KeyError, TypeError):
+                entry = json.loads(line)
+                sha, request_id = entry["image_sha256"], entry.get("request_id")
+            except (ValueError, KeyError, TypeError, AttributeError):
                 reading.bad_lines.append(number)
                 continue
             if not (isinstance(sha, str) and len(sha) == 64):
                 reading.bad_lines.append(number)
                 continue
-            yield sha
+            yield sha, request_id if isinstance(request_id, int) else None

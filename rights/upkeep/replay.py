@@ -10,8 +10,11 @@ A line means "approved for erasure": an erasure that died before its deletion is
 
 ``erasures_replay`` then deletes again, through matching's delete service (file, faces,
 embeddings, index entries), every image whose hash the copy or the restored database ledger
-names. It sends nothing: the notices to recipients and the answers went out before the restore.
-It is audited (one row with the counts and the hashes deleted again) and safe to run again.
+names. It sends nothing to requesters or recipients: their answers and notices went out before
+the restore. A request the copy names that the restored database shows open again is held for
+staff (the privacy officer is alerted), so that no worker carries it out again by itself and
+re-sends its notices. Audited (one row with the counts, the hashes deleted again and the requests
+held); safe to run again.
 """
 
 from __future__ import annotations
@@ -28,12 +31,19 @@ from matching.models import Image
 from matching.services.deletion import images_delete
 from matching.services.index import index_sync
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.lifecycle.ledger_copy import LedgerCopyMissing, LedgerCopyReading, ledger_copy_hashes
-from rights.models import ErasureRecord
+from rights.lifecycle.ledger_copy import LedgerCopyMissing, LedgerCopyReading, ledger_copy_entries
+from rights.models import OPEN_STATUSES, DataRequest, ErasureRecord, RequestStatus
+from rights.pipeline.failures import request_hold
 
 logger = logging.getLogger(__name__)
 
 REPLAY_ACTION = "erasures_replayed"
+HOLD_ACTION = "held_after_restore"
+HOLD_REASON = (
+    "Restored from a backup taken before this request's erasure: its images were erased again by the "
+    "ledger replay. Its notices and answer may already have gone out before the restore; check before "
+    "approving it again (approving re-sends them)."
+)
 CHUNK = 500  # hashes looked up (and images deleted) per query: bounded memory at any ledger size
 _AUDITED_HASHES = 1000  # hashes listed in the audit row; the count is always exact
 
@@ -61,6 +71,7 @@ class ReplayResult:
     faces_deleted: int
     deleted_hashes: list[str]
     bad_lines: list[int]  # line numbers of the copy that are not ledger entries (left as they are)
+    held_request_ids: list[int]  # open again in the restored database though erased since: held
     index_removed: int  # index entries without a face row, removed by the final index sync
 
 
@@ -74,8 +85,25 @@ def _present_delete(hashes: list[str]) -> tuple[list[str], int]:
     return [o.sha256 for o in outcomes], sum(o.faces for o in outcomes)
 
 
+def _requests_hold(*, request_ids: set[int]) -> list[int]:
+    """Requests the copy says were erased, open in the restored database: held for staff, so that no
+    worker carries them out again by itself and re-sends their notices."""
+    reopened = DataRequest.objects.filter(id__in=request_ids, status__in=OPEN_STATUSES).exclude(
+        status=RequestStatus.HELD
+    )
+    from_statuses = [s for s in OPEN_STATUSES if s != RequestStatus.HELD]
+    return [
+        request_id
+        for request_id in sorted(reopened.values_list("id", flat=True))
+        if request_hold(
+            request_id=request_id, from_statuses=from_statuses, reason=HOLD_REASON, action=HOLD_ACTION
+        )
+    ]
+
+
 def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -> ReplayResult:
-    """Delete again every image the ledger copy or the database ledger names; audited, sends nothing.
+    """Delete again every image the ledger copy or the database ledger names; hold the requests it
+    names that are open again. Audited; sends nothing to requesters or recipients.
 
     Raises LedgerCopyMissing (nothing deleted, nothing written) when ``use_copy`` and the copy is
     not there: replaying only the restored database would silently keep the latest erasures undone.
@@ -86,8 +114,16 @@ def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -
     reading = LedgerCopyReading()
     deleted: list[str] = []
     faces = 0
+    copy_requests: set[int] = set()
+
+    def copy_hashes() -> Iterator[str]:
+        for sha, request_id in ledger_copy_entries(path=path, reading=reading):
+            if request_id is not None:
+                copy_requests.add(request_id)
+            yield sha
+
     if use_copy:
-        for chunk in _chunks(ledger_copy_hashes(path=path, reading=reading)):
+        for chunk in _chunks(copy_hashes()):
             hashes, count = _present_delete(chunk)
             deleted += hashes
             faces += count
@@ -100,6 +136,7 @@ def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -
     # The restored index may hold vectors of faces the restored database never had (an index backed
     # up after the database dump): the sync drops every id without a face row.
     synced = index_sync()
+    held = _requests_hold(request_ids=copy_requests)
     result = ReplayResult(
         copy_lines=reading.lines,
         database_rows=database_rows,
@@ -108,6 +145,7 @@ def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -
         deleted_hashes=deleted,
         bad_lines=reading.bad_lines,
         index_removed=synced.removed,
+        held_request_ids=held,
     )
     with transaction.atomic():
         audit_record(
@@ -122,6 +160,7 @@ def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -
                 "faces_deleted": result.faces_deleted,
                 "image_hashes": deleted[:_AUDITED_HASHES],
                 "bad_lines": result.bad_lines[:100],
+                "held_request_ids": held,
             },
         )
     logger.info(

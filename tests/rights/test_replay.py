@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from matching.models import Image
@@ -110,3 +111,23 @@ def test_bad_lines_are_named_and_every_good_one_replayed(ledger_file: Path) -> N
         call_command("erasures_replay")
     assert not Image.objects.filter(pk__in=[first.pk, second.pk]).exists()
     assert AuditEvent.objects.get(action=REPLAY_ACTION).detail["bad_lines"] == [2, 3, 4]
+
+
+def test_requests_open_again_are_held_and_closed_ones_left(ledger_file: Path, mailoutbox) -> None:
+    # Restored as they were at the backup: one still approved, one already answered.
+    reopened = make_request(kind=RequestKind.ERASURE, status=RequestStatus.APPROVED)
+    answered = make_request(kind=RequestKind.ERASURE, status=RequestStatus.ANSWERED)
+    for request, label in ((reopened, "r1"), (answered, "r2")):
+        image = make_image(label)
+        ledger_copy_append(
+            request_id=request.pk, image_id=image.pk, image_sha256=image.sha256, source="erasure"
+        )
+    result = erasures_replay()
+    assert result.held_request_ids == [reopened.pk]
+    reopened.refresh_from_db()
+    answered.refresh_from_db()
+    assert reopened.status == RequestStatus.HELD and "ledger replay" in reopened.hold_reason
+    assert answered.status == RequestStatus.ANSWERED
+    # The only email: the hold's alert to the privacy officer; nothing to the requester or recipients.
+    assert [m.to for m in mailoutbox] == [[settings.PRIVACY_OFFICER_EMAIL]]
+    assert erasures_replay().held_request_ids == []  # already held: not again

@@ -15,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "Delete again (file, faces, embeddings, index entries) every image that the erasure ledger's "
         "copy (ERASURE_LEDGER_FILE) or the database's ledger names. Run it after every restore, before "
-        "the portal takes requests again. Sends no notice or email; audited; safe to run again."
+        "the portal takes requests again. Requests it names that are open again are held for staff. "
+        "Sends nothing to requesters or recipients; audited; safe to run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,6 +50,7 @@ class Command(BaseCommand):
                         "faces_deleted": result.faces_deleted,
                         "index_removed": result.index_removed,
                         "bad_lines": result.bad_lines,
+                        "held_request_ids": result.held_request_ids,
                     }
                 )
             )
@@ -56,7 +58,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Ledger copy: {result.copy_lines} entries; database ledger: {result.database_rows} rows. "
                 f"Deleted again: {result.images_deleted} images ({result.faces_deleted} faces); "
-                f"index entries without a face removed: {result.index_removed}."
+                f"index entries without a face removed: {result.index_removed}. Held for staff (open "
+                f"again though erased since the backup): {result.held_request_ids or 'none'}."
             )
         if result.bad_lines:
             shown = ", ".join(map(str, result.bad_lines[:20]))
