@@ -205,7 +205,9 @@ def selfie_upload(request: HttpRequest, token: str) -> HttpResponse:
             except ImageRejected as exc:
                 form.add_error("selfie", exc.message)
             except requests_service.RequestStateError as exc:
-                form.add_error("selfie", str(exc))
+                # The photo form is shown only to a request waiting for a photo: say why on the page.
+                messages.error(request, str(exc))
+                return redirect("public:status", token=token)
             else:
                 messages.success(
                     request, _("Thank you: we received your photo and will search again with it.")
@@ -222,6 +224,14 @@ def followup(request: HttpRequest, token: str) -> HttpResponse:
     data_request = _request_or_404(token)
     try:
         requests_service.request_followup(request=data_request)
+    except requests_service.FollowupAlreadyCounted:
+        messages.info(
+            request,
+            _(
+                "We already recorded your question today: it is counted once a day, and our staff see it "
+                "on your request. You will receive your answer by the due date shown below."
+            ),
+        )
     except requests_service.RequestStateError:
         messages.info(request, _("Your request has already been answered: the answer is below."))
     else:

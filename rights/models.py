@@ -56,6 +56,9 @@ WAITING_FOR_PERSON_STATUSES = [RequestStatus.UNCONFIRMED, RequestStatus.NEEDS_SE
 
 class DataRequest(models.Model):
     public_token = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
+    # What the confirmation link signs: opaque, opens nothing else (a logged confirm link must not
+    # reveal the status token).
+    confirm_nonce = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
     kind = models.CharField(max_length=20, choices=RequestKind.choices)
     status = models.CharField(
         max_length=20, choices=RequestStatus.choices, default=RequestStatus.UNCONFIRMED, db_index=True

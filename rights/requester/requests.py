@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from django.conf import settings
 from django.core import signing
@@ -37,7 +37,8 @@ from rights.models import CLOSED_STATUSES, Answer, AuditEvent, DataRequest, Requ
 
 logger = logging.getLogger(__name__)
 
-CONFIRM_SALT = "rights.request.confirm"
+# A new salt with the nonce: links signed the old way (the status token) no longer verify.
+CONFIRM_SALT = "rights.request.confirm.nonce"
 FORM_SALT = "rights.request.form"
 IDENTIFIERS_MAX = 50
 IDENTIFIER_MAX_LENGTH = 2000
@@ -182,7 +183,9 @@ def _files_remove(names: list[str]) -> None:
 
 
 def confirm_token_make(*, request: DataRequest) -> str:
-    return signing.dumps(request.public_token, salt=CONFIRM_SALT)
+    # The signed value is the request's own opaque nonce: a confirmation link read from a log opens
+    # no status page (it used to sign the status token, readable in its base64).
+    return signing.dumps(request.confirm_nonce, salt=CONFIRM_SALT)
 
 
 def request_submit(
@@ -292,10 +295,10 @@ def request_confirm(*, token: str) -> DataRequest:
     forged or expired link, or one whose request is gone.
     """
     try:
-        public_token = signing.loads(token, salt=CONFIRM_SALT, max_age=settings.CONFIRMATION_MAX_AGE)
+        nonce = signing.loads(token, salt=CONFIRM_SALT, max_age=settings.CONFIRMATION_MAX_AGE)
     except signing.BadSignature as exc:  # SignatureExpired is a BadSignature too
         raise ConfirmationInvalid("This confirmation link is not valid or has expired.") from exc
-    request = DataRequest.objects.filter(public_token=public_token).first()
+    request = DataRequest.objects.filter(confirm_nonce=str(nonce)).first() if nonce else None
     if request is None:
         raise ConfirmationInvalid("This confirmation link points at no request.")
     with transaction.atomic():
@@ -322,6 +325,28 @@ def request_confirm(*, token: str) -> DataRequest:
 # --- Another photo -------------------------------------------------------------------------
 
 
+def selfie_not_wanted_reason(*, status: str) -> str:
+    """Why a request in ``status`` takes no photo, in words for the person who sent one."""
+    if status == RequestStatus.UNCONFIRMED:
+        return (
+            "We did not add this photo: your request is waiting for you to confirm your email address. "
+            "Please use the link in the email we sent you first."
+        )
+    if status in (RequestStatus.QUEUED, RequestStatus.SEARCHING):
+        return (
+            "We did not add this photo: we already have a photo we can use, and we are searching the "
+            "collection with it. We do not need another one."
+        )
+    if status in CLOSED_STATUSES:
+        return (
+            "We did not add this photo: this request is closed. To ask us again, please send a new request."
+        )
+    return (
+        "We did not add this photo: the search with your photo is done and your request is being "
+        "handled, so we do not need another one."
+    )
+
+
 def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
     """Add a photo to a request waiting for one: store it PENDING, NEEDS_SELFIE -> QUEUED, search again.
 
@@ -334,7 +359,7 @@ def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
         with transaction.atomic():
             locked = DataRequest.objects.select_for_update().get(id=request.id)
             if locked.status != RequestStatus.NEEDS_SELFIE:
-                raise RequestStateError("This request is not waiting for another photo.")
+                raise RequestStateError(selfie_not_wanted_reason(status=locked.status))
             kept = locked.selfies.exclude(status=Selfie.Status.REJECTED).count()
             if kept >= settings.SELFIES_MAX:
                 raise RequestStateError(
@@ -366,13 +391,30 @@ def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
 # --- Follow-up -----------------------------------------------------------------------------
 
 
+class FollowupAlreadyCounted(ValueError):
+    """The person already asked today: the question is counted once a day."""
+
+
+def followup_counted_today(*, request_id: int, now: datetime | None = None) -> bool:
+    """Whether a follow-up of this request was already counted this (local) day. The one rule."""
+    today = timezone.localdate(now or timezone.now())
+    start = timezone.make_aware(datetime.combine(today, time.min))
+    return AuditEvent.objects.filter(request_id=request_id, action="followup", created_at__gte=start).exists()
+
+
 def request_followup(*, request: DataRequest) -> DataRequest:
     """The person asks "where is my answer?" before being answered: counted and audited.
 
-    A CNIL finding was answering only after people asked again, so every follow-up is counted on
-    the request and in the audit trail, where the compliance report finds it.
+    A CNIL finding was answering only after people asked again, so a follow-up is counted on the
+    request and in the audit trail, where the compliance report finds it; at most one per request
+    per day (``followup_counted_today``), so that pressing the button again cannot inflate the
+    figures. Raises FollowupAlreadyCounted for another one the same day.
     """
     with transaction.atomic():
+        # Under the row lock, two presses at once cannot both be the day's first.
+        DataRequest.objects.select_for_update().filter(id=request.id).first()
+        if followup_counted_today(request_id=request.id):
+            raise FollowupAlreadyCounted("We already recorded your question today.")
         changed = (
             DataRequest.objects.filter(id=request.id)
             .exclude(status__in=CLOSED_STATUSES)
