@@ -60,7 +60,14 @@ def search_coverage(*, request: DataRequest) -> dict[str, object]:
         "index_faces": request.searched_index_faces,
         "collection_faces": request.searched_collection_faces,
         "whole_collection": search_whole_collection(request=request),
+        "thresholds": search_thresholds(request=request),
     }
+
+
+def search_thresholds(*, request: DataRequest) -> dict[str, object] | None:
+    """The bands the request's last search used and why, as its search_done audit row records them."""
+    event = request.events.filter(action="search_done").order_by("-id").only("detail").first()
+    return (event.detail or {}).get("thresholds") if event is not None else None
 
 
 def collection_span() -> dict[str, object]:

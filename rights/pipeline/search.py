@@ -15,11 +15,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from matching.models import Image
+from matching.models import Face, Image
 from matching.services.embedding import DetectedFace, embedding_to_bytes, faces_detect
 from matching.services.imaging import ImageRejected, image_decode
 from matching.services.index import index_sync_if_changed
-from matching.services.search import faces_search, images_by_identifiers
+from matching.services.search import FaceHit, faces_search, images_by_identifiers, person_search
+from matching.services.thresholds import MAX_FUSED, Thresholds, thresholds_current
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.claims import request_claim
@@ -134,7 +135,7 @@ def collection_candidates(*, vectors: np.ndarray, identifiers: list[str]) -> dic
     """
     best: dict[int, Candidate] = {}
     if vectors.shape[0]:
-        for query, hits in enumerate(faces_search(vectors=vectors)):
+        for query, hits in _face_hits(vectors=vectors):
             for hit in hits:
                 current = best.get(hit.image_id)
                 if current is None or (current.score or 0.0) < hit.score:
@@ -154,6 +155,27 @@ def collection_candidates(*, vectors: np.ndarray, identifiers: list[str]) -> dic
                 Candidate(image_id=image.pk, face_id=None, bbox=None, score=None, band=Match.Band.IDENTIFIER),
             )
     return best
+
+
+def _face_hits(*, vectors: np.ndarray) -> list[tuple[int, list[FaceHit]]]:
+    """(selfie row, its hits): up to MAX_FUSED selfies fused into one query, each hit credited to
+    the selfie closest to its face; more selfies are searched one by one (bench/decision.py: fusing
+    finds more of the person for a third of the strangers)."""
+    if vectors.shape[0] > MAX_FUSED:
+        return list(enumerate(faces_search(vectors=vectors)))
+    hits = person_search(vectors=vectors).hits
+    stored = dict(Face.objects.filter(pk__in=[h.face_id for h in hits]).values_list("pk", "embedding"))
+    by_selfie: dict[int, list[FaceHit]] = {}
+    for hit in hits:
+        blob = stored.get(hit.face_id)
+        closest = int(np.argmax(vectors @ np.frombuffer(bytes(blob), dtype="<f4"))) if blob else 0
+        by_selfie.setdefault(closest, []).append(hit)
+    return sorted(by_selfie.items())
+
+
+def search_bands(*, selfies: int, indexed_faces: int) -> Thresholds:
+    """The bands a search with this many selfies uses (the ones ``collection_candidates`` applies)."""
+    return thresholds_current(indexed_faces=indexed_faces, selfies=selfies if selfies <= MAX_FUSED else 1)
 
 
 def _matches_record(
@@ -223,6 +245,7 @@ def request_search_run(*, request_id: int) -> str | None:
     # counted in the same sync. Unequal means the search did not cover the whole collection.
     coverage = index_sync_if_changed()
     span = collection_span()
+    bands = search_bands(selfies=int(vectors.shape[0]), indexed_faces=coverage.total)
     candidates = collection_candidates(vectors=vectors, identifiers=request_identifiers(request=request))
     counts = _matches_record(request=request, candidates=candidates, selfie_ids=selfie_ids)
     DataRequest.objects.filter(id=request_id).update(
@@ -247,6 +270,16 @@ def request_search_run(*, request_id: int) -> str | None:
             "collection_size": span["size"],
             "index_faces": coverage.total,
             "collection_faces": coverage.database,
+            # The record of the bands used and why (read back by queries.search_coverage).
+            "thresholds": {
+                "match": bands.match,
+                "review": bands.review,
+                "faces_planned_for": bands.faces_planned_for,
+                "selfies": bands.selfies,
+                "match_expected_strangers": round(bands.match_expected_strangers, 6),
+                "review_expected_strangers": round(bands.review_expected_strangers, 3),
+                "why": bands.why,
+            },
         },
     )
 

@@ -327,3 +327,27 @@ def test_a_search_whose_index_lacked_faces_is_recorded_as_not_whole(collection, 
     request.refresh_from_db()
     assert (request.searched_index_faces, request.searched_collection_faces) == (faces - 1, faces)
     assert not queries.search_whole_collection(request=request)
+
+
+def test_the_selfies_are_fused_and_the_bands_used_are_recorded(collection, settings):
+    """Two selfies search as one fused query; the search record states the bands used and why."""
+    settings.THRESHOLDS_FOR_FACES = 1_000_000  # a small collection planned as a large one
+    who = PEOPLE[0]
+    request = request_make(selfies=[selfie_bytes(collection.selfies[who])] * 2)
+    request_search_run(request_id=request.id)
+    request.refresh_from_db()
+    event = AuditEvent.objects.filter(request_id=request.id, action="search_done").get()
+    bands = event.detail["thresholds"]
+    assert bands["selfies"] == 2 and bands["faces_planned_for"] == 1_000_000
+    assert (
+        bands["review"] < bands["match"]
+        and bands["match_expected_strangers"] <= settings.MATCH_EXPECTED_STRANGERS
+    )
+    assert "1,000,000 faces" in bands["why"]
+    # The access report and the certificate read the same record.
+    assert queries.search_coverage(request=request)["thresholds"] == bands
+    found = {m.image_id: m for m in request.matches.all()}
+    assert set(collection.images[who]) <= set(found)  # every photo of the person, in one band or the other
+    for match in found.values():
+        assert (match.band == Match.Band.MATCH) == (match.score >= bands["match"])
+        assert match.score >= bands["review"]
