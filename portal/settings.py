@@ -358,6 +358,9 @@ STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 *
 SUPPRESSION_CHECK_OVERLAP = env_int("SUPPRESSION_CHECK_OVERLAP", 5_000)
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
+# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
+NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
 # Due-soon reminders go to the privacy team's shared mailbox; escalations to PRIVACY_OFFICER_EMAIL.
 STAFF_REMINDER_EMAIL = env_str("STAFF_REMINDER_EMAIL", DEFAULT_FROM_EMAIL)
 # A request found stuck this many times is held for staff instead of being re-enqueued again.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import mmap
 import os
@@ -158,33 +159,76 @@ def _padding(written: int, target: int) -> bytes:
     return b"\0" * (target - written)
 
 
-def sealed_write(*, folder: Path, ids: np.ndarray, vectors: np.ndarray, codes: bool) -> SegmentInfo:
-    """Write a new sealed segment (ids sorted) durably; returns its manifest entry."""
-    from matching.services.index.codes import codes_encode
-
-    order = np.argsort(ids, kind="stable")
-    ids = np.ascontiguousarray(ids[order], dtype="<i8")
-    vectors = np.ascontiguousarray(vectors[order], dtype="<f4")
+def _sealed_write_parts(
+    folder: Path,
+    ids: np.ndarray,
+    vector_parts: list[np.ndarray],
+    code_parts: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None,
+) -> SegmentInfo:
+    """Write a sealed segment from pieces (views straight into other segments' maps: no copy)."""
     count = int(ids.size)
     ids_at, vec_at, codes_at, scales_at, errors_at = _layout(count)
 
     def chunks() -> Iterator[bytes | np.ndarray]:
-        yield _HEADER.pack(_MAGIC, count, DIM, FLAG_CODES if codes else 0)
-        yield ids
-        yield _padding(ids_at + ids.nbytes, vec_at)
-        yield vectors
-        if codes:
-            q, scales, errors = codes_encode(vectors=vectors)
-            yield _padding(vec_at + vectors.nbytes, codes_at)
-            yield q
-            yield _padding(codes_at + q.nbytes, scales_at)
-            yield scales
-            yield _padding(scales_at + scales.nbytes, errors_at)
-            yield errors
+        yield _HEADER.pack(_MAGIC, count, DIM, FLAG_CODES if code_parts is not None else 0)
+        yield np.ascontiguousarray(ids, dtype="<i8")
+        yield _padding(ids_at + 8 * count, vec_at)
+        yield from vector_parts
+        if code_parts is not None:
+            codes, scales, errors = code_parts
+            yield _padding(vec_at + 4 * DIM * count, codes_at)
+            yield from codes
+            yield _padding(codes_at + DIM * count, scales_at)
+            yield np.ascontiguousarray(scales, dtype="<f4")
+            yield _padding(scales_at + 4 * count, errors_at)
+            yield np.ascontiguousarray(errors, dtype="<f4")
 
     name = new_name("seg", "f32")
     write_durably(folder / name, chunks())
     return SegmentInfo.of(name, ids)
+
+
+def sealed_write(*, folder: Path, ids: np.ndarray, vectors: np.ndarray, codes: bool) -> SegmentInfo:
+    """Write a new sealed segment durably (ids sorted first); returns its manifest entry."""
+    from matching.services.index.codes import codes_encode
+
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        order = np.argsort(ids, kind="stable")
+        ids, vectors = ids[order], vectors[order]
+    vectors = np.ascontiguousarray(vectors, dtype="<f4")
+    code_parts = None
+    if codes:
+        q, scales, errors = codes_encode(vectors=vectors)
+        code_parts = ([q], scales, errors)
+    return _sealed_write_parts(folder, ids, [vectors], code_parts)
+
+
+def _kept_runs(count: int, gone_rows: np.ndarray) -> list[tuple[int, int]]:
+    bounds = np.concatenate([[-1], np.sort(gone_rows), [count]])
+    return [(int(a) + 1, int(b)) for a, b in itertools.pairwise(bounds) if b > a + 1]
+
+
+def sealed_write_without(
+    *, folder: Path, segment: Segment, gone_rows: np.ndarray, codes: bool
+) -> SegmentInfo:
+    """A copy of a sealed segment without ``gone_rows``: the kept runs written straight from its map."""
+    from matching.services.index.codes import codes_encode
+
+    runs = _kept_runs(segment.info.count, gone_rows)
+    ids = np.delete(segment.ids, gone_rows)
+    vector_parts = [segment.vectors[a:b] for a, b in runs]
+    code_parts = None
+    if codes and segment.codes is not None and segment.scales is not None and segment.errors is not None:
+        code_parts = (
+            [segment.codes[a:b] for a, b in runs],
+            np.delete(segment.scales, gone_rows),
+            np.delete(segment.errors, gone_rows),
+        )
+    elif codes:
+        q, scales, errors = codes_encode(vectors=np.concatenate(vector_parts))
+        code_parts = ([q], scales, errors)
+    return _sealed_write_parts(folder, ids, vector_parts, code_parts)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from matching.services.index.store import (
     rows_scrub,
     sealed_open,
     sealed_write,
+    sealed_write_without,
 )
 
 
@@ -112,12 +113,10 @@ def segments_remove(*, folder: Path, ids: np.ndarray, layout: Layout) -> tuple[M
         if not gone.any():
             sealed.append(info)
             continue
-        keep = ~gone
-        if keep.any():
+        if not gone.all():
+            rows = np.flatnonzero(gone)
             sealed.append(
-                sealed_write(
-                    folder=folder, ids=segment.ids[keep], vectors=segment.vectors[keep], codes=layout.codes
-                )
+                sealed_write_without(folder=folder, segment=segment, gone_rows=rows, codes=layout.codes)
             )
         dropped.append((info, True, np.flatnonzero(gone)))
         removed += int(gone.sum())
