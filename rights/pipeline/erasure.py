@@ -148,7 +148,8 @@ def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
             image_sha256=record.image_sha256,
             source="erasure",
         )
-        result = image_delete(image_id=image_id)
+        # Named by the request: ingestion refuses these bytes ever after, saying which request erased them.
+        result = image_delete(image_id=image_id, erased_by=str(record.request_id))
         removed = result.removed_from or [ALREADY_GONE]
     record.removed_from = removed
     record.erased_at = timezone.now()

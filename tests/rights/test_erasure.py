@@ -169,8 +169,8 @@ def test_erasure_killed_after_a_deletion_before_its_ledger_row_is_completed(coll
     real = erasure_service.image_delete
     calls = {"n": 0}
 
-    def deletes_then_dies(*, image_id):
-        result = real(image_id=image_id)
+    def deletes_then_dies(*, image_id, **kwargs):
+        result = real(image_id=image_id, **kwargs)
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
@@ -422,8 +422,8 @@ def test_a_worker_killed_mid_chunk_still_ends_with_every_image_erased_once(chunk
     assert erasure_run(request_id=request.id) is None  # chunk 1: two images
     real = erasure_service.image_delete
 
-    def deletes_then_dies(*, image_id):
-        real(image_id=image_id)
+    def deletes_then_dies(*, image_id, **kwargs):
+        real(image_id=image_id, **kwargs)
         raise RuntimeError("worker killed")
 
     # Chunk 2 dies after deleting its first image, before completing that image's ledger row.

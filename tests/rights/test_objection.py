@@ -50,7 +50,8 @@ def test_objection_with_consent_erases_and_stops_re_collection(collection, lfw_i
     assert IngestionSkip.objects.filter(suppression__in=kept).count() == 1
     stranger = image_ingest(data=lfw_identities["JK_Rowling"][0].read_bytes(), name="other.jpg")
     assert stranger.status == "added"
-    assert image_ingest(data=lfw_identities[WHO][0].read_bytes(), name="same.jpg").status == "erased"
+    same = image_ingest(data=lfw_identities[WHO][0].read_bytes(), name="same.jpg")
+    assert same.status == "erased" and f"by request {request.id}" in same.message
 
 
 def test_objection_without_consent_keeps_no_template(collection, lfw_identities):
