@@ -58,7 +58,8 @@ def test_human_output_has_no_progress_bar_off_a_terminal():
     out = io.StringIO()
     call_command("ingest", str(PERSON[0]), stdout=out)
     assert (
-        out.getvalue().strip() == "1 added (1 faces), 0 duplicates, 0 rejected, 0 not collected (objection)."
+        out.getvalue().strip() == "1 added (1 faces), 0 duplicates, 0 rejected, 0 not collected (objection), "
+        "0 not collected again (erased)."
     )
 
 
@@ -69,3 +70,40 @@ def test_bad_manifest_is_a_command_error(tmp_path):
     manifest.write_text("file\nx.jpg\n")
     with pytest.raises(CommandError, match="path"):
         call_command("ingest", str(PERSON[0]), "--manifest", str(manifest))
+
+
+def test_a_manifest_alone_ingests_the_files_it_names(tmp_path):
+    # Before: refused with "the following arguments are required: PATH".
+    (tmp_path / "img").mkdir()
+    copy = tmp_path / "img" / "one.jpg"
+    copy.write_bytes(PERSON[1].read_bytes())
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "path,source_url\n"
+        f"{PERSON[0]},https://example.com/0\n"
+        "img/one.jpg,https://example.com/1\n"  # relative to the manifest's folder
+    )
+    summary = _ingest("--manifest", str(manifest))
+    assert summary["files"] == 2 and summary["added"] == 2
+    assert set(Image.objects.values_list("source_url", flat=True)) == {
+        "https://example.com/0",
+        "https://example.com/1",
+    }
+
+
+def test_no_path_and_no_manifest_says_what_to_give():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="one or more PATHs, or --manifest"):
+        call_command("ingest")
+
+
+def test_erased_files_are_counted_and_said_apart(tmp_path):
+    from matching.services.deletion import image_delete
+
+    first = _ingest(str(PERSON[0]))
+    image_delete(image_id=first["images"][0]["image_id"], erased_by="9")
+    again = _ingest(str(PERSON[0]))
+    # Gets: not added, counted as erased (not as rejected), with the date and the request.
+    assert (again["added"], again["erased"], again["rejected"]) == (0, 1, [])
+    assert again["images"][0]["status"] == "erased" and "by request 9" in again["images"][0]["message"]

@@ -1,4 +1,7 @@
-"""manage.py ingest PATH... [--manifest CSV] [--json] [--workers N] [--celery [--queue Q]]"""
+"""manage.py ingest [PATH...] [--manifest CSV] [--json] [--workers N] [--celery [--queue Q]]
+
+With a manifest and no PATH, the manifest's own files are ingested.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from matching.services.embedding import FaceModelUnavailable
 from matching.services.ingestion import (
     ADDED,
     DUPLICATE,
+    ERASED,
     REJECTED,
     SUPPRESSED,
     IngestOutcome,
@@ -34,7 +38,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument(
+            "paths", nargs="*", metavar="PATH", help="files or folders (default: the manifest's files)"
+        )
         parser.add_argument(
             "--manifest", help="CSV of metadata per file (paths relative to the CSV's folder)"
         )
@@ -55,14 +61,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        files = files_collect(paths=options["paths"])
-        missing = [str(path) for path in files if not path.exists()]
+        if not options["paths"] and not options["manifest"]:
+            raise CommandError("Name the images to add: one or more PATHs, or --manifest FILE.csv.")
         manifest = {}
         if options["manifest"]:
             try:
                 manifest = manifest_read(path=options["manifest"])
             except (OSError, ValueError) as exc:
                 raise CommandError(f"Cannot read the manifest: {exc}") from exc
+        # A manifest names its files: on its own it is the list to ingest, in its order.
+        files = files_collect(paths=options["paths"] or list(manifest))
+        missing = [str(path) for path in files if not path.exists()]
         items = items_from_files(files=files, manifest=manifest)
         if options["celery"]:
             self._enqueue(items, options)
@@ -122,6 +131,7 @@ class Command(BaseCommand):
                 "duplicates": counts[DUPLICATE],
                 "rejected": [{"path": o.name, "reason": o.reason, "message": o.message} for o in rejected],
                 "suppressed": counts[SUPPRESSED],
+                "erased": counts[ERASED],
                 "faces": faces,
                 "images": [
                     {
@@ -129,6 +139,7 @@ class Command(BaseCommand):
                         "status": o.status,
                         "image_id": o.image_id,
                         "faces": o.faces,
+                        "message": o.message if o.status == ERASED else "",
                         "warnings": o.warnings,
                     }
                     for o in outcomes
@@ -140,12 +151,15 @@ class Command(BaseCommand):
         for outcome in rejected:
             self.stdout.write(f"rejected {outcome.name}: {outcome.message}")
         for outcome in outcomes:
+            if outcome.status == ERASED:
+                self.stdout.write(f"not collected {outcome.name}: {outcome.message}")
+        for outcome in outcomes:
             for warning in outcome.warnings:
                 self.stderr.write(f"warning {outcome.name}: {warning}")
         self.stdout.write(
             f"{counts[ADDED]} added ({faces} faces), {counts[DUPLICATE]} duplicates, "
             f"{len(rejected)} rejected, "
-            f"{counts[SUPPRESSED]} not collected (objection)."
+            f"{counts[SUPPRESSED]} not collected (objection), {counts[ERASED]} not collected again (erased)."
         )
         if missing:
             self.stderr.write(f"{len(missing)} paths do not exist (listed above as rejected).")
