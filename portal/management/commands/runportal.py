@@ -7,6 +7,8 @@ and the demo collection when ../shared/faces is there.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import secrets
 import signal
 import subprocess
@@ -19,9 +21,31 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 DEMO_ADMIN = "privacy-officer"
+
+
+def public_base_url_for(*, addr: str) -> str:
+    """The address email links must point at for a portal served on ``addr`` ([HOST:]PORT).
+
+    Raises CommandError for an address people cannot reach (0.0.0.0, ::): only PUBLIC_BASE_URL can
+    say which name or address they use then."""
+    host, _, port = addr.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        raise CommandError(f"--addr {addr!r} is not HOST:PORT (for example 127.0.0.1:8000).")
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        unspecified = False  # a host name
+    if unspecified:
+        raise CommandError(
+            f"--addr {addr} listens on every address, so the links in emails cannot be derived from it: "
+            "set PUBLIC_BASE_URL to the address people open (for example http://192.168.1.20:8000)."
+        )
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 class Command(BaseCommand):
@@ -32,6 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="do not load the demo collection")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        environ = dict(os.environ)
+        if not environ.get("PUBLIC_BASE_URL"):
+            # Links in emails point at this portal, not at the default port 8000 (issue 8).
+            environ["PUBLIC_BASE_URL"] = public_base_url_for(addr=options["addr"])
+            settings.PUBLIC_BASE_URL = environ["PUBLIC_BASE_URL"]
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self._ensure_staff_account()
@@ -40,14 +69,16 @@ class Command(BaseCommand):
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         celery = [sys.executable, "-m", "celery", "-A", "portal"]
         processes = {
-            "worker": subprocess.Popen([*celery, "worker", "--concurrency=2", "--loglevel=INFO"]),
-            "beat": subprocess.Popen([*celery, "beat", "--loglevel=INFO"]),
-            "web": subprocess.Popen([*manage, "runserver", "--noreload", options["addr"]]),
+            "worker": subprocess.Popen(
+                [*celery, "worker", "--concurrency=2", "--loglevel=INFO"], env=environ
+            ),
+            "beat": subprocess.Popen([*celery, "beat", "--loglevel=INFO"], env=environ),
+            "web": subprocess.Popen([*manage, "runserver", "--noreload", options["addr"]], env=environ),
         }
         self.stdout.write(
             self.style.SUCCESS(
-                f"\nfacerights is running at http://{options['addr']}/ "
-                f"(dashboard: http://{options['addr']}/admin/). Data lives in {settings.VAR_DIR}. "
+                f"\nfacerights is running at {environ['PUBLIC_BASE_URL']}/ "
+                f"(dashboard: {environ['PUBLIC_BASE_URL']}/admin/). Data lives in {settings.VAR_DIR}. "
                 f"Emails are written to files in {settings.EMAIL_FILE_PATH}. Ctrl-C stops everything.\n"
             )
         )
