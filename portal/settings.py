@@ -361,6 +361,9 @@ NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 # Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
 # every resolved address) unless this is on (a test bench, or a recipient inside the same network).
 NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
+# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
+# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
+NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
 # Due-soon reminders go to the privacy team's shared mailbox; escalations to PRIVACY_OFFICER_EMAIL.
 STAFF_REMINDER_EMAIL = env_str("STAFF_REMINDER_EMAIL", DEFAULT_FROM_EMAIL)
 # A request found stuck this many times is held for staff instead of being re-enqueued again.

@@ -12,10 +12,13 @@ the recipient to act on, and acknowledge, the added images only.
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
 import logging
-import urllib.error
-import urllib.request
+import socket
+import ssl
+import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -293,22 +296,81 @@ def notice_webhook_deliver(*, notice_id: int, chase: bool = False) -> bool:
     return True
 
 
-def _webhook_post(*, notice: RecipientNotice) -> int:
-    notice_id = notice.id
-    body = json.dumps(notice_webhook_payload(notice=notice)).encode()
-    http_request = urllib.request.Request(
-        notice.recipient.webhook_url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "facerights-notices/1"},
-    )
+def webhook_addresses_check(*, url: str) -> tuple[str, int, str]:
+    """(host, port, the one address to connect to) for a recipient's webhook, resolved now.
+
+    Raises WebhookError unless every address the host resolves to is public (not loopback,
+    link-local, private, reserved...), or NOTICE_WEBHOOK_ALLOW_PRIVATE is on: a privacy officer's
+    typo, or a compromised account, must not make the worker post into our own network.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookError("the webhook address is not an http(s) URL")
     try:
-        with urllib.request.urlopen(http_request, timeout=settings.NOTICE_WEBHOOK_TIMEOUT) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise WebhookError(f"webhook for notice {notice_id} answered HTTP {exc.code}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise WebhookError(f"webhook for notice {notice_id} failed: {exc.__class__.__name__}") from exc
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        raise WebhookError(f"the webhook host could not be resolved ({type(exc).__name__})") from None
+    addresses = sorted({info[4][0] for info in infos})
+    if not addresses:
+        raise WebhookError("the webhook host resolves to no address")
+    if not settings.NOTICE_WEBHOOK_ALLOW_PRIVATE:
+        refused = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
+        if refused:
+            raise WebhookError(
+                f"the webhook host resolves to {len(refused)} non-public address(es) "
+                "(loopback, link-local, private or reserved); refused (NOTICE_WEBHOOK_ALLOW_PRIVATE is off)"
+            )
+    return parts.hostname, port, addresses[0]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, not to whatever the name resolves to next."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _webhook_post(*, notice: RecipientNotice) -> int:
+    """POST once to the checked address. Redirects are never followed: a 3xx is a failed delivery."""
+    notice_id = notice.id
+    url = notice.recipient.webhook_url
+    host, port, address = webhook_addresses_check(url=url)
+    parts = urllib.parse.urlsplit(url)
+    body = json.dumps(notice_webhook_payload(notice=notice)).encode()
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(host, port, address=address, timeout=settings.NOTICE_WEBHOOK_TIMEOUT)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Content-Type": "application/json", "User-Agent": "facerights-notices/1"},
+        )
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise WebhookError(f"webhook for notice {notice_id} failed: {exc.__class__.__name__}") from None
+    finally:
+        connection.close()
+    if 300 <= status < 400:
+        raise WebhookError(
+            f"webhook for notice {notice_id} answered a redirect (HTTP {status}): not followed"
+        )
     if not 200 <= status < 300:
         raise WebhookError(f"webhook for notice {notice_id} answered HTTP {status}")
     return status

@@ -152,8 +152,16 @@ def test_retention_job_re_enqueues_itself_until_done(settings, eager_tasks):
     assert list(Image.objects.values_list("id", flat=True)) == [keep.id]
 
 
+@pytest.fixture
+def local_webhooks_allowed(monkeypatch):
+    # Set before the worker starts (it reads its environment): the test server is on 127.0.0.1.
+    monkeypatch.setenv("NOTICE_WEBHOOK_ALLOW_PRIVATE", "1")
+
+
 @pytest.mark.worker
-def test_a_real_worker_sends_the_notices_and_the_webhook(celery_worker_process, settings):
+def test_a_real_worker_sends_the_notices_and_the_webhook(
+    local_webhooks_allowed, celery_worker_process, settings
+):
     request = _erasure_with_recipients()
     with webhook_server() as server:
         Recipient.objects.filter(name="Beta Labs").update(webhook_url=server_url(server))

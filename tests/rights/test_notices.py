@@ -35,6 +35,13 @@ from tests.rights.jobs_helpers import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _local_webhooks_allowed(settings):
+    """The webhook servers here listen on 127.0.0.1; the refusal is tested in
+    tests/rights/recipients/test_webhook_addresses.py."""
+    settings.NOTICE_WEBHOOK_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def eager_tasks():
     """Enqueued tasks run in the test process (the worker path is covered by the worker tests)."""
