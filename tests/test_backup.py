@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from matching.models import Face, Image
+from matching.models import ErasedImage, Face, Image
 from matching.services.index import index_cache_clear, index_load
 from matching.services.ingestion import IngestItem, images_ingest
 from rights.models import (
@@ -121,6 +121,7 @@ def test_restoring_an_old_backup_then_replaying_leaves_no_erased_image(
     assert state_of(erased_sha)["row"] and state_of(erased_sha)["file"] and state_of(erased_sha)["faces"]
     assert erased_faces <= index_ids()
     assert not ErasureRecord.objects.filter(image_sha256=erased_sha).exists()
+    assert not ErasedImage.objects.filter(sha256=erased_sha).exists()  # ingestion forgot it too
     # The restored database's own ledger cannot bring the erasure back: only the copy can.
     database_only = run(
         [sys.executable, "manage.py", "erasures_replay", "--database-only", "--json"], portal_env
@@ -156,6 +157,11 @@ def test_restoring_an_old_backup_then_replaying_leaves_no_erased_image(
     assert recipients <= {f"To: {settings.PRIVACY_OFFICER_EMAIL}"}, recipients
     # The live ledger copy was kept as it was (never replaced by the backup's older one).
     assert Path(settings.ERASURE_LEDGER_FILE).read_text().splitlines() == copy_lines
+    # Ingestion refuses the erased bytes again, naming the request.
+    assert ErasedImage.objects.get(sha256=erased_sha).reference == str(request.pk)
+    again_in = images_ingest(items=[items[0]])[0]
+    assert again_in.status == "erased" and f"request {request.pk}" in again_in.message
+    assert not Image.objects.filter(sha256=erased_sha).exists()
     # Run again: nothing left to delete.
     again = run([sys.executable, "manage.py", "erasures_replay", "--json"], portal_env)
     assert json.loads(again.stdout)["images_deleted"] == 0

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -51,8 +52,22 @@ class LedgerCopyReading:
     bad_lines: list[int] = field(default_factory=list)
 
 
-def ledger_copy_entries(*, path: Path, reading: LedgerCopyReading) -> Iterator[tuple[str, int | None]]:
-    """(image hash, request id) of each line of the copy; a line that is not an entry is counted as bad."""
+@dataclass(frozen=True)
+class LedgerCopyEntry:
+    image_sha256: str
+    request_id: int | None
+    at: datetime | None
+
+
+def _when(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def ledger_copy_entries(*, path: Path, reading: LedgerCopyReading) -> Iterator[LedgerCopyEntry]:
+    """Each line of the copy, in order; a line that is not a ledger entry is counted as bad."""
     with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -67,4 +82,8 @@ def ledger_copy_entries(*, path: Path, reading: LedgerCopyReading) -> Iterator[t
             if not (isinstance(sha, str) and len(sha) == 64):
                 reading.bad_lines.append(number)
                 continue
-            yield sha, request_id if isinstance(request_id, int) else None
+            yield LedgerCopyEntry(
+                image_sha256=sha,
+                request_id=request_id if isinstance(request_id, int) else None,
+                at=_when(entry.get("at")),
+            )

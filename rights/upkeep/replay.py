@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -29,9 +29,15 @@ from django.db import transaction
 
 from matching.models import Image
 from matching.services.deletion import images_delete
+from matching.services.erased import erased_image_record, erased_images_find
 from matching.services.index import index_sync
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.lifecycle.ledger_copy import LedgerCopyMissing, LedgerCopyReading, ledger_copy_entries
+from rights.lifecycle.ledger_copy import (
+    LedgerCopyEntry,
+    LedgerCopyMissing,
+    LedgerCopyReading,
+    ledger_copy_entries,
+)
 from rights.models import OPEN_STATUSES, DataRequest, ErasureRecord, RequestStatus
 from rights.pipeline.failures import request_hold
 
@@ -48,12 +54,14 @@ CHUNK = 500  # hashes looked up (and images deleted) per query: bounded memory a
 _AUDITED_HASHES = 1000  # hashes listed in the audit row; the count is always exact
 
 
-def _database_hashes() -> Iterator[str]:
-    yield from ErasureRecord.objects.order_by("id").values_list("image_sha256", flat=True).iterator(CHUNK)
+def _database_entries() -> Iterator[LedgerCopyEntry]:
+    rows = ErasureRecord.objects.order_by("id").values_list("image_sha256", "request_id", "erased_at")
+    for sha, request_id, erased_at in rows.iterator(CHUNK):
+        yield LedgerCopyEntry(image_sha256=sha, request_id=request_id, at=erased_at)
 
 
-def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
-    chunk: list[str] = []
+def _chunks(values: Iterable[LedgerCopyEntry]) -> Iterator[list[LedgerCopyEntry]]:
+    chunk: list[LedgerCopyEntry] = []
     for value in values:
         chunk.append(value)
         if len(chunk) == CHUNK:
@@ -69,20 +77,41 @@ class ReplayResult:
     database_rows: int  # ledger rows in the (restored) database
     images_deleted: int  # images found again and deleted
     faces_deleted: int
+    erased_hashes_recorded: int  # hashes ingestion had forgotten to refuse (ErasedImage), recorded again
     deleted_hashes: list[str]
     bad_lines: list[int]  # line numbers of the copy that are not ledger entries (left as they are)
     held_request_ids: list[int]  # open again in the restored database though erased since: held
     index_removed: int  # index entries without a face row, removed by the final index sync
 
 
-def _present_delete(hashes: list[str]) -> tuple[list[str], int]:
-    present = dict(Image.objects.filter(sha256__in=hashes).values_list("id", "sha256"))
+@dataclass
+class _Tally:
+    deleted: list[str] = field(default_factory=list)
+    faces: int = 0
+    recorded: int = 0
+
+
+def _chunk_replay(*, entries: list[LedgerCopyEntry], tally: _Tally) -> None:
+    """Record the chunk's hashes as erased where the restored database forgot them (ingestion then
+    refuses those bytes again), and delete the images that came back."""
+    known = erased_images_find(hashes=[e.image_sha256 for e in entries])
+    for entry in entries:
+        if entry.image_sha256 not in known:
+            reference = "" if entry.request_id is None else str(entry.request_id)
+            known[entry.image_sha256] = erased_image_record(
+                sha256=entry.image_sha256, reference=reference, erased_at=entry.at
+            )
+            tally.recorded += 1
+    present = dict(
+        Image.objects.filter(sha256__in=[e.image_sha256 for e in entries]).values_list("id", "sha256")
+    )
     if not present:
-        return [], 0
-    outcomes = [o for o in images_delete(image_ids=sorted(present)) if o.found]
-    for outcome in outcomes:
-        logger.info("erasures replay: image %s deleted again", outcome.image_id)
-    return [o.sha256 for o in outcomes], sum(o.faces for o in outcomes)
+        return
+    for outcome in images_delete(image_ids=sorted(present)):
+        if outcome.found:
+            logger.info("erasures replay: image %s deleted again", outcome.image_id)
+            tally.deleted.append(outcome.sha256)
+            tally.faces += outcome.faces
 
 
 def _requests_hold(*, request_ids: set[int]) -> list[int]:
@@ -112,27 +141,22 @@ def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -
     if use_copy and not path.is_file():
         raise LedgerCopyMissing(str(path))
     reading = LedgerCopyReading()
-    deleted: list[str] = []
-    faces = 0
+    tally = _Tally()
     copy_requests: set[int] = set()
 
-    def copy_hashes() -> Iterator[str]:
-        for sha, request_id in ledger_copy_entries(path=path, reading=reading):
-            if request_id is not None:
-                copy_requests.add(request_id)
-            yield sha
+    def copy_entries() -> Iterator[LedgerCopyEntry]:
+        for entry in ledger_copy_entries(path=path, reading=reading):
+            if entry.request_id is not None:
+                copy_requests.add(entry.request_id)
+            yield entry
 
     if use_copy:
-        for chunk in _chunks(copy_hashes()):
-            hashes, count = _present_delete(chunk)
-            deleted += hashes
-            faces += count
+        for chunk in _chunks(copy_entries()):
+            _chunk_replay(entries=chunk, tally=tally)
     database_rows = 0
-    for chunk in _chunks(_database_hashes()):
+    for chunk in _chunks(_database_entries()):
         database_rows += len(chunk)
-        hashes, count = _present_delete(chunk)
-        deleted += hashes
-        faces += count
+        _chunk_replay(entries=chunk, tally=tally)
     # The restored index may hold vectors of faces the restored database never had (an index backed
     # up after the database dump): the sync drops every id without a face row.
     synced = index_sync()
@@ -140,9 +164,10 @@ def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -
     result = ReplayResult(
         copy_lines=reading.lines,
         database_rows=database_rows,
-        images_deleted=len(deleted),
-        faces_deleted=faces,
-        deleted_hashes=deleted,
+        images_deleted=len(tally.deleted),
+        faces_deleted=tally.faces,
+        erased_hashes_recorded=tally.recorded,
+        deleted_hashes=tally.deleted,
         bad_lines=reading.bad_lines,
         index_removed=synced.removed,
         held_request_ids=held,
@@ -158,7 +183,8 @@ def erasures_replay(*, ledger_file: Path | None = None, use_copy: bool = True) -
                 "database_rows": result.database_rows,
                 "images_deleted": result.images_deleted,
                 "faces_deleted": result.faces_deleted,
-                "image_hashes": deleted[:_AUDITED_HASHES],
+                "erased_hashes_recorded": result.erased_hashes_recorded,
+                "image_hashes": tally.deleted[:_AUDITED_HASHES],
                 "bad_lines": result.bad_lines[:100],
                 "held_request_ids": held,
             },

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from matching.models import Image
+from matching.models import ErasedImage, Image
 from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.models import AuditEvent, Match, RecipientNotice, RequestKind, RequestStatus
 from rights.pipeline.erasure import erasure_images_delete
@@ -66,6 +66,9 @@ def test_replay_deletes_what_the_copy_names_and_sends_nothing(ledger_file: Path)
     ledger_copy_append(request_id=98, image_id=0, image_sha256=sha("long-gone"), source="erasure")
     result = erasures_replay()
     assert (result.copy_lines, result.images_deleted, result.bad_lines) == (2, 1, [])
+    # Both hashes are refused at ingestion again, the one whose image was already gone too.
+    assert result.erased_hashes_recorded == 2
+    assert ErasedImage.objects.get(sha256=sha("long-gone")).reference == "98"
     assert not Image.objects.filter(pk=back.pk).exists()
     assert Image.objects.filter(pk=other.pk).exists()
     event = AuditEvent.objects.get(action=REPLAY_ACTION)

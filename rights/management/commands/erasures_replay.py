@@ -48,6 +48,7 @@ class Command(BaseCommand):
                         "database_rows": result.database_rows,
                         "images_deleted": result.images_deleted,
                         "faces_deleted": result.faces_deleted,
+                        "erased_hashes_recorded": result.erased_hashes_recorded,
                         "index_removed": result.index_removed,
                         "bad_lines": result.bad_lines,
                         "held_request_ids": result.held_request_ids,
