@@ -58,7 +58,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     added = sum(o.status == "added" for o in outcomes)
     faces = Face.objects.count()
-    index_file = Path(var_dir) / "index" / "faces.index"
+    index_files = [p for p in (Path(var_dir) / "index").iterdir() if p.name.startswith(("seg-", "grow-"))]
     _, index = index_load()
     result = {
         "images": len(items),
@@ -67,7 +67,7 @@ def main() -> None:
         "workers": args.workers,
         "seconds": round(seconds, 2),
         "images_per_second": round(len(items) / seconds, 2),
-        "index_file_bytes_per_face": round(index_file.stat().st_size / max(1, index.ntotal), 1),
+        "index_file_bytes_per_face": round(sum(p.stat().st_size for p in index_files) / max(1, index.ntotal)),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "cpus": os.cpu_count(),

@@ -1,14 +1,15 @@
-"""Exact range search over synthetic face-like embeddings: FAISS vs NumPy vs the memory-read floor.
+"""Exact range search kernels per batch size over index segments: BLAS mat-vec, BLAS matrix
+product, FAISS's range search, against the memory-read floor; and the service's own choice.
 
-    .venv/bin/python bench/search.py [--sizes 10000 100000 1000000] [--threads 2]
+    .venv/bin/python bench/search.py [--sizes 100000 1000000] [--batches 1 2 4 8 16 64]
 
 Vectors are shaped like face embeddings: identities of several images each (a centre per identity
 plus noise, normalised), so that same-identity cosine is about 0.6 and others about 0. Every
 query is a fresh image of a known identity. Figures are printed and written to
 bench/results/search.json.
 
-The floor is the time to read the vectors from memory once (a streaming sum over them with the
-same number of threads): no exact search can be faster than reading every vector once.
+The floor is the time to read the vectors from memory once: the fastest of several full reads,
+minimum over repeats (bench/scale.py's ``read_floor_ms``); no exact search can beat it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import os
 import platform
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -68,118 +68,141 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def floor_read(x: np.ndarray, threads: int) -> float:
-    parts = np.array_split(np.arange(x.shape[0]), threads)
-    sums = [None] * threads
+def floor_read(snapshot, repeats: int = 5) -> float:
+    """Seconds: the fastest of several full reads of every vector, min over repeats (bench/scale.py)."""
+    from bench.scale import read_floor_ms
 
-    def work(i: int) -> None:
-        lo, hi = parts[i][0], parts[i][-1] + 1
-        sums[i] = np.add.reduce(x[lo:hi], axis=0)  # streams every byte once, SIMD adds
-
-    def run() -> None:
-        ts = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-
-    return timed(run, 5)
+    return read_floor_ms([s.vectors for s in snapshot.segments], repeats)[0] / 1e3
 
 
-def numpy_range(x: np.ndarray, q: np.ndarray, threshold: float) -> list[np.ndarray]:
-    results = []
-    for start in range(0, x.shape[0], 262_144):  # chunks keep the score matrix small
-        scores = x[start : start + 262_144] @ q.T
-        results.append(np.nonzero(scores >= threshold))
-    return results
+def segments_of(x: np.ndarray, size: int):
+    """A snapshot over ``x`` cut into sealed-segment-sized pieces, as the index serves it."""
+    from matching.services.index.store import Manifest, Segment, SegmentInfo, Snapshot
+
+    segments, infos = [], []
+    for start in range(0, x.shape[0], size):
+        ids = np.arange(start + 1, min(x.shape[0], start + size) + 1, dtype=np.int64)
+        info = SegmentInfo.of(f"seg-{start}", ids)
+        infos.append(info)
+        segments.append(Segment(info=info, ids=ids, vectors=x[start : start + size]))
+    return Snapshot(manifest=Manifest(version=1, sealed=tuple(infos)), segments=tuple(segments))
 
 
-def bench_size(n: int, threads: int, batch: int) -> dict:
+def kernel_gemv(s, q: np.ndarray, threshold: np.float32) -> None:
+    for j in range(q.shape[0]):
+        np.flatnonzero(s.vectors @ q[j] >= threshold)
+
+
+def kernel_gemm(s, q: np.ndarray, threshold: np.float32) -> None:
+    for start in range(0, s.vectors.shape[0], 65_536):
+        np.nonzero(q @ s.vectors[start : start + 65_536].T >= threshold)
+
+
+def kernel_gemm_rows(s, q: np.ndarray, threshold: np.float32) -> None:
+    for start in range(0, s.vectors.shape[0], 65_536):
+        np.nonzero(s.vectors[start : start + 65_536] @ q.T >= threshold)
+
+
+def kernel_faiss(s, q: np.ndarray, threshold: np.float32) -> None:
     import faiss
 
-    faiss.omp_set_num_threads(threads)
-    t0 = time.perf_counter()
+    result = faiss.RangeSearchResult(q.shape[0])
+    v = s.vectors
+    faiss.range_search_inner_product(
+        faiss.swig_ptr(q), faiss.swig_ptr(v), DIM, q.shape[0], v.shape[0], float(threshold), result
+    )
+
+
+def over_segments(kernel, snapshot, q: np.ndarray, threshold: np.float32, pool) -> None:
+    """As the service runs a kernel: segments in parallel, one thread each (single-threaded BLAS)."""
+    list(pool.map(lambda s: kernel(s, q, threshold), snapshot.segments))
+
+
+def bench_size(n: int, threads: int, batches: list[int], segment: int) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    from matching.services.index.scan import GEMM_FROM, snapshot_range_search
+
     x, centres = vectors_make(n)
-    generate_s = time.perf_counter() - t0
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
-    t0 = time.perf_counter()
-    index.add_with_ids(x, np.arange(1, n + 1, dtype=np.int64))
-    add_s = time.perf_counter() - t0
-    q1 = queries_make(centres, 1)
-    qb = queries_make(centres, batch, seed=2)
-    repeats = 7 if n <= 100_000 else 5
-
-    from matching.services.index import _range_blas, _range_faiss
-
+    snapshot = segments_of(x, segment)
     limit = np.float32(THRESHOLD)
-    # What matching.services.index.index_range_search runs: FAISS's range search for a few
-    # queries, one BLAS product over FAISS's stored vectors for a batch.
-    single = timed(lambda: _range_faiss(index, q1, limit), repeats)
-    batched = timed(lambda: _range_blas(index, qb, limit), max(3, repeats // 2))
-    faiss_raw_batched = timed(lambda: index.range_search(qb, THRESHOLD), 2 if n <= 100_000 else 1)
-    np_single = timed(lambda: numpy_range(x, q1, THRESHOLD), repeats)
-    np_batched = timed(lambda: numpy_range(x, qb, THRESHOLD), max(3, repeats // 2))
-    floor = floor_read(x, threads)
-
-    # Completeness: both paths return exactly what brute force finds.
-    scores = x @ qb.T
-    blas = _range_blas(index, qb, limit)
-    for j in range(batch):
-        expected = set((np.nonzero(scores[:, j] >= limit)[0] + 1).tolist())
-        assert set(blas[j][0].tolist()) == expected, "batched search missed or invented a face"
-        assert set(_range_faiss(index, qb[j : j + 1], limit)[0][0].tolist()) == expected, (
-            "FAISS search differs"
+    repeats = 7 if n <= 100_000 else 5
+    floor = floor_read(snapshot)
+    per_batch = {}
+    pool = ThreadPoolExecutor(max_workers=threads)
+    faiss.omp_set_num_threads(1)  # one thread per segment, as every kernel here
+    for b in batches:
+        q = queries_make(centres, b, seed=b)
+        kernels = {
+            "gemv": kernel_gemv,
+            "gemm": kernel_gemm,
+            "gemm_rows": kernel_gemm_rows,
+            "faiss": kernel_faiss,
+        }
+        figures = {}
+        with threadpool_limits(1, user_api="blas"):
+            for name, kernel in kernels.items():
+                runs = repeats if b <= 4 else 2
+                figures[f"{name}_ms"] = (
+                    timed(lambda k=kernel, q=q: over_segments(k, snapshot, q, limit, pool), runs) * 1e3
+                )
+        service = timed(
+            lambda q=q: snapshot_range_search(
+                snapshot=snapshot, queries=q, threshold=THRESHOLD, use_codes=False
+            ),
+            repeats if b <= 16 else 3,
         )
-    hits_per_query = float(np.mean([r[0].size for r in blas]))
-
-    payload = faiss.serialize_index(index)
-    result = {
+        fastest = min(figures, key=figures.get)
+        per_batch[str(b)] = {
+            **{k: round(v, 2) for k, v in figures.items()},
+            "fastest": fastest.removesuffix("_ms"),
+            "service_ms": round(service * 1e3, 2),
+            "service_kernel": "gemv" if b < GEMM_FROM else "gemm",
+            "service_vs_floor": round(service / floor, 2),
+        }
+        # Completeness: the service's answer is exactly the brute force one.
+        scores = x @ q.T
+        found = snapshot_range_search(snapshot=snapshot, queries=q, threshold=THRESHOLD, use_codes=False)
+        for j in range(b):
+            expected = set((np.nonzero(scores[:, j] >= limit)[0] + 1).tolist())
+            assert set(found[j][0].tolist()) == expected, "the search missed or invented a face"
+    return {
         "n": n,
         "threads": threads,
-        "batch": batch,
-        "generate_s": round(generate_s, 2),
-        "add_s": round(add_s, 3),
-        "hits_per_query": round(hits_per_query, 2),
-        "faiss_single_ms": round(single * 1e3, 3),
-        "faiss_batch_ms_per_query": round(batched / batch * 1e3, 3),
-        "faiss_builtin_batch_ms_per_query": round(faiss_raw_batched / batch * 1e3, 3),
-        "numpy_single_ms": round(np_single * 1e3, 3),
-        "numpy_batch_ms_per_query": round(np_batched / batch * 1e3, 3),
-        "floor_read_ms": round(floor * 1e3, 3),
-        "faiss_single_vs_floor": round(single / floor, 2),
-        "faiss_batch_vs_floor_per_batch": round(batched / floor, 2),
-        "index_bytes_per_face_serialized": round(payload.size / n, 1),
+        "segment_faces": segment,
+        "segments": len(snapshot.segments),
+        "floor_read_ms": round(floor * 1e3, 2),
+        "batches": per_batch,
         "vectors_gb": round(x.nbytes / 1e9, 3),
     }
-    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4, 8, 16, 64])
+    parser.add_argument("--segment", type=int, default=32_768)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "search.json"))
     args = parser.parse_args()
     rows = []
+    print("per batch size: ms per batch for each exact kernel over the segments, the fastest, the service's")
     print(
-        "service paths: 'faiss 1q' = FAISS range_search (1 query); 'faiss b' = one BLAS product over FAISS's "
-        "vectors (64 queries); the built-in FAISS batch path is in the JSON"
-    )
-    print(
-        f"{'N':>9} {'faiss 1q ms':>11} {'numpy 1q ms':>11} {'floor ms':>9} {'1q/floor':>8} "
-        f"{'faiss b ms/q':>12} {'numpy b ms/q':>12} {'batch/floor':>11} {'B/face':>7}"
+        f"{'N':>9} {'batch':>5} {'gemv':>9} {'gemm':>9} {'gemm_rows':>9} {'faiss':>9} {'fastest':>9} "
+        f"{'service':>9} {'floor':>7}"
     )
     for n in args.sizes:
-        r = bench_size(n, args.threads, args.batch)
+        r = bench_size(n, args.threads, args.batches, args.segment)
         rows.append(r)
-        print(
-            f"{n:>9} {r['faiss_single_ms']:>11.2f} {r['numpy_single_ms']:>11.2f} {r['floor_read_ms']:>9.2f} "
-            f"{r['faiss_single_vs_floor']:>8.2f} {r['faiss_batch_ms_per_query']:>12.3f} "
-            f"{r['numpy_batch_ms_per_query']:>12.3f} {r['faiss_batch_vs_floor_per_batch']:>11.2f} "
-            f"{r['index_bytes_per_face_serialized']:>7.1f}",
-            flush=True,
-        )
+        for b, f in r["batches"].items():
+            print(
+                f"{n:>9} {b:>5} {f['gemv_ms']:>9.1f} {f['gemm_ms']:>9.1f} {f['gemm_rows_ms']:>9.1f} "
+                f"{f['faiss_ms']:>9.1f} {f['fastest']:>9} {f['service_ms']:>9.1f} {r['floor_read_ms']:>7.1f}",
+                flush=True,
+            )
     meta = {
         "machine": platform.machine(),
         "cpus": os.cpu_count(),

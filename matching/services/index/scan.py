@@ -55,13 +55,15 @@ def _scan_float32(segment: Segment, queries: np.ndarray, threshold: np.float32, 
                 out[q] = (np.concatenate([out[q][0], ids[rows]]), np.concatenate([out[q][1], scores[rows]]))
         return
     for start in range(0, vectors.shape[0], _GEMM_ROWS):
-        scores = vectors[start : start + _GEMM_ROWS] @ queries.T  # (rows, nq)
-        rows, cols = np.nonzero(scores >= threshold)
+        # (nq, rows): with the vectors as the transposed operand, OpenBLAS ran 2.5x faster for
+        # 4-16 queries than the (rows, nq) product (bench/search.py).
+        scores = queries @ vectors[start : start + _GEMM_ROWS].T
+        cols, rows = np.nonzero(scores >= threshold)
         for q in np.unique(cols).tolist():
             mask = cols == q
             out[q] = (
                 np.concatenate([out[q][0], ids[start + rows[mask]]]),
-                np.concatenate([out[q][1], scores[rows[mask], q]]),
+                np.concatenate([out[q][1], scores[q, rows[mask]]]),
             )
 
 

@@ -1,0 +1,402 @@
+"""The index at scale: what a change costs, how soon another process sees it, one query against the
+memory-read floor, and memory shared by several processes, on a synthetic collection of N faces.
+
+    .venv/bin/python bench/scale.py --faces N [--var-dir DIR] [--json] [--ingest-images 16]
+
+Builds (or reuses, when DIR already holds N faces) N face-like vectors (identities of 1-8 images,
+each image its identity's direction plus noise, L2-normalised) as real Image and Face rows (SQLite
+under DIR unless DATABASE_URL says otherwise) and the index under DIR/index (``index_rebuild``,
+read from the rows in chunks, never all in memory). Afterwards ``VAR_DIR=DIR manage.py ingest FILE``
+and ``facesearch FILE`` work on that collection as on any other. Prints one JSON object; with
+--json only that; figures to bench/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DIM = 512
+_BUILD_CHUNK = 25_000
+
+# A second process: maps the index, searches once, then on each command times how long after the
+# writer returned it takes to see the change (open what changed, search again).
+_WATCHER = r"""
+import json, sys, time, django, numpy as np
+django.setup()
+from matching.services.index import index_range_search
+def found(vec, face_id):
+    (ids, _), = index_range_search(vectors=vec[None, :], threshold=0.99)
+    return face_id in ids.tolist()
+found(np.ones(512, np.float32) / np.sqrt(512), -1)  # a process that has searched before
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    cmd = json.loads(line)
+    vec = np.asarray(cmd["vector"], dtype=np.float32)
+    start = time.perf_counter()
+    while found(vec, cmd["id"]) != cmd["present"]:
+        pass
+    print(json.dumps({"seen_s": time.perf_counter() - start}), flush=True)
+"""
+
+# A web or worker process: maps the index, searches (touching every page), reports its memory.
+_HOLDER = r"""
+import json, sys, django, numpy as np
+django.setup()
+from matching.services.index import index_range_search
+index_range_search(vectors=np.ones((1, 512), np.float32) / np.sqrt(512), threshold=0.5)
+print(json.dumps({"ready": True}), flush=True)
+sys.stdin.readline()
+figures = {}
+for line in open("/proc/self/smaps_rollup"):
+    parts = line.split()
+    if len(parts) >= 3 and parts[2] == "kB":
+        figures[parts[0].rstrip(":")] = int(parts[1]) * 1024
+print(json.dumps(figures), flush=True)
+sys.stdin.readline()
+"""
+
+
+def _setup(var_dir: Path) -> None:
+    os.environ["VAR_DIR"] = str(var_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _identity_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n face-like unit vectors: identities of 1-8 images, each its identity's direction plus noise."""
+    out = np.empty((n, DIM), np.float32)
+    filled = 0
+    while filled < n:
+        size = min(int(rng.integers(1, 9)), n - filled)
+        centre = rng.standard_normal(DIM)
+        centre /= np.linalg.norm(centre)
+        noise = rng.standard_normal((size, DIM)) * (0.9 / np.sqrt(DIM))
+        block = centre + noise
+        out[filled : filled + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        filled += size
+    return out
+
+
+def _faces_create(vectors: np.ndarray, tag: str) -> list[int]:
+    """Image + Face rows for these vectors (one face per image); returns the face ids."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from matching.models import Face, Image
+
+    now = timezone.now()
+    with transaction.atomic():
+        images = Image.objects.bulk_create(
+            [
+                Image(
+                    file=f"collection/synthetic/{tag}-{i}.jpg",
+                    sha256=f"{tag}-{i}".encode().hex()[:64].ljust(64, "0"),
+                    source_url=f"https://example.org/synthetic/{tag}-{i}",
+                    collected_at=now,
+                    width=112,
+                    height=112,
+                )
+                for i in range(vectors.shape[0])
+            ],
+            batch_size=5000,
+        )
+        faces = Face.objects.bulk_create(
+            [
+                Face(
+                    image=image,
+                    x1=0,
+                    y1=0,
+                    x2=112,
+                    y2=112,
+                    det_score=0.9,
+                    embedding=vector.astype("<f4").tobytes(),
+                )
+                for image, vector in zip(images, vectors, strict=True)
+            ],
+            batch_size=5000,
+        )
+    return [f.pk for f in faces]
+
+
+def _build(n: int, log) -> dict[str, float]:
+    from matching.models import Face
+    from matching.services.index import index_load, index_rebuild
+
+    have = Face.objects.count()
+    rng = np.random.default_rng(have)
+    start = time.perf_counter()
+    while have < n:
+        part = min(_BUILD_CHUNK, n - have)
+        _faces_create(_identity_vectors(rng, part), tag=f"b{have}")
+        have += part
+        log(f"  {have:,} faces in the database")
+    rows_s = time.perf_counter() - start
+    start = time.perf_counter()
+    if index_load()[1].ntotal != have:
+        index_rebuild()
+    return {"build_rows_s": round(rows_s, 1), "build_index_s": round(time.perf_counter() - start, 1)}
+
+
+def read_floor_ms(arrays: list[np.ndarray], repeats: int) -> tuple[float, dict[str, float]]:
+    """The memory-read floor: the fastest of several full reads of every vector, min over repeats.
+
+    Each kernel reads every byte once with as little work as it can: whole sums and maxima in one
+    thread, and the same spread over one thread per core by segment (as the search runs), plus a
+    mat-vec with a vector of ones (BLAS streaming, single-threaded per segment).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    arrays = [a for a in arrays if a.size and a.flags.c_contiguous]
+    ones = np.ones(DIM, np.float32)
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+
+    def spread(fn) -> None:
+        list(pool.map(fn, arrays))
+
+    kernels = {
+        "sum_u64": lambda: [a.view(np.uint64).sum() for a in arrays],
+        "max_f32": lambda: [a.max() for a in arrays],
+        "sum_u64_threads": lambda: spread(lambda a: a.view(np.uint64).sum()),
+        "max_f32_threads": lambda: spread(lambda a: a.max()),
+        "dot_ones_threads": lambda: spread(lambda a: a @ ones),
+    }
+    best = {name: float("inf") for name in kernels}
+    with threadpool_limits(1, user_api="blas"):
+        for _ in range(repeats):
+            for name, kernel in kernels.items():
+                start = time.perf_counter()
+                kernel()
+                best[name] = min(best[name], (time.perf_counter() - start) * 1000)
+    pool.shutdown()
+    return min(best.values()), {k: round(v, 1) for k, v in best.items()}
+
+
+def _floor_ms(snapshot, repeats: int) -> tuple[float, dict[str, float]]:
+    return read_floor_ms([s.vectors for s in snapshot.segments], repeats)
+
+
+def _timed_ms(fn, repeats: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return min(times), float(np.median(times))
+
+
+def _spawn(code: str, env: dict[str, str]) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert json.loads(process.stdout.readline())["ready"]
+    return process
+
+
+def _ask(process: subprocess.Popen, message: dict | str) -> dict:
+    process.stdin.write((json.dumps(message) if isinstance(message, dict) else message) + "\n")
+    process.stdin.flush()
+    return json.loads(process.stdout.readline())
+
+
+def _memory(env: dict[str, str], vector_bytes: int) -> dict[str, int | float]:
+    """Web + 2 workers, each mapping the index and searching: PSS summed counts a shared page once."""
+    from matching.services.index import index_cache_clear
+
+    index_cache_clear()  # this process lets go of its maps, so it takes no share of the pages
+    holders = [_spawn(_HOLDER, env) for _ in range(3)]
+    figures = [_ask(p, "measure") for p in holders]
+    for p in holders:
+        p.stdin.write("\n")
+        p.stdin.flush()
+        p.wait()
+    pss = sum(f["Pss"] for f in figures)
+    return {
+        "rss_total_bytes": pss,
+        "rss_each_bytes": [f["Rss"] for f in figures],
+        "private_each_bytes": [f.get("Private_Clean", 0) + f.get("Private_Dirty", 0) for f in figures],
+        "rss_total_vs_vectors": round(pss / max(1, vector_bytes), 3),
+    }
+
+
+def _ingest(images: list[Path], trailer: bytes) -> float:
+    from matching.services.ingestion import IngestItem, images_ingest
+
+    # Bytes after the JPEG's end mark: a new file to the collection (new sha256), the same picture.
+    items = [IngestItem(name=p.name, data=p.read_bytes() + trailer) for p in images]
+    start = time.perf_counter()
+    images_ingest(items=items)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--faces", type=int, required=True)
+    parser.add_argument("--var-dir", default=None)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--ingest-images", type=int, default=0, help="also time ingesting N lfw images")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.json"))
+    args = parser.parse_args()
+    if args.faces < 100:
+        parser.error("--faces must be at least 100")
+    var_dir = Path(args.var_dir or tempfile.mkdtemp(prefix="facerights-scale-")).resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+
+    def log(message: str) -> None:
+        if not args.json:
+            print(message, file=sys.stderr, flush=True)
+
+    _setup(var_dir)
+    from matching.models import Face
+    from matching.services.index import index_add, index_load, index_range_search, index_remove
+
+    result: dict[str, object] = {"faces": args.faces, "var_dir": str(var_dir), "cpu": platform.processor()}
+    result.update(_build(args.faces, log))
+    os.sync()  # the build's write-back is not charged to the changes measured next
+    _version, snapshot = index_load()
+    total = snapshot.ntotal
+    result.update({"faces": total, "segments": len(snapshot.segments), "vector_bytes": total * DIM * 4})
+    env = {**os.environ, "VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    watcher = _spawn(_WATCHER, env)
+    rng = np.random.default_rng(7)
+
+    # add 64 faces (one ingestion batch), and the second process seeing the last one
+    adds, seen_add = [], []
+    for round_ in range(5):
+        vectors = _identity_vectors(rng, 64)
+        ids = _faces_create(vectors, tag=f"add{total}-{round_}")
+        start = time.perf_counter()
+        index_add(ids=ids, vectors=vectors)
+        adds.append(time.perf_counter() - start)
+        seen_add.append(
+            _ask(watcher, {"id": ids[-1], "vector": vectors[-1].tolist(), "present": True})["seen_s"]
+        )
+    # remove 5 faces physically, spread over the collection (5 segments rewritten)
+    removes, seen_remove = [], []
+    all_ids = index_load()[1].ids()
+    for _ in range(3):
+        victims = rng.choice(all_ids, size=5, replace=False)
+        rows = dict(Face.objects.filter(pk__in=victims.tolist()).values_list("pk", "embedding"))
+        start = time.perf_counter()
+        index_remove(ids=victims.tolist())
+        removes.append(time.perf_counter() - start)
+        Face.objects.filter(pk__in=victims.tolist()).delete()
+        last = int(victims[-1])
+        vector = np.frombuffer(bytes(rows[last]), dtype="<f4")
+        seen_remove.append(_ask(watcher, {"id": last, "vector": vector.tolist(), "present": False})["seen_s"])
+        all_ids = all_ids[~np.isin(all_ids, victims)]
+    watcher.stdin.close()
+    watcher.wait()
+    result.update(
+        {
+            "add_64_s": round(float(np.median(adds)), 4),
+            "add_64_max_s": round(max(adds), 4),
+            "remove_5_s": round(float(np.median(removes)), 4),
+            "remove_5_max_s": round(max(removes), 4),
+            "other_process_sees_change_s": round(max(seen_add + seen_remove), 4),
+            "other_process_sees_add_s": round(float(np.median(seen_add)), 4),
+            "other_process_sees_remove_s": round(float(np.median(seen_remove)), 4),
+        }
+    )
+    log(f"  changes: {json.dumps({k: v for k, v in result.items() if '_s' in k})}")
+
+    # one query, and batches, against the memory-read floor measured in the same run
+    _, snapshot = index_load()
+    queries = _identity_vectors(rng, 64)
+    threshold = 0.18
+    index_range_search(vectors=queries[:1], threshold=threshold)  # pages in
+    floor, floors = _floor_ms(snapshot, args.repeats)
+    q_min, q_median = _timed_ms(
+        lambda: index_range_search(vectors=queries[:1], threshold=threshold), args.repeats
+    )
+    b_min, b_median = _timed_ms(lambda: index_range_search(vectors=queries[:16], threshold=threshold), 3)
+    floor_after, _ = _floor_ms(snapshot, 3)
+    floor = min(floor, floor_after)
+    result.update(
+        {
+            "query_ms": round(q_min, 1),
+            "query_median_ms": round(q_median, 1),
+            "batch_16_ms": round(b_min, 1),
+            "batch_16_median_ms": round(b_median, 1),
+            "floor_ms": round(floor, 1),
+            "floor_kernels_ms": floors,
+            "query_vs_floor": round(q_min / floor, 3),
+        }
+    )
+    # exactness on sampled queries: the index's answer equals a brute force scan of every vector
+    vectors_all = [np.asarray(s.vectors) for s in snapshot.segments]
+    ids_all = np.concatenate([np.asarray(s.ids) for s in snapshot.segments])
+    sample = np.vstack([queries[:10], np.stack([np.asarray(s.vectors[0]) for s in snapshot.segments[:10]])])
+    mismatches = 0
+    for q, (found, _) in zip(sample, index_range_search(vectors=sample, threshold=threshold), strict=True):
+        brute = ids_all[np.concatenate([v @ q for v in vectors_all]) >= np.float32(threshold)]
+        mismatches += int(sorted(found.tolist()) != sorted(brute.tolist()))
+    result.update({"exact_sampled_queries": int(sample.shape[0]), "exact_mismatches": mismatches})
+    del vectors_all, snapshot
+    result.update(_memory(env, int(result["vector_bytes"])))
+
+    if args.ingest_images:
+        lfw = sorted((ROOT.parent / "shared" / "faces" / "lfw-dev").rglob("*.jpg"))
+        picked = lfw[: args.ingest_images]
+        trailer = f"bench-{time.time_ns()}".encode()
+        into_large = _ingest(picked, trailer)
+        empty_dir = Path(tempfile.mkdtemp(prefix="facerights-scale-empty-"))
+        code = (
+            "import sys, time, django; django.setup(); from django.core.management import call_command; "
+            "call_command('migrate', verbosity=0); from pathlib import Path; "
+            "from matching.services.ingestion import IngestItem, images_ingest; "
+            "items=[IngestItem(name=Path(p).name, data=Path(p).read_bytes() + sys.argv[1].encode()) "
+            "for p in sys.argv[2:]]; t=time.perf_counter(); "
+            "images_ingest(items=items); print(time.perf_counter()-t)"
+        )
+        empty_env = {**env, "VAR_DIR": str(empty_dir)}
+        empty_env.pop("DATABASE_URL", None)
+        out = subprocess.run(
+            [sys.executable, "-c", code, trailer.decode(), *map(str, picked)],
+            capture_output=True,
+            text=True,
+            env=empty_env,
+            cwd=ROOT,
+        )
+        into_empty = float(out.stdout.strip().splitlines()[-1])
+        result.update(
+            {
+                "ingest_images": len(picked),
+                "ingest_into_collection_s": round(into_large, 2),
+                "ingest_into_empty_s": round(into_empty, 2),
+                "ingest_collection_vs_empty": round(into_large / into_empty, 3),
+            }
+        )
+    result["index_version"] = index_load()[0]
+    print(json.dumps(result), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
