@@ -143,6 +143,10 @@ def test_access_answer_holds_every_image_with_other_faces_blurred(collection, ma
     six_years_ago = Image.objects.get(pk=collection.old_image_id).collected_at
     assert timezone.localtime(six_years_ago).strftime("%d %B %Y") in report["general"]["search_coverage"]
     assert "whole collection" in html
+    # The bands the search used and why, as it recorded them (before: not stated).
+    bands = report["searched_collection"]["thresholds"]
+    assert bands["faces_planned_for"] == faces and bands["review"] < bands["match"]
+    assert f"{faces:,} faces searched" in bands["why"]
 
     (mail,) = mailoutbox
     assert mail.to == [request.email]
