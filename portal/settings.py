@@ -7,6 +7,7 @@ Production points ``DATABASE_URL`` at PostgreSQL and ``CELERY_BROKER_URL`` at Re
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +53,12 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
 INDEX_DIR = Path(env_str("INDEX_DIR", str(VAR_DIR / "index"))).resolve()
 MAIL_DIR = Path(env_str("MAIL_DIR", str(VAR_DIR / "mail"))).resolve()
 BROKER_DIR = VAR_DIR / "broker"
+# What a portal writes is personal data (database, photos, index, emails, queue): these folders are
+# the portal user's alone, and the files in them are created 0600 (database, mail, media, key).
+for _private_dir in (VAR_DIR, MEDIA_ROOT, INDEX_DIR, MAIL_DIR, BROKER_DIR):
+    with contextlib.suppress(OSError):  # a mount the process cannot change keeps its own modes
+        _private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_dir.chmod(0o700)
 
 # --- Core Django ----------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
@@ -64,9 +71,10 @@ if not SECRET_KEY:
     if not _key_file.exists():
         import secrets
 
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        _key_file.write_text(secrets.token_urlsafe(50))
-        _key_file.chmod(0o600)
+        VAR_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created 0600 from the start: never readable by others, not even for a moment.
+        with os.fdopen(os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as _key:
+            _key.write(secrets.token_urlsafe(50))
     SECRET_KEY = _key_file.read_text().strip()
 
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -150,6 +158,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker process share this file: WAL lets readers and one writer
     # work at once, and IMMEDIATE transactions make a writer wait instead of failing mid-way.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode).
+    with contextlib.suppress(OSError):
+        os.close(os.open(DATABASES["default"]["NAME"], os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(DATABASES["default"]["NAME"], 0o600)
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -232,7 +244,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 LOGIN_URL = "admin:login"
 
 # --- Email ---------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "portal.mail.PrivateFileEmailBackend")  # files 0600
 EMAIL_FILE_PATH = str(MAIL_DIR)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

@@ -59,7 +59,7 @@ def test_var_dir_holds_everything_by_default(tmp_path: Path) -> None:
     assert values["media"] == str(tmp_path / "media")
     assert values["index"] == str(tmp_path / "index")
     assert values["mail"] == str(tmp_path / "mail")
-    assert values["email_backend"] == "django.core.mail.backends.filebased.EmailBackend"
+    assert values["email_backend"] == "portal.mail.PrivateFileEmailBackend"  # Django's, files 0600
     # The embedded broker keeps its queue under VAR_DIR, and a real worker runs the tasks.
     assert values["broker"] == "filesystem://"
     assert values["broker_options"]["data_folder_in"].startswith(str(tmp_path))
@@ -193,3 +193,39 @@ def test_bad_transport_values_stop_the_portal_with_a_clear_error(tmp_path: Path)
         result = transport_with(env, tmp_path)
         assert result.returncode != 0
         assert message in result.stderr
+
+
+WRITES = """
+import django, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+django.setup()
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import send_mail
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("create table probe (id integer)")
+send_mail("s", "b", "from@example.org", ["to@example.org"])
+default_storage.save("selfies/x/probe.jpg", ContentFile(b"x"))
+"""
+
+
+def test_what_a_portal_writes_under_var_dir_is_its_users_alone(tmp_path: Path) -> None:
+    # Before: the SQLite file and each mail file were created 0644, readable by any local user.
+    var = tmp_path / "var"
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
+    subprocess.run(
+        [sys.executable, "-c", WRITES],
+        env={**clean, "VAR_DIR": str(var)},
+        cwd=settings.BASE_DIR,
+        check=True,
+        capture_output=True,
+    )
+    folders = [var, var / "mail", var / "media", var / "index", var / "broker", var / "media" / "selfies"]
+    files = [var / "facerights.sqlite3", var / "secret_key", *(var / "mail").iterdir()]
+    files += [p for p in (var / "media").rglob("*") if p.is_file()]
+    assert len(files) >= 4  # database, key, one email, one photo
+    for path in folders:
+        assert path.stat().st_mode & 0o777 == 0o700, path
+    for path in files:
+        assert path.stat().st_mode & 0o077 == 0, path
