@@ -21,6 +21,12 @@ from rights.pipeline.search import request_search_run
 logger = logging.getLogger(__name__)
 
 SEARCH_MAX_RETRIES = 3
+
+
+class StepFailed(Exception):
+    """What a retried pipeline step is logged with: the step, the request id, the error's type."""
+
+
 FULFIL_MAX_RETRIES = 5
 
 
@@ -52,9 +58,12 @@ def _pipeline_step(
         failed(request_id=request_id, error=exc, final=final)
         if final:
             return RequestStatus.HELD
+        # Celery logs the retry with its exception: ours names the id and the type only (a mail
+        # server's refusal quotes the address). ``from None``: no traceback of the original either.
         raise task.retry(
-            exc=exc, countdown=retry_delay(retries=task.request.retries).total_seconds()
-        ) from exc
+            exc=StepFailed(f"{label}: request {request_id} failed ({type(exc).__name__}); retried"),
+            countdown=retry_delay(retries=task.request.retries).total_seconds(),
+        ) from None
     if result is None:
         logger.info("%s: request %s is held by another worker", label, request_id)
     return result

@@ -152,6 +152,10 @@ def notices_missing_contact_alert(*, request_id: int, notice_ids: list[int], nam
         )
 
 
+class NoticeNotSent(Exception):
+    """The notice's email could not be sent (retried by the task); names ids and the error's type only."""
+
+
 class WebhookError(Exception):
     """The recipient's webhook did not accept the notice (retried by the task)."""
 
@@ -205,12 +209,17 @@ def notice_send(*, notice_id: int, chase: bool = False) -> bool:
             )
             return False
         now = timezone.now()
-        email_send(
-            to=notice.recipient.contact_email,
-            template="recipient_notice",
-            context=_notice_context(notice=notice, chase=chase),
-            request_id=notice.request_id,
-        )
+        try:
+            email_send(
+                to=notice.recipient.contact_email,
+                template="recipient_notice",
+                context=_notice_context(notice=notice, chase=chase),
+                request_id=notice.request_id,
+            )
+        except Exception as exc:
+            # The task retries and Celery logs this error: the id and the type only, never the
+            # mail server's text (it quotes the address); ``from None`` keeps its traceback out too.
+            raise NoticeNotSent(f"notice {notice.id}: the mail was not sent ({type(exc).__name__})") from None
         fields = ["sent_at"]
         if notice.sent_at is None:
             notice.sent_at = now
