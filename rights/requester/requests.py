@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -268,6 +269,25 @@ def request_submit(
 
 
 def _confirmation_send(*, request: DataRequest) -> None:
+    """Send the confirmation email. A refused address or an unreachable mail server is RequestInvalid
+    (a sentence next to the email field; the transaction and the files are undone), never an error
+    page; only the error's type is logged, never the server's message, which names the address."""
+    try:
+        _confirmation_email_send(request=request)
+    except smtplib.SMTPRecipientsRefused:
+        logger.info("confirmation email refused request=%s", request.id)
+        message = "Our mail server could not send to this address. Please check it, or use another one."
+        raise RequestInvalid({"email": [translation.gettext(message)]}) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("confirmation email not sent request=%s error=%s", request.id, type(exc).__name__)
+        message = (
+            "We could not send the confirmation email just now, so nothing was kept. "
+            "Please send the form again in a few minutes."
+        )
+        raise RequestInvalid({"email": [translation.gettext(message)]}) from None
+
+
+def _confirmation_email_send(*, request: DataRequest) -> None:
     max_age = settings.CONFIRMATION_MAX_AGE
     email_send(
         to=request.email,

@@ -215,8 +215,11 @@ class RefusingBackend(BaseEmailBackend):
 
 def test_a_confirmation_email_the_server_refuses_leaves_nothing_behind(settings):
     settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
-    with pytest.raises(smtplib.SMTPRecipientsRefused):
+    # Gets: RequestInvalid with a sentence for the email field (before: the SMTP error, an HTTP 500).
+    with pytest.raises(svc.RequestInvalid) as caught:
         submit(selfies=[face_bytes(), face_bytes()])
+    assert "could not send to this address" in caught.value.errors["email"][0]
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # no SMTP text kept
     nothing_written()
 
 
