@@ -503,7 +503,13 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # faiss announces at INFO which CPU build it loaded, in every process.
-    "loggers": {"faiss.loader": {"level": "WARNING"}},
+    "loggers": {
+        "faiss.loader": {"level": "WARNING"},
+        # Django's own handlers (runserver's request lines, DEBUG's console, mail_admins) skip the
+        # filter: their loggers write through ours instead.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Celery's worker and beat log through the configuration above (filter, format), not their own.
