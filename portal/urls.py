@@ -9,7 +9,7 @@ urlpatterns = [
     path("admin/otp/", include("portal.otp_views")),
     path("admin/", admin.site.urls),
     path("notices/", include("rights.notice_urls")),
-    path("api/", include("rights.api_urls")),
+    path("api/", include("rights.api.urls")),
     # The language switcher posts here (django.views.i18n.set_language): a cookie, then `next`.
     path("i18n/", include("django.conf.urls.i18n")),
     # Operating it: health for the healthchecks and monitors, metrics for Prometheus (not public).

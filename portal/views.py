@@ -1,6 +1,6 @@
 """The public pages: no account, no JavaScript, every secret in an unguessable link.
 
-Views only read what was posted and call rights.requester.requests; a wrong, expired or forged
+Views only read what was posted and call rights.requester (requests, status); a wrong, expired or forged
 token is a plain 404 that says nothing about whether anything exists.
 """
 
@@ -28,6 +28,7 @@ from portal.uploads import upload_refusal_show
 from rights.lifecycle.clock import days_left
 from rights.models import CLOSED_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
 from rights.requester import requests as requests_service
+from rights.requester import status as status_service
 
 SESSION_SENT_TO = "public_request_sent_to"
 
@@ -45,14 +46,14 @@ def _private(view):
 
 
 def _request_or_404(token: str) -> DataRequest:
-    found = requests_service.request_by_token(token=token)
+    found = status_service.request_by_token(token=token)
     if found is None:
         raise Http404()
     return found
 
 
 def _answer_or_404(token: str) -> Answer:
-    found = requests_service.answer_by_token(token=token)
+    found = status_service.answer_by_token(token=token)
     if found is None:
         raise Http404()
     return found
@@ -158,12 +159,12 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 def _status_render(
     request: HttpRequest, data_request: DataRequest, selfie_form: SelfieForm | None = None, status: int = 200
 ) -> HttpResponse:
-    answer = requests_service.answer_latest(request=data_request) if data_request.is_closed else None
+    answer = status_service.answer_latest(request=data_request) if data_request.is_closed else None
     rejected = data_request.selfies.filter(status="rejected").order_by("-id").first()
     context = {
         "data_request": data_request,
-        "timeline": requests_service.request_timeline(request=data_request),
-        "awaited": requests_service.request_awaited(request=data_request),
+        "timeline": status_service.request_timeline(request=data_request),
+        "awaited": status_service.request_awaited(request=data_request),
         "due_at": data_request.effective_due_at,
         "days_left": days_left(due_at=data_request.effective_due_at),
         "needs_selfie": data_request.status == RequestStatus.NEEDS_SELFIE,
@@ -171,7 +172,7 @@ def _status_render(
         "selfie_form": selfie_form or SelfieForm(),
         "can_follow_up": data_request.status not in (RequestStatus.UNCONFIRMED, *CLOSED_STATUSES),
         "answer": answer,
-        "download_open": bool(answer and requests_service.answer_download_open(answer=answer)),
+        "download_open": bool(answer and status_service.answer_download_open(answer=answer)),
         "selfie_retention_days": settings.SELFIE_RETENTION_DAYS,
         "image_max_mb": megabytes_text(size=settings.IMAGE_MAX_BYTES),
     }
@@ -250,8 +251,8 @@ def followup(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def answer(request: HttpRequest, token: str) -> HttpResponse:
     found = _answer_or_404(token)
-    open_ = requests_service.answer_download_open(answer=found)
-    images = requests_service.answer_images(answer=found)
+    open_ = status_service.answer_download_open(answer=found)
+    images = status_service.answer_images(answer=found)
     return render(
         request,
         "public/answer.html",
@@ -282,7 +283,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     found = _answer_or_404(token)
     if not found.archive:
         raise Http404()
-    if not requests_service.answer_download_open(answer=found):
+    if not status_service.answer_download_open(answer=found):
         return _expired(request, found)
     try:
         handle = found.archive.open("rb")
@@ -301,9 +302,9 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
 def answer_image(request: HttpRequest, token: str, name: str) -> HttpResponse:
     """One image of an access report, read from the answer's own archive (MEDIA is never served)."""
     found = _answer_or_404(token)
-    if not requests_service.answer_download_open(answer=found):
+    if not status_service.answer_download_open(answer=found):
         raise Http404()
-    member = requests_service.answer_image_member(answer=found, name=name)
+    member = status_service.answer_image_member(answer=found, name=name)
     if member is None:
         raise Http404()
     try:

@@ -29,28 +29,22 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import escape
-from PIL import Image as PILImage
-from PIL import ImageFilter
 
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import ImageRejected, image_decode
-from rights.lifecycle import enqueue
+from matching.services.redaction import OWN_FACE_IOU, box_iou, face_regions_blur, jpeg_encode
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.language import language_of
-from rights.lifecycle.linking import requests_same_person
-from rights.models import Answer, DataRequest, Match, Recipient, Release, RequestKind, RequestStatus, Selfie
+from rights.models import Answer, DataRequest, Match, Recipient, Release, RequestStatus, Selfie
 from rights.pipeline.answers import answer_store, request_answered
+from rights.pipeline.erasure import erasures_waiting_resume
 from rights.pipeline.failures import request_hold
 from rights.queries import matches_confirmed, search_coverage, search_whole_collection
 
 logger = logging.getLogger(__name__)
 
 REPORT_VERSION = 1
-# The part of a face box grown on every side before blurring, so that hair, ears and jaw go too.
-BLUR_MARGIN = 0.2
-# A face detected in a finished copy overlapping the requester's own face this much is theirs.
-OWN_FACE_IOU = 0.3
 
 ITEM_TEXT_KEYS = (
     "file",
@@ -80,84 +74,7 @@ GENERAL_KEYS = (
 NOT_RECORDED = "Not recorded: we did not keep this when the image was collected."
 
 
-class ReportIncomplete(Exception):
-    """The built answer failed the completeness check; ``problems`` says where."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-# --- Which matches the answer covers --------------------------------------------------------
-
-
-# --- Blurring -------------------------------------------------------------------------------
-
-
-def _box_grow(box: list[float] | tuple[float, ...], width: int, height: int) -> tuple[int, int, int, int]:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    mx, my = (x2 - x1) * BLUR_MARGIN, (y2 - y1) * BLUR_MARGIN
-    return (
-        max(0, int(x1 - mx)),
-        max(0, int(y1 - my)),
-        min(width, int(np.ceil(x2 + mx))),
-        min(height, int(np.ceil(y2 + my))),
-    )
-
-
-def face_regions_blur(
-    *, rgb: np.ndarray, boxes: list[list[float]], keep: list[float] | tuple[float, ...] | None = None
-) -> np.ndarray:
-    """A copy with each box (grown by BLUR_MARGIN) made unrecognisable.
-
-    Pixelated down to 3x3 blocks, then a Gaussian blur as wide as the face: what is left is a
-    smooth patch of the average colours, with no eyes, nose or mouth a person or a detector could
-    pick out (and nothing to "unblur": the detail is gone, not hidden). The margin added around a
-    box stops at ``keep`` (the requester's own face); the box itself is blurred even where the two
-    overlap: another person's privacy comes first.
-    """
-    out = rgb.copy()
-    height, width = out.shape[:2]
-    for box in boxes:
-        x1, y1, x2, y2 = _box_grow(box, width, height)
-        if x2 - x1 < 2 or y2 - y1 < 2:
-            continue
-        region = PILImage.fromarray(out[y1:y2, x1:x2])
-        small = region.resize((3, 3), PILImage.Resampling.BOX)
-        smooth = small.resize(region.size, PILImage.Resampling.BILINEAR)
-        smooth = smooth.filter(ImageFilter.GaussianBlur(radius=max(region.size) / 4))
-        mask = np.ones((y2 - y1, x2 - x1), dtype=bool)
-        if keep is not None:
-            mask &= ~_box_mask(keep, x1, y1, x2, y2)
-            mask |= _box_mask(box, x1, y1, x2, y2)
-        patch = out[y1:y2, x1:x2]
-        patch[mask] = np.asarray(smooth, dtype=np.uint8)[mask]
-    return out
-
-
-def _box_mask(box: list[float] | tuple[float, ...], x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
-    """The pixels of ``box`` within the window (x1, y1)-(x2, y2)."""
-    mask = np.zeros((y2 - y1, x2 - x1), dtype=bool)
-    bx1, by1 = max(0, int(box[0]) - x1), max(0, int(box[1]) - y1)
-    bx2, by2 = min(x2 - x1, int(np.ceil(box[2])) - x1), min(y2 - y1, int(np.ceil(box[3])) - y1)
-    if bx2 > bx1 and by2 > by1:
-        mask[by1:by2, bx1:bx2] = True
-    return mask
-
-
-def _iou(a: list[float] | tuple[float, ...], b: list[float] | tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    # A new image from raw pixels: no EXIF, XMP, ICC profile or comment can come along.
-    out = io.BytesIO()
-    PILImage.fromarray(rgb, mode="RGB").save(out, format="JPEG", quality=90)
-    return out.getvalue()
+# --- The requester's copy of each image ----------------------------------------------------
 
 
 def _own_face_for_identifier_hit(*, image: Image, selfie_vectors: np.ndarray) -> Face | None:
@@ -192,16 +109,18 @@ def image_copy_for_requester(*, image: Image, own_face: Face | None) -> Requeste
     others = [face.bbox for face in image.faces.all() if own_face is None or face.pk != own_face.pk]
     copy = face_regions_blur(rgb=rgb, boxes=others, keep=own_bbox)
     blurred = len(others)
-    jpeg = _jpeg(copy)
+    jpeg = jpeg_encode(rgb=copy)
     for _ in range(3):
         # Looked for in the JPEG exactly as the person (and the completeness check) will get it.
         seen = faces_detect(rgb=image_decode(data=jpeg).rgb)
-        leftover = [list(f.bbox) for f in seen if own_bbox is None or _iou(f.bbox, own_bbox) < OWN_FACE_IOU]
+        leftover = [
+            list(f.bbox) for f in seen if own_bbox is None or box_iou(a=f.bbox, b=own_bbox) < OWN_FACE_IOU
+        ]
         if not leftover:
             break
         copy = face_regions_blur(rgb=copy, boxes=leftover, keep=own_bbox)
         blurred += len(leftover)
-        jpeg = _jpeg(copy)
+        jpeg = jpeg_encode(rgb=copy)
     return RequesterCopy(
         jpeg=jpeg, own_bbox=[round(float(v), 1) for v in own_bbox] if own_bbox else None, blurred=blurred
     )
@@ -466,7 +385,9 @@ def access_report_check(*, request: DataRequest, built: BuiltReport) -> list[str
             problems.append(f"image {sha[:12]}: its copy cannot be opened")
             continue
         own = item.get("your_face")
-        strangers = [f for f in faces_detect(rgb=copy.rgb) if not own or _iou(f.bbox, own) < OWN_FACE_IOU]
+        strangers = [
+            f for f in faces_detect(rgb=copy.rgb) if not own or box_iou(a=f.bbox, b=own) < OWN_FACE_IOU
+        ]
         if strangers:
             problems.append(f"image {sha[:12]}: {len(strangers)} other person's face(s) still recognisable")
     extra = set(items) - confirmed
@@ -529,15 +450,3 @@ def access_answer_run(*, request_id: int) -> Answer | None:
         "request %s: access answer %s sent (%s images)", request_id, answer.id, built.payload["image_count"]
     )
     return answer
-
-
-def erasures_waiting_resume(*, request: DataRequest) -> list[int]:
-    """Enqueue the same person's approved erasures/objections that waited for this access answer."""
-    waiting = list(
-        requests_same_person(request=request)
-        .filter(kind__in=[RequestKind.ERASURE, RequestKind.OBJECTION], status=RequestStatus.APPROVED)
-        .values_list("id", flat=True)
-    )
-    for request_id in waiting:
-        enqueue.request_fulfil_enqueue(request_id=request_id)
-    return waiting

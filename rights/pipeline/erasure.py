@@ -40,7 +40,7 @@ from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.language import language_of
 from rights.lifecycle.ledger_copy import ledger_copy_append
-from rights.lifecycle.linking import access_requests_same_verified_person
+from rights.lifecycle.linking import access_requests_same_verified_person, requests_same_person
 from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
 from rights.pipeline.answers import answer_store, request_answered
@@ -89,6 +89,18 @@ def erasure_waits_for(*, request: DataRequest, now: datetime | None = None) -> l
     if request.effective_due_at - now <= timedelta(days=settings.ERASURE_ACCESS_WAIT_CUTOFF_DAYS):
         return []
     return access_requests_same_verified_person(request=request)
+
+
+def erasures_waiting_resume(*, request: DataRequest) -> list[int]:
+    """Enqueue the same person's approved erasures/objections that waited for this access answer."""
+    waiting = list(
+        requests_same_person(request=request)
+        .filter(kind__in=[RequestKind.ERASURE, RequestKind.OBJECTION], status=RequestStatus.APPROVED)
+        .values_list("id", flat=True)
+    )
+    for request_id in waiting:
+        enqueue.request_fulfil_enqueue(request_id=request_id)
+    return waiting
 
 
 def erasure_must_wait(*, request: DataRequest) -> bool:

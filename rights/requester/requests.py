@@ -1,5 +1,5 @@
 """The person's own side of a rights request: submit it, confirm the email, send another photo,
-ask where the answer is, and read what has happened so far.
+ask where the answer is (what they then read is in ``rights.requester.status``).
 
 Everything a person sends is checked before anything is written: a request is either stored
 whole (the request, its selfies, the confirmation email, the audit row) or not at all, and a
@@ -13,7 +13,6 @@ import logging
 import secrets
 import smtplib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.conf import settings
@@ -34,7 +33,7 @@ from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.language import language_supported
 from rights.lifecycle.linking import requests_link_earlier
 from rights.lifecycle.transitions import request_transition
-from rights.models import CLOSED_STATUSES, Answer, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
+from rights.models import CLOSED_STATUSES, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
 
 logger = logging.getLogger(__name__)
 
@@ -451,149 +450,3 @@ def request_followup(*, request: DataRequest) -> DataRequest:
         )
     logger.info("request followed up request=%s followups=%s", request.id, request.followups)
     return request
-
-
-# --- What the status page shows ------------------------------------------------------------
-
-
-def request_by_token(*, token: str) -> DataRequest | None:
-    if not token or len(token) > 64:
-        return None
-    return DataRequest.objects.filter(public_token=token).first()
-
-
-def answer_by_token(*, token: str) -> Answer | None:
-    if not token or len(token) > 64:
-        return None
-    return Answer.objects.select_related("request").filter(download_token=token).first()
-
-
-def answer_latest(*, request: DataRequest) -> Answer | None:
-    return request.answers.order_by("-created_at", "-id").first()
-
-
-def answer_download_open(*, answer: Answer, now: datetime | None = None) -> bool:
-    """Whether the answer's files may still be downloaded (the link expires; the page says so)."""
-    if answer.download_expires_at is None:
-        return True
-    return (now or timezone.now()) < answer.download_expires_at
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    text: str
-    who: str  # "you", "us"
-
-
-# Plain words for the events a person may see. Internal events (staff decisions on single matches,
-# retries, notices to recipients) are not listed: the timeline says what happened to the request.
-_ACTION_WORDS = {
-    "submitted": ("you", "You sent your request."),
-    "confirmed": ("you", "You confirmed your email address."),
-    "selfie_added": ("you", "You sent another photo."),
-    "followup": ("you", "You asked where your answer is."),
-    "extended": ("us", "We extended the deadline."),
-    "refused": ("us", "We refused your request."),
-}
-_STATUS_WORDS = {
-    RequestStatus.QUEUED: "Your request is in the queue for a search of the whole collection.",
-    RequestStatus.SEARCHING: "We started searching the whole collection.",
-    RequestStatus.NEEDS_SELFIE: "We could not use your photo and asked you for another one.",
-    RequestStatus.REVIEW: "Our staff started reviewing the possible matches.",
-    RequestStatus.APPROVED: "Your request was approved and is being carried out.",
-    RequestStatus.FULFILLING: "We started preparing your answer.",
-    RequestStatus.HELD: "Our staff are checking your answer before it is sent.",
-    RequestStatus.ANSWERED: "Your answer is ready.",
-    RequestStatus.REFUSED: "We refused your request.",
-    RequestStatus.EXPIRED: "Your request expired: the email address was never confirmed.",
-}
-
-
-def request_timeline(*, request: DataRequest) -> list[TimelineEntry]:
-    """What has happened to the request, oldest first, in plain words (from the audit trail)."""
-    entries: list[TimelineEntry] = []
-    last_text = ""
-    events = AuditEvent.objects.filter(request=request).order_by("id")
-    for event in events.only("action", "to_status", "from_status", "reason", "created_at"):
-        text, who = "", "us"
-        if event.action in _ACTION_WORDS:
-            who, text = _ACTION_WORDS[event.action]
-            if event.action == "extended" and request.extended_until:
-                text = f"We extended the deadline to {timezone.localtime(request.extended_until):%d %B %Y}."
-        elif event.to_status and event.to_status != event.from_status:
-            text = _STATUS_WORDS.get(event.to_status, "")
-        if not text or text == last_text:
-            continue  # e.g. a retried search: once is enough for the person
-        entries.append(TimelineEntry(at=event.created_at, text=text, who=who))
-        last_text = text
-    return entries
-
-
-@dataclass(frozen=True)
-class Awaited:
-    who: str  # "you" or "us"
-    text: str
-
-
-def request_awaited(*, request: DataRequest) -> Awaited:
-    """What the request is waiting for, and from whom."""
-    status = request.status
-    if status == RequestStatus.UNCONFIRMED:
-        return Awaited(
-            "you", "We are waiting for you to confirm your email address: follow the link we sent you."
-        )
-    if status == RequestStatus.NEEDS_SELFIE:
-        return Awaited("you", "We are waiting for a photo of your face that we can use.")
-    if status in (RequestStatus.QUEUED, RequestStatus.SEARCHING):
-        return Awaited("us", "We are searching the whole collection for your face and identifiers.")
-    if status == RequestStatus.REVIEW:
-        return Awaited(
-            "us", "Our staff are reviewing the possible matches before anything is sent or deleted."
-        )
-    if status in (RequestStatus.APPROVED, RequestStatus.FULFILLING):
-        return Awaited("us", "We are preparing your answer.")
-    if status == RequestStatus.HELD:
-        return Awaited("us", "Our staff are checking your answer before it is sent, so that it is complete.")
-    if status == RequestStatus.ANSWERED:
-        return Awaited("you", "Your answer is ready.")
-    if status == RequestStatus.EXPIRED:
-        return Awaited(
-            "you",
-            "Nothing: this request expired because the email address was never confirmed, so we "
-            "did not search for you and we deleted your photos. You can simply ask again with a "
-            "new request.",
-        )
-    return Awaited("you", "We have answered your request with a letter explaining our refusal.")
-
-
-# --- The answer's images -------------------------------------------------------------------
-
-# Keys under which an access report's payload may name an image's file inside the archive.
-_IMAGE_FILE_KEYS = ("archive_path", "file", "path")
-
-
-def _image_member(item: object) -> str:
-    if not isinstance(item, dict):
-        return ""
-    for key in _IMAGE_FILE_KEYS:
-        value = item.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return ""
-
-
-def answer_images(*, answer: Answer) -> list[dict[str, object]]:
-    """The access report's images, each with ``member``: its file inside the answer's archive."""
-    images = answer.payload.get("images") if isinstance(answer.payload, dict) else None
-    if not isinstance(images, list):
-        return []
-    return [{**item, "member": _image_member(item)} for item in images if isinstance(item, dict)]
-
-
-def answer_image_member(*, answer: Answer, name: str) -> str | None:
-    """``name`` if the report lists it as one of its images, else None (no other archive member is served)."""
-    if not answer.archive:
-        return None
-    listed = {item["member"] for item in answer_images(answer=answer) if item["member"]}
-    return name if name in listed else None

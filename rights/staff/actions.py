@@ -24,7 +24,7 @@ from rights.lifecycle.audit import actor_for, audit_record
 from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, DataRequest, RequestKind, RequestStatus
-from rights.pipeline.access import erasures_waiting_resume
+from rights.pipeline.erasure import erasures_waiting_resume
 
 logger = logging.getLogger(__name__)
 

@@ -19,15 +19,14 @@ from PIL import Image as PILImage
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import image_decode
+from matching.services.redaction import box_grow, face_regions_blur
 from rights.models import Answer, AuditEvent, Match, Recipient, Release, RequestKind, RequestStatus
 from rights.pipeline.access import (
     GENERAL_KEYS,
     ITEM_TEXT_KEYS,
-    _box_grow,
     access_answer_run,
     access_report_build,
     access_report_check,
-    face_regions_blur,
 )
 from tests.rights.pipeline_helpers import (
     PEOPLE,
@@ -66,7 +65,7 @@ def test_blurring_leaves_nothing_recognisable(lfw_identities):
     assert sharpness(after) < 0.1 * sharpness(before)
     assert faces_detect(rgb=blurred) == []
     # Outside the box, grown by the margin, nothing changed.
-    x1, y1, x2, y2 = _box_grow(list(face.bbox), rgb.shape[1], rgb.shape[0])
+    x1, y1, x2, y2 = box_grow(box=list(face.bbox), width=rgb.shape[1], height=rgb.shape[0])
     outside = np.ones(rgb.shape[:2], bool)
     outside[y1:y2, x1:x2] = False
     assert np.array_equal(blurred[outside], rgb[outside])

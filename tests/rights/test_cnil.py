@@ -309,7 +309,7 @@ def test_a_search_whose_index_missed_faces_is_flagged(seeded) -> None:
 
 
 def test_never_confirmed_expired_requests_are_counted_on_their_own(seeded) -> None:
-    from rights.admin import days_left_badge
+    from rights.admin.common import days_left_badge
     from rights.reporting.compliance import compliance_report_build, compliance_report_data
     from rights.upkeep.purge import request_expire_unconfirmed
 

@@ -21,6 +21,7 @@ from rights.lifecycle.clock import due_at_for
 from rights.lifecycle.transitions import request_transition
 from rights.models import AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
 from rights.requester import requests as svc
+from rights.requester import status as status_svc
 from tests.portal.helpers import confirm_path, face_bytes, face_with_metadata, status_path
 from tests.portal.hostile import hostile_files
 
@@ -409,7 +410,7 @@ def test_timeline_tells_what_happened_in_plain_words(mailoutbox, no_enqueue):
     request = needs_selfie(submit())
     svc.selfie_add(request=request, data=face_bytes())
     svc.request_followup(request=request)
-    texts = [entry.text for entry in svc.request_timeline(request=request)]
+    texts = [entry.text for entry in status_svc.request_timeline(request=request)]
     assert texts == [
         "You sent your request.",
         "You confirmed your email address.",
@@ -422,23 +423,23 @@ def test_timeline_tells_what_happened_in_plain_words(mailoutbox, no_enqueue):
 
 def test_awaited_says_who_is_waited_for(mailoutbox, no_enqueue):
     request = submit()
-    assert svc.request_awaited(request=request).who == "you"
-    assert "confirm your email" in svc.request_awaited(request=request).text
+    assert status_svc.request_awaited(request=request).who == "you"
+    assert "confirm your email" in status_svc.request_awaited(request=request).text
     request = needs_selfie(request)
-    assert "photo" in svc.request_awaited(request=request).text
+    assert "photo" in status_svc.request_awaited(request=request).text
     request.status = RequestStatus.REVIEW
-    assert svc.request_awaited(request=request).who == "us"
-    assert "staff are reviewing" in svc.request_awaited(request=request).text
+    assert status_svc.request_awaited(request=request).who == "us"
+    assert "staff are reviewing" in status_svc.request_awaited(request=request).text
     request.status = RequestStatus.ANSWERED
-    assert svc.request_awaited(request=request).text == "Your answer is ready."
+    assert status_svc.request_awaited(request=request).text == "Your answer is ready."
 
 
 def test_tokens_that_look_nothing_like_ours_find_nothing(mailoutbox):
     request = submit()
-    assert svc.request_by_token(token=request.public_token) == request
-    assert svc.request_by_token(token=str(request.id)) is None
-    assert svc.request_by_token(token=request.public_token[:-1]) is None
-    assert svc.request_by_token(token="x" * 500) is None
+    assert status_svc.request_by_token(token=request.public_token) == request
+    assert status_svc.request_by_token(token=str(request.id)) is None
+    assert status_svc.request_by_token(token=request.public_token[:-1]) is None
+    assert status_svc.request_by_token(token="x" * 500) is None
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,39 +1,17 @@
-"""The REST API for other systems (staff accounts only): read access to requests and notices.
-
-OpenAPI schema at ``api/schema/``. Personal data is left out: no requester email, no secret
-tokens (status link, acknowledgement link); requests are identified by id.
-"""
+"""The API's read-only viewsets: requests ordered by due date, recipient notices; their filters."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
-from django.urls import include, path
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from drf_spectacular.views import SpectacularAPIView
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.routers import DefaultRouter
 
-from rights.lifecycle.clock import days_left
+from rights.api.permissions import ViewPermission
+from rights.api.serializers import DataRequestSerializer, RecipientNoticeSerializer
 from rights.models import CLOSED_STATUSES, DataRequest, RecipientNotice, RequestKind, RequestStatus
-
-app_name = "api"
-
-
-class ViewPermission(permissions.BasePermission):
-    """Staff with the model's view permission (every role has it; see the roles migration)."""
-
-    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
-        model = view.queryset.model
-        user = request.user
-        return bool(
-            user
-            and user.is_active
-            and user.is_staff
-            and user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}")
-        )
 
 
 class Pages(PageNumberPagination):
@@ -50,65 +28,6 @@ def _truthy(value: str | None) -> bool | None:
     if value.lower() in {"0", "false", "no"}:
         return False
     raise serializers.ValidationError({"detail": f"expected true or false, got {value!r}"})
-
-
-class DataRequestSerializer(serializers.ModelSerializer):
-    effective_due_at = serializers.DateTimeField(read_only=True)
-    days_left = serializers.SerializerMethodField()
-    earlier_requests = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-
-    class Meta:
-        model = DataRequest
-        fields = [
-            "id",
-            "kind",
-            "status",
-            "received_at",
-            "email_verified_at",
-            "due_at",
-            "extended_until",
-            "extension_reason",
-            "effective_due_at",
-            "days_left",
-            "escalated_at",
-            "status_changed_at",
-            "answered_at",
-            "closed_at",
-            "followups",
-            "refusal_reason",
-            "hold_reason",
-            "earlier_requests",
-            "searched_at",
-            "searched_collection_from",
-            "searched_collection_to",
-            "searched_collection_size",
-            "purged_at",
-        ]
-
-    def get_days_left(self, obj: DataRequest) -> int | None:
-        """Whole local days until the effective due date (negative when overdue); null once closed."""
-        return None if obj.is_closed else days_left(due_at=obj.effective_due_at)
-
-
-class RecipientNoticeSerializer(serializers.ModelSerializer):
-    recipient = serializers.CharField(source="recipient.name", read_only=True)
-    recipient_id = serializers.IntegerField(read_only=True)
-
-    class Meta:
-        model = RecipientNotice
-        fields = [
-            "id",
-            "request",
-            "recipient_id",
-            "recipient",
-            "image_hashes",
-            "created_at",
-            "sent_at",
-            "webhook_delivered_at",
-            "acknowledged_at",
-            "chase_count",
-            "last_chased_at",
-        ]
 
 
 @extend_schema_view(
@@ -175,14 +94,3 @@ class RecipientNoticeViewSet(viewsets.ReadOnlyModelViewSet):
         if acknowledged is not None:
             queryset = queryset.filter(acknowledged_at__isnull=not acknowledged)
         return queryset
-
-
-router = DefaultRouter()
-router.register("requests", DataRequestViewSet, basename="request")
-router.register("notices", RecipientNoticeViewSet, basename="notice")
-
-urlpatterns = [
-    # Staff only, like the endpoints it describes (drf-spectacular serves it to anyone by default).
-    path("schema/", SpectacularAPIView.as_view(permission_classes=[permissions.IsAdminUser]), name="schema"),
-    path("", include(router.urls)),
-]

@@ -1,0 +1,9 @@
+"""The REST API for other systems (staff accounts only): read access to requests and notices.
+
+OpenAPI schema at ``api/schema/``. Personal data is left out: no requester email, no secret
+tokens (status link, acknowledgement link); requests are identified by id.
+
+Holds: permissions (who may read), serializers (what a row shows), views (the read-only viewsets and
+their query parameters), urls (the router and the schema). Holds no rules: the due date, overdue and
+the rest come from the use-case folders and rights.lifecycle. Nothing imports it but the URL conf.
+"""

@@ -1,0 +1,67 @@
+"""What the API shows of a request and of a recipient notice (no email, no token)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from rights.lifecycle.clock import days_left
+from rights.models import DataRequest, RecipientNotice
+
+
+class DataRequestSerializer(serializers.ModelSerializer):
+    effective_due_at = serializers.DateTimeField(read_only=True)
+    days_left = serializers.SerializerMethodField()
+    earlier_requests = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = DataRequest
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "received_at",
+            "email_verified_at",
+            "due_at",
+            "extended_until",
+            "extension_reason",
+            "effective_due_at",
+            "days_left",
+            "escalated_at",
+            "status_changed_at",
+            "answered_at",
+            "closed_at",
+            "followups",
+            "refusal_reason",
+            "hold_reason",
+            "earlier_requests",
+            "searched_at",
+            "searched_collection_from",
+            "searched_collection_to",
+            "searched_collection_size",
+            "purged_at",
+        ]
+
+    def get_days_left(self, obj: DataRequest) -> int | None:
+        """Whole local days until the effective due date (negative when overdue); null once closed."""
+        return None if obj.is_closed else days_left(due_at=obj.effective_due_at)
+
+
+class RecipientNoticeSerializer(serializers.ModelSerializer):
+    recipient = serializers.CharField(source="recipient.name", read_only=True)
+    recipient_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = RecipientNotice
+        fields = [
+            "id",
+            "request",
+            "recipient_id",
+            "recipient",
+            "image_hashes",
+            "created_at",
+            "sent_at",
+            "webhook_delivered_at",
+            "acknowledged_at",
+            "chase_count",
+            "last_chased_at",
+        ]
