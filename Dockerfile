@@ -4,7 +4,7 @@
 # .venv, .git and benchmark results out of the build context.
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    VAR_DIR=/var/lib/facerights STATIC_ROOT=/app/staticfiles
+    VAR_DIR=/var/lib/facerights STATIC_ROOT=/app/staticfiles WHITENOISE_USE_FINDERS=0
 # postgresql-client: pg_dump/pg_restore for scripts/backup and scripts/restore (PostgreSQL 15).
 RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 postgresql-client \
     && rm -rf /var/lib/apt/lists/*

@@ -2,7 +2,7 @@
 
 Checks: the database answers, the broker accepts a connection, the media folder takes a write,
 the face index opens, and beat is alive: the last deadline sweep (a daily beat job) is younger than
-HEALTH_SWEEP_MAX_AGE_HOURS. Each check costs the same whatever the size of the collection. The
+HEALTH_SWEEP_MAX_AGE_HOURS. No check reads the collection (the index is opened, not scanned). The
 answer holds ok flags, ages and error types only, never paths, hosts or messages: it is public.
 """
 

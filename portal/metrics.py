@@ -1,9 +1,10 @@
 """``/metrics``: Prometheus figures read from the database and the broker at scrape time.
 
 Read at scrape time, not counted in process memory, so that every gunicorn worker and the Celery
-worker (another container) agree, and a restart loses nothing. Each query costs what recent work
-costs, not the size of the collection or of the audit trail: the durations read the newest
-METRICS_RECENT_EVENTS audit rows by primary key and the requests they name.
+worker (another container) agree, and a restart loses nothing. Nothing reads the collection; the
+counts are one GROUP BY over the requests and one MIN over the unacknowledged notices, and the
+durations read only the newest METRICS_RECENT_EVENTS audit rows (by primary key) and the requests
+they name, whatever the length of the trail.
 
 Not public: a scraper sends ``Authorization: Bearer <METRICS_TOKEN>``, or a staff member is logged
 in; the Caddyfile also answers 404 for /metrics from outside.

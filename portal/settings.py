@@ -198,7 +198,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it even before collectstatic
-WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step in development
+# Development and tests serve app static files without a collectstatic step; the image turns this
+# off (Dockerfile) so that only the collected, compressed STATIC_ROOT built into it is served.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 MEDIA_URL = "/media-not-served/"  # media is never served directly: every file goes through a view
 
 STORAGES = {

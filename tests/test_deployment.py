@@ -243,3 +243,45 @@ def test_every_setting_can_be_set_through_the_env_file() -> None:
     assert {"VAR_DIR", "SECRET_KEY"} <= listed  # the table was found
     missing = listed - documented - compose_wired
     assert not missing, f"the README lists, .env.example does not: {sorted(missing)}"
+
+
+STATIC_PROBE = """
+import django, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+django.setup()
+from django.test import Client
+response = Client().get("/static/admin/css/base.css", HTTP_ACCEPT_ENCODING="gzip", HTTP_HOST="localhost")
+print(response.status_code, response.headers.get("Content-Encoding"))
+"""
+
+
+def test_the_image_serves_the_static_files_collected_at_build_time(tmp_path: Path) -> None:
+    # As the Dockerfile does: collectstatic into STATIC_ROOT at build, finders off at run time.
+    image_env = dict(
+        re.findall(r"(STATIC_ROOT|WHITENOISE_USE_FINDERS)=(\S+)", (ROOT / "Dockerfile").read_text())
+    )
+    assert image_env["WHITENOISE_USE_FINDERS"] == "0"
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env = {**base, "STATIC_ROOT": str(tmp_path / "static"), "WHITENOISE_USE_FINDERS": "0"}
+
+    def served() -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", STATIC_PROBE],
+            cwd=ROOT,
+            env={**env, "VAR_DIR": str(tmp_path / "run")},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    assert served() == "404 None"  # nothing collected: the runtime serves nothing but STATIC_ROOT
+    build = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env={**env, "VAR_DIR": str(tmp_path / "build"), "SECRET_KEY": "build-only"},
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    assert served() == "200 gzip"  # the collected, compressed copy
