@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.utils import formats
+from django.utils.translation import gettext as _
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
@@ -71,24 +72,29 @@ def _format_sniff(data: bytes) -> str:
         if data.startswith(magic):
             raise ImageRejected(
                 "unsupported_format",
-                f"This file is a {name} image; only {ACCEPTED} images are accepted. "
-                "Please convert it to JPEG or PNG and try again.",
+                _(
+                    "This file is a %(name)s image; only JPEG, PNG or WebP images are accepted. "
+                    "Please convert it to JPEG or PNG and try again."
+                )
+                % {"name": name},
             )
     if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in {b"heic", b"heix", b"mif1", b"avif"}:
         raise ImageRejected(
             "unsupported_format",
-            f"This file is a HEIC/AVIF image; only {ACCEPTED} images are accepted. "
-            "Please convert it to JPEG (most phones can export as JPEG) and try again.",
+            _(
+                "This file is a HEIC/AVIF image; only JPEG, PNG or WebP images are accepted. "
+                "Please convert it to JPEG (most phones can export as JPEG) and try again."
+            ),
         )
     head = data[:512].lstrip().lower()
     if head.startswith((b"<?xml", b"<svg", b"<!doctype svg")) or b"<svg" in head:
         raise ImageRejected(
             "unsupported_format",
-            f"This file is an SVG drawing; only {ACCEPTED} photos are accepted.",
+            _("This file is an SVG drawing; only JPEG, PNG or WebP photos are accepted."),
         )
     raise ImageRejected(
         "not_an_image",
-        f"This file is not a {ACCEPTED} image (whatever its name says). Please choose a photo file.",
+        _("This file is not a JPEG, PNG or WebP image (whatever its name says). Please choose a photo file."),
     )
 
 
@@ -106,20 +112,29 @@ def size_text(*, size: int) -> str:
 
 def _size_check(width: int, height: int, max_pixels: int | None = None) -> None:
     if width <= 0 or height <= 0:
-        raise ImageRejected("corrupt", "This image says it has no pixels; the file is damaged.")
+        raise ImageRejected("corrupt", _("This image says it has no pixels; the file is damaged."))
     max_side = settings.IMAGE_MAX_SIDE
     if width > max_side or height > max_side:
         raise ImageRejected(
             "too_many_pixels",
-            f"This image is {width}x{height} pixels; the largest accepted side is {max_side} pixels. "
-            "Please send a smaller version.",
+            _(
+                "This image is %(width)sx%(height)s pixels; the largest accepted side is "
+                "%(max_side)s pixels. Please send a smaller version."
+            )
+            % {"width": width, "height": height, "max_side": max_side},
         )
     max_pixels = max_pixels or settings.IMAGE_MAX_PIXELS
     if width * height > max_pixels:
         raise ImageRejected(
             "too_many_pixels",
-            f"This image has {width * height:,} pixels; at most {max_pixels:,} are accepted. "
-            "Please send a smaller version.",
+            _(
+                "This image has %(pixels)s pixels; at most %(most)s are accepted. "
+                "Please send a smaller version."
+            )
+            % {
+                "pixels": formats.number_format(width * height, force_grouping=True),
+                "most": formats.number_format(max_pixels, force_grouping=True),
+            },
         )
 
 
@@ -160,21 +175,23 @@ def _clean_encode(image: PILImage.Image, source_format: str) -> tuple[bytes, str
 def _bytes_check(data: bytes) -> tuple[str, str]:
     """The format and sha256 of bytes worth opening, or ImageRejected (empty, too large, not ours)."""
     if not data:
-        raise ImageRejected("empty", "This file is empty (0 bytes). Please choose the photo again.")
+        raise ImageRejected("empty", _("This file is empty (0 bytes). Please choose the photo again."))
     max_bytes = settings.IMAGE_MAX_BYTES
     if len(data) > max_bytes:
         raise ImageRejected(
             "too_large",
-            f"This file is {size_text(size=len(data))}; the limit is {size_text(size=max_bytes)}. "
-            "Please send a smaller version.",
+            _("This file is %(size)s MB; the limit is %(limit)s MB. Please send a smaller version.")
+            % {"size": megabytes_text(size=len(data)), "limit": megabytes_text(size=max_bytes)},
         )
     fmt = _format_sniff(data)
     if fmt == "PNG" and b"IEND" not in data[-4096:]:
         # Pillow decodes a PNG cut short after its last row without complaint; a whole PNG ends with IEND.
         raise ImageRejected(
             "corrupt",
-            "This image file is incomplete (perhaps the upload or download was cut short). "
-            "Please try again with the original file.",
+            _(
+                "This image file is incomplete (perhaps the upload or download was cut short). "
+                "Please try again with the original file."
+            ),
         )
     return fmt, hashlib.sha256(data).hexdigest()
 
@@ -219,7 +236,7 @@ def _pixels_load(
         # Closed on the way out: a decoder (WebP's holds a full frame) never outlives this call.
         with PILImage.open(io.BytesIO(data), formats=[fmt]) as image:
             if image.format != fmt:
-                raise ImageRejected("not_an_image", f"This file is not a {ACCEPTED} image.")
+                raise ImageRejected("not_an_image", _("This file is not a JPEG, PNG or WebP image."))
             # The header's size, before a single pixel is decoded.
             _size_check(*image.size, max_pixels=max_pixels)
             if getattr(image, "n_frames", 1) > 1:
@@ -234,19 +251,21 @@ def _pixels_load(
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
         raise ImageRejected(
             "too_many_pixels",
-            "This image has far too many pixels to be a photo. Please send a smaller version.",
+            _("This image has far too many pixels to be a photo. Please send a smaller version."),
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
         # Truncated data, bad CRCs, broken Huffman tables, lying headers all end here.
         raise ImageRejected(
             "corrupt",
-            "This image file is damaged or incomplete (perhaps the upload or download was cut short). "
-            "Please try again with the original file.",
+            _(
+                "This image file is damaged or incomplete (perhaps the upload or download was cut short). "
+                "Please try again with the original file."
+            ),
         ) from exc
     # exif_transpose may swap width and height: re-check what we now hold.
     _size_check(*rgb_image.size, max_pixels=max_pixels)
     if rgb_image.mode != "RGB":
-        raise ImageRejected("corrupt", "This image could not be read as a colour picture.")
+        raise ImageRejected("corrupt", _("This image could not be read as a colour picture."))
     return rgb_image
 
 
@@ -256,7 +275,7 @@ def image_decode(*, data: bytes) -> DecodedImage:
     rgb_image = _pixels_load(data, fmt)
     rgb = np.asarray(rgb_image, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ImageRejected("corrupt", "This image could not be read as a colour picture.")
+        raise ImageRejected("corrupt", _("This image could not be read as a colour picture."))
     clean_bytes, clean_extension = _clean_encode(rgb_image, fmt)
     return DecodedImage(
         rgb=np.ascontiguousarray(rgb),

@@ -10,6 +10,7 @@ from django.forms import BoundField
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 register = template.Library()
 
@@ -61,9 +62,69 @@ def show_value(value: Any) -> dict[str, Any]:
     return {"shape": shape, "items": items, "value": value, "is_url": is_url}
 
 
+# The Art. 15(1) items of an access answer, named as the report names them.
+GENERAL_LABELS = {
+    "controller": gettext_lazy("Who we are"),
+    "purposes": gettext_lazy("Purposes"),
+    "categories": gettext_lazy("Data we hold"),
+    "recipients": gettext_lazy("Recipients"),
+    "retention": gettext_lazy("How long"),
+    "rights": gettext_lazy("Your rights"),
+    "complaint": gettext_lazy("Complaints"),
+    "source": gettext_lazy("Source"),
+    "automated_decision_making": gettext_lazy("Automated decisions"),
+    "transfers": gettext_lazy("Transfers outside the EU"),
+    "search_coverage": gettext_lazy("What we searched"),
+}
+
+
 @register.filter
 def label(key: str) -> str:
-    return str(key).replace("_", " ").capitalize()
+    """An answer's key as a heading in the reader's language (any other key: its words)."""
+    return str(GENERAL_LABELS.get(key) or str(key).replace("_", " ").capitalize())
+
+
+# Sentences of an answer written from its data when the page is shown, in the reader's language;
+# an answer stored without that data shows the sentence it was stored with.
+
+
+@register.simple_tag
+def summary_text(payload: dict[str, Any]) -> str:
+    count = payload.get("image_count")
+    if not isinstance(count, int):
+        return str(payload.get("summary") or "")
+    if count == 0:
+        return gettext("We hold no images of you: the search of the whole collection found none.")
+    return gettext("We hold %(count)s image(s) of you.") % {"count": count}
+
+
+@register.simple_tag
+def verification_text(verification: dict[str, Any]) -> str:
+    if verification.get("images_found_after") == 0:
+        return gettext("No image of you remains in the collection.")
+    return str(verification.get("result") or "")
+
+
+@register.simple_tag
+def suppression_text(suppression: dict[str, Any]) -> str:
+    if suppression.get("consent") is True and isinstance(suppression.get("templates"), int):
+        return ngettext(
+            "With your consent, we keep %(count)s face template computed from your photos and from the "
+            "images our staff confirmed as you, only to recognise and skip your face when we collect new "
+            "images, so that you are not collected again. It is used for nothing else. You can withdraw "
+            "this consent at any time by writing to us.",
+            "With your consent, we keep %(count)s face templates computed from your photos and from the "
+            "images our staff confirmed as you, only to recognise and skip your face when we collect new "
+            "images, so that you are not collected again. They are used for nothing else. You can withdraw "
+            "this consent at any time by writing to us.",
+            suppression["templates"],
+        ) % {"count": suppression["templates"]}
+    if suppression.get("consent") is False:
+        return gettext(
+            "You did not consent to us keeping a face template to stop re-collection, so we keep none: "
+            "we cannot automatically prevent images of you from being collected again."
+        )
+    return str(suppression.get("text") or "")
 
 
 @register.filter

@@ -26,9 +26,10 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.formats import date_format
 from django.utils.html import escape
+from django.utils.translation import gettext, gettext_noop
 
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
@@ -71,7 +72,7 @@ GENERAL_KEYS = (
     "transfers",
     "search_coverage",
 )
-NOT_RECORDED = "Not recorded: we did not keep this when the image was collected."
+NOT_RECORDED = gettext_noop("Not recorded: we did not keep this when the image was collected.")
 
 
 # --- The requester's copy of each image ----------------------------------------------------
@@ -130,15 +131,22 @@ def image_copy_for_requester(*, image: Image, own_face: Face | None) -> Requeste
 
 
 def _date(value: datetime | None) -> str:
-    return timezone.localtime(value).strftime("%d %B %Y") if value else ""
+    if not value:
+        return ""
+    # English keeps the record's own wording ("05 March 2020"); other languages write dates their way.
+    if translation.get_language() in (None, "en"):
+        return timezone.localtime(value).strftime("%d %B %Y")
+    return date_format(timezone.localtime(value), "DATE_FORMAT")
 
 
 def retention_text(*, collected_at: datetime | None) -> str:
     days = settings.COLLECTION_RETENTION_DAYS
     if days and days > 0:
-        until = _date(collected_at + timedelta(days=days)) if collected_at else "an unknown date"
-        return f"Kept for {days} days after collection (until {until}), or until you ask us to erase it."
-    return (
+        until = _date(collected_at + timedelta(days=days)) if collected_at else gettext("an unknown date")
+        return gettext(
+            "Kept for %(days)s days after collection (until %(until)s), or until you ask us to erase it."
+        ) % {"days": days, "until": until}
+    return gettext(
         "Kept until it is erased: no fixed retention period applies. You can ask us to erase it at any time."
     )
 
@@ -149,73 +157,87 @@ def general_items(*, request: DataRequest) -> dict[str, str]:
     span_from, span_to = request.searched_collection_from, request.searched_collection_to
     size = request.searched_collection_size or 0
     if not search_whole_collection(request=request):
-        coverage = (
+        coverage = gettext(
             "Our search did not cover the whole collection: the index searched held "
-            f"{request.searched_index_faces} faces of the collection's {request.searched_collection_faces}."
-        )
+            "%(index_faces)s faces of the collection's %(collection_faces)s."
+        ) % {
+            "index_faces": request.searched_index_faces,
+            "collection_faces": request.searched_collection_faces,
+        }
     elif size:
-        coverage = (
+        coverage = gettext(
             "We searched the whole collection, whatever the date an image was collected: "
-            f"all {size} images, collected between {_date(span_from)} and {_date(span_to)}. "
+            "all %(size)s images, collected between %(first)s and %(last)s. "
             "No image was left out because of its age or its source."
-        )
+        ) % {"size": size, "first": _date(span_from), "last": _date(span_to)}
     else:
-        coverage = "We searched the whole collection, whatever the collection date; it held no images."
+        coverage = gettext(
+            "We searched the whole collection, whatever the collection date; it held no images."
+        )
     return {
-        "controller": (
-            f"{settings.ORGANISATION_NAME}, {settings.ORGANISATION_ADDRESS}. "
-            f"Contact: {settings.DEFAULT_FROM_EMAIL}."
-        ),
+        "controller": gettext("%(name)s, %(address)s. Contact: %(email)s.")
+        % {
+            "name": settings.ORGANISATION_NAME,
+            "address": settings.ORGANISATION_ADDRESS,
+            "email": settings.DEFAULT_FROM_EMAIL,
+        },
         "purposes": settings.PROCESSING_PURPOSES,
-        "categories": (
+        "categories": gettext(
             "Photographs showing your face; the face template (a list of numbers computed from "
             "each face, used to compare faces); for each photograph, the address of the page it was "
             "collected from, the platform and account name that published it, and the date we "
             "collected it."
         ),
         "recipients": (
-            "Organisations we have handed copies of images to: "
-            + ", ".join(recipients)
-            + ". For each of your "
-            "images we say below whether it was handed to any of them."
+            gettext(
+                "Organisations we have handed copies of images to: %(names)s. For each of your "
+                "images we say below whether it was handed to any of them."
+            )
+            % {"names": ", ".join(recipients)}
             if recipients
-            else "We have not handed copies of images to any other organisation."
+            else gettext("We have not handed copies of images to any other organisation.")
         ),
         "retention": retention_text(collected_at=None),
-        "rights": (
+        "rights": gettext(
             "You may ask us to correct inaccurate data about you (rectification, Art. 16), to erase "
             "it (Art. 17), to restrict its processing (Art. 18) and you may object to its processing "
             "(Art. 21). You can make each of these requests through the same portal, free of charge, "
             "as often as you wish."
         ),
-        "complaint": (
+        "complaint": gettext(
             "You have the right to lodge a complaint with a supervisory authority, in particular in "
-            f"the country where you live or work. Ours is: {settings.SUPERVISORY_AUTHORITY}."
-        ),
-        "source": (
+            "the country where you live or work. Ours is: %(authority)s."
+        )
+        % {"authority": settings.SUPERVISORY_AUTHORITY},
+        "source": gettext(
             "We did not collect these images from you: they were collected from publicly accessible "
             "web pages and platforms. The source of each image is given with it below."
         ),
-        "automated_decision_making": (
+        "automated_decision_making": gettext(
             "We take no decision about you based solely on automated processing that produces legal "
             "effects or similarly affects you (Art. 22). Faces are compared automatically to find "
             "images in the collection; doubtful results were checked by a member of our staff before "
             "this answer was sent."
         ),
-        "transfers": (
-            "Safeguards for transfers to countries outside the EU (Art. 15(2)): "
-            f"{settings.TRANSFER_SAFEGUARDS}"
-        ),
+        "transfers": gettext(
+            "Safeguards for transfers to countries outside the EU (Art. 15(2)): %(safeguards)s"
+        )
+        % {"safeguards": settings.TRANSFER_SAFEGUARDS},
         "search_coverage": coverage,
     }
 
 
 def _how_found(match: Match) -> str:
     if match.band == Match.Band.IDENTIFIER:
-        return "Found by one of the identifiers you gave (address or account name), checked by our staff."
+        return gettext(
+            "Found by one of the identifiers you gave (address or account name), checked by our staff."
+        )
+    score = formats.number_format(match.score, 2)
     if match.decision == Match.Decision.CONFIRMED:
-        return f"Found by comparing faces (similarity {match.score:.2f}), confirmed by our staff."
-    return f"Found by comparing faces (similarity {match.score:.2f})."
+        return gettext("Found by comparing faces (similarity %(score)s), confirmed by our staff.") % {
+            "score": score
+        }
+    return gettext("Found by comparing faces (similarity %(score)s).") % {"score": score}
 
 
 def image_releases_listed(*, image: Image) -> list[dict[str, str]]:
@@ -278,17 +300,18 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
             {
                 "file": name,
                 "image_sha256": image.sha256,
-                "source_url": image.source_url or NOT_RECORDED,
-                "platform": image.platform or NOT_RECORDED,
-                "account": image.account or NOT_RECORDED,
+                "source_url": image.source_url or gettext(NOT_RECORDED),
+                "platform": image.platform or gettext(NOT_RECORDED),
+                "account": image.account or gettext(NOT_RECORDED),
                 "collected_at": image.collected_at.isoformat(),
                 "collected_on": _date(image.collected_at),
                 "purposes": settings.PROCESSING_PURPOSES,
                 "recipients": recipients,
                 "recipients_text": (
-                    "Handed to: " + ", ".join(f"{r['name']} ({r['released_on']})" for r in recipients)
+                    gettext("Handed to: %(list)s")
+                    % {"list": ", ".join(f"{r['name']} ({r['released_on']})" for r in recipients)}
                     if recipients
-                    else "Not handed to anyone."
+                    else gettext("Not handed to anyone.")
                 ),
                 "retention": retention_text(collected_at=image.collected_at),
                 "how_found": _how_found(match),
@@ -310,10 +333,11 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
         "searched_at": request.searched_at.isoformat() if request.searched_at else "",
         "searched_collection": search_coverage(request=request),
         "summary": (
-            f"We hold {len(expected)} image(s) of you."
+            gettext("We hold %(count)s image(s) of you.") % {"count": len(expected)}
             if expected
-            else "We hold no images of you: the search of the whole collection found none."
+            else gettext("We hold no images of you: the search of the whole collection found none.")
         ),
+        "language": request.language,
         "image_count": len(expected),
         "images": images,
         "no_longer_held": no_longer_held,
@@ -413,7 +437,8 @@ def access_report_check(*, request: DataRequest, built: BuiltReport) -> list[str
 def access_answer_run(*, request_id: int) -> Answer | None:
     """Build, check, store and send the access answer of a FULFILLING request; HELD if incomplete."""
     request = DataRequest.objects.get(id=request_id)
-    built = access_report_build(request=request)
+    with language_of(language=request.language):  # the answer is written in the requester's language
+        built = access_report_build(request=request)
     problems = access_report_check(request=request, built=built)
     if problems:
         reason = "The access answer failed its completeness check: " + "; ".join(problems)

@@ -24,6 +24,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from matching.services.imaging import DecodedImage, ImageRejected, selfie_image_decode
 from rights.lifecycle import enqueue
@@ -52,7 +53,7 @@ class RequestInvalid(ValueError):
         super().__init__("; ".join(message for messages in errors.values() for message in messages))
 
 
-FORM_ALREADY_SENT = (
+FORM_ALREADY_SENT = gettext_noop(
     "This form was already sent; start a new request. What you changed has not been sent: "
     "check the details, attach your photos again and send the form to make a new request."
 )
@@ -62,7 +63,7 @@ class FormAlreadySent(RequestInvalid):
     """The form's one-time key was used by a different submission (another kind, email or photos)."""
 
     def __init__(self) -> None:
-        super().__init__({"__all__": [FORM_ALREADY_SENT]})
+        super().__init__({"__all__": [gettext(FORM_ALREADY_SENT)]})
 
 
 def _same_submission(*, existing: DataRequest, kind: str, email: str, selfie_hashes: list[str]) -> bool:
@@ -124,8 +125,10 @@ def _selfie_errors(selfies: Sequence[bytes]) -> tuple[list[DecodedImage], list[s
         try:
             decoded.append(selfie_decode(data=data))
         except ImageRejected as exc:
-            prefix = f"Photo {number}: " if len(selfies) > 1 else ""
-            errors.append(f"{prefix}{exc.message}")
+            message = exc.message
+            if len(selfies) > 1:
+                message = gettext("Photo %(number)s: %(message)s") % {"number": number, "message": message}
+            errors.append(message)
     return decoded, errors
 
 
@@ -134,27 +137,34 @@ def _submission_validate(
 ) -> tuple[list[DecodedImage], list[str]]:
     errors: dict[str, list[str]] = {}
     if kind not in RequestKind.values:
-        errors["kind"] = ["Please choose what you are asking for: access, erasure or objection."]
+        errors["kind"] = [gettext("Please choose what you are asking for: access, erasure or objection.")]
     try:
         validate_email(email)
     except ValidationError:
         errors["email"] = [
-            "This is not a valid email address. Please check it (for example name@example.com)."
+            gettext("This is not a valid email address. Please check it (for example name@example.com).")
         ]
     items = identifiers_normalise(text=identifiers)
     if len(items) > IDENTIFIERS_MAX:
-        errors["identifiers"] = [f"Please give at most {IDENTIFIERS_MAX} identifiers, one per line."]
+        errors["identifiers"] = [
+            gettext("Please give at most %(most)s identifiers, one per line.") % {"most": IDENTIFIERS_MAX}
+        ]
     elif any(len(item) > IDENTIFIER_MAX_LENGTH for item in items):
-        errors["identifiers"] = [f"Each line may be at most {IDENTIFIER_MAX_LENGTH} characters long."]
+        errors["identifiers"] = [
+            gettext("Each line may be at most %(most)s characters long.") % {"most": IDENTIFIER_MAX_LENGTH}
+        ]
     if country and not (len(country) == 2 and country.isalpha() and country.isupper()):
-        errors["country"] = ["Please choose a country from the list."]
+        errors["country"] = [gettext("Please choose a country from the list.")]
     decoded: list[DecodedImage] = []
     if not selfies:
-        errors["selfies"] = ["Please add a photo of your face (one to three photos)."]
+        errors["selfies"] = [gettext("Please add a photo of your face (one to three photos).")]
     elif len(selfies) > settings.SELFIES_MAX:
         errors["selfies"] = [
-            f"You sent {len(selfies)} photos; please send at most {settings.SELFIES_MAX}. "
-            "One clear photo of your face is enough."
+            gettext(
+                "You sent %(count)s photos; please send at most %(most)s. "
+                "One clear photo of your face is enough."
+            )
+            % {"count": len(selfies), "most": settings.SELFIES_MAX}
         ]
     else:
         decoded, selfie_errors = _selfie_errors(selfies)
@@ -347,20 +357,20 @@ def request_confirm(*, token: str) -> DataRequest:
 def selfie_not_wanted_reason(*, status: str) -> str:
     """Why a request in ``status`` takes no photo, in words for the person who sent one."""
     if status == RequestStatus.UNCONFIRMED:
-        return (
+        return gettext(
             "We did not add this photo: your request is waiting for you to confirm your email address. "
             "Please use the link in the email we sent you first."
         )
     if status in (RequestStatus.QUEUED, RequestStatus.SEARCHING):
-        return (
+        return gettext(
             "We did not add this photo: we already have a photo we can use, and we are searching the "
             "collection with it. We do not need another one."
         )
     if status in CLOSED_STATUSES:
-        return (
+        return gettext(
             "We did not add this photo: this request is closed. To ask us again, please send a new request."
         )
-    return (
+    return gettext(
         "We did not add this photo: the search with your photo is done and your request is being "
         "handled, so we do not need another one."
     )
@@ -382,8 +392,11 @@ def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
             kept = locked.selfies.exclude(status=Selfie.Status.REJECTED).count()
             if kept >= settings.SELFIES_MAX:
                 raise RequestStateError(
-                    f"This request already has {kept} photos waiting to be checked; at most "
-                    f"{settings.SELFIES_MAX} are kept."
+                    gettext(
+                        "This request already has %(kept)s photos waiting to be checked; "
+                        "at most %(most)s are kept."
+                    )
+                    % {"kept": kept, "most": settings.SELFIES_MAX}
                 )
             selfie = _selfie_store(request=locked, decoded=decoded, saved=saved)
             moved = request_transition(
@@ -396,7 +409,7 @@ def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
                 fields={"selfie_problem": ""},
             )
             if not moved:  # cannot happen under the row lock; kept so a change there fails loudly
-                raise RequestStateError("This request is not waiting for another photo.")
+                raise RequestStateError(gettext("This request is not waiting for another photo."))
             request_id = locked.id
             enqueue.request_search_enqueue(request_id=request_id)
     except BaseException:
@@ -440,7 +453,7 @@ def request_followup(*, request: DataRequest) -> DataRequest:
             .update(followups=F("followups") + 1)
         )
         if not changed:
-            raise RequestStateError("This request has already been answered.")
+            raise RequestStateError(gettext("This request has already been answered."))
         request.refresh_from_db()
         audit_record(
             actor=REQUESTER,

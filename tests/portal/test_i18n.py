@@ -27,7 +27,14 @@ from rights.lifecycle.language import language_of, language_supported
 from rights.models import DataRequest
 from rights.pipeline.access import access_report_build
 from rights.pipeline.answers import requester_notify_answer
-from tests.portal.test_public_pages import access_answer, answered, confirmed_request, post_request
+from tests.portal.test_public_pages import (
+    access_answer,
+    answered,
+    confirmed_request,
+    erasure_certificate,
+    post_request,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -326,3 +333,67 @@ def test_the_admin_speaks_the_staff_members_language(code, log_in):
     html = page.content.decode()
     assert f'<html lang="{code}"' in html
     assert log_in in html
+
+
+# --- What the services say, in the reader's language ----------------------------------------------
+
+
+def said(code: str, msgid: str, **params) -> str:
+    with translation.override(code):
+        return gettext(msgid) % params if params else gettext(msgid)
+
+
+@pytest.mark.parametrize("code", ["fr", "ja", "zh-hant"])
+def test_form_errors_and_a_refused_photo_are_in_the_pages_language(mailoutbox, code):
+    """A bad email, then a file that is not an image: each refusal next to its field, in the language."""
+    visitor = browser(code)
+    bad_email = html.unescape(post_request(visitor, email="not-an-address").content.decode())
+    assert (
+        said(code, "This is not a valid email address. Please check it (for example name@example.com).")
+        in bad_email
+    )
+    not_a_photo = post_request(visitor, selfies=[upload(b"Dear Sir, this is not a photo." * 20)])
+    assert not_a_photo.status_code == 400
+    assert said(
+        code,
+        "This file is not a JPEG, PNG or WebP image (whatever its name says). Please choose a photo file.",
+    ) in html.unescape(not_a_photo.content.decode())
+    assert DataRequest.objects.count() == 0 and mailoutbox == []  # nothing written, nothing sent
+
+
+@pytest.mark.parametrize("code", ["fr", "zh-hans"])
+def test_the_timeline_and_what_the_request_waits_for_are_in_the_readers_language(client, mailoutbox, code):
+    request = confirmed_request(client, mailoutbox)
+    page = html.unescape(
+        browser(code).get(reverse("public:status", args=[request.public_token])).content.decode()
+    )
+    assert said(code, "You sent your request.") in page
+    assert said(code, "You confirmed your email address.") in page
+    assert "You sent your request." not in page
+
+
+@pytest.mark.parametrize("code", ["fr", "ja"])
+def test_an_answer_is_written_from_its_data_in_the_readers_language(client, mailoutbox, code):
+    """The same stored answer read in two languages: counts, checks and consent said in each."""
+    request = confirmed_request(client, mailoutbox)
+    answered(request)
+    access = access_answer(request)
+    page = html.unescape(
+        browser(code).get(reverse("public:answer", args=[access.download_token])).content.decode()
+    )
+    assert said(code, "We hold %(count)s image(s) of you.", count=1) in page
+    assert said(code, "What we searched") in page  # an Art. 15(1) item's heading
+    certificate = erasure_certificate(request)
+    page = html.unescape(
+        browser(code).get(reverse("public:answer", args=[certificate.download_token])).content.decode()
+    )
+    assert said(code, "No image of you remains in the collection.") in page
+    assert (
+        said(
+            code,
+            "You did not consent to us keeping a face template to stop re-collection, so we keep none: "
+            "we cannot automatically prevent images of you from being collected again.",
+        )
+        in page
+    )
+    assert "No image of you remains" not in page
