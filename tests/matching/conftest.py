@@ -86,6 +86,28 @@ def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
     return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
+# A score closer than this to a threshold could land on either side on another CPU (float32 sums
+# in another order: AVX-512, another BLAS); no test may depend on which.
+THRESHOLD_CLEARANCE = 1e-5
+
+
+def threshold_margin(*, vectors: np.ndarray, queries: np.ndarray, thresholds: tuple[float, ...]) -> float:
+    """How close (float64) any score of ``queries`` against ``vectors`` comes to any of ``thresholds``."""
+    scores = vectors.astype(np.float64) @ queries.astype(np.float64).T
+    return float(min(np.abs(scores - t).min() for t in thresholds))
+
+
+def clear_of_thresholds(
+    *, vectors: np.ndarray, queries: np.ndarray, thresholds: tuple[float, ...]
+) -> np.ndarray:
+    """The rows of ``vectors`` whose every score lies at least THRESHOLD_CLEARANCE from every threshold."""
+    scores = vectors.astype(np.float64) @ queries.astype(np.float64).T
+    near = np.zeros(vectors.shape[0], dtype=bool)
+    for threshold in thresholds:
+        near |= (np.abs(scores - threshold) < THRESHOLD_CLEARANCE).any(axis=1)
+    return ~near
+
+
 def vector_near(vector: np.ndarray, cosine: float, seed: int = 1) -> np.ndarray:
     """A unit vector whose cosine similarity with ``vector`` (a unit vector) is exactly ``cosine``."""
     rng = np.random.default_rng(seed)
