@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from matching.models import Image
 from matching.services.deletion import image_delete
+from matching.services.thresholds import thresholds_current
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.language import language_of
@@ -44,8 +45,15 @@ from rights.lifecycle.linking import access_requests_same_verified_person, reque
 from rights.lifecycle.transitions import request_transition
 from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
 from rights.pipeline.answers import answer_store, request_answered
+from rights.pipeline.failures import request_hold
 from rights.pipeline.search import collection_candidates
-from rights.queries import matches_confirmed, request_identifiers, search_coverage, selfies_usable_vectors
+from rights.queries import (
+    matches_confirmed,
+    request_identifiers,
+    search_coverage,
+    search_thresholds,
+    selfies_usable_vectors,
+)
 from rights.recipients.notices import notices_counts, notices_create_for_erasure
 
 logger = logging.getLogger(__name__)
@@ -323,10 +331,39 @@ def erasure_certificate_issue(
     return answer
 
 
+def erasure_band_outgrown(*, request: DataRequest) -> list[int]:
+    """Undecided match-band matches below the match threshold for the collection's size now.
+
+    Only the match band is deleted without a staff decision, and its threshold rises with the
+    collection: a match found when the collection was smaller may no longer be safe to delete
+    unseen. The search's fused selfie count picks the curve (``thresholds_current``).
+    """
+    recorded = search_thresholds(request=request) or {}
+    threshold = thresholds_current(selfies=int(recorded.get("selfies") or 1)).match
+    pending = request.matches.filter(band=Match.Band.MATCH, decision=Match.Decision.PENDING)
+    return sorted(m.id for m in pending if m.score is not None and m.score < threshold)
+
+
 def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -> Answer | None:
     """Delete a chunk; once none is left, verify (raising ErasureVerificationFailed), certify,
-    notify recipients, answer. None when a chunk was done and the next one enqueued."""
+    notify recipients, answer. None when a chunk was done and the next one enqueued, or when
+    match-band images fell below the current match threshold (sent to review, request HELD)."""
     request = DataRequest.objects.get(id=request_id)
+    outgrown = erasure_band_outgrown(request=request)
+    if outgrown:
+        with transaction.atomic():
+            Match.objects.filter(id__in=outgrown).update(band=Match.Band.REVIEW)
+            request_hold(
+                request_id=request_id,
+                from_statuses=[RequestStatus.FULFILLING],
+                reason=(
+                    f"{len(outgrown)} image(s) in the match band when searched score below the match "
+                    "threshold for the collection's current size: they are back in review, and staff "
+                    "decide on them before anything is deleted"
+                ),
+                action="erasure_band_outgrown",
+            )
+        return None
     remaining = erasure_images_delete(request=request, limit=settings.ERASURE_CHUNK)
     if remaining:
         erasure_chunk_done(request_id=request_id, remaining=remaining)

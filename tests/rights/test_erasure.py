@@ -500,3 +500,30 @@ def test_between_chunks_an_erasure_is_not_stuck_and_does_not_wait_for_access(chu
         assert request_fulfil_run(request_id=request.id) == RequestStatus.APPROVED
         assert request_fulfil_run(request_id=request.id) == RequestStatus.ANSWERED
     assert ErasureRecord.objects.filter(request=request).count() == 5
+
+
+def test_match_band_images_the_collection_outgrew_wait_for_staff(collection, settings, mailoutbox):
+    """Searched in the match band of a small collection; erased once the bands are for a large one."""
+    from matching.services.thresholds import thresholds_for
+
+    request = searched_and_decided(collection=collection, who=WHO, kind=RequestKind.ERASURE)
+    in_match = list(request.matches.filter(band=Match.Band.MATCH, decision=Match.Decision.PENDING))
+    # A size whose match threshold falls among their photos' scores (never at one of them).
+    scores = sorted(m.score for m in in_match)
+    sizes = [10**k for k in range(4, 13)]
+    size = next(n for n in sizes if scores[0] + 0.005 < thresholds_for(faces=n).match < scores[-1] - 0.005)
+    settings.THRESHOLDS_FOR_FACES = size
+    below = {m.id for m in in_match if m.score < thresholds_for(faces=size).match}
+    assert below and len(below) < len(in_match)
+
+    assert erasure_run(request_id=request.id) is None
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.HELD and "back in review" in request.hold_reason
+    # Nothing deleted, not even the images still in the match band: staff decide first.
+    assert not ErasureRecord.objects.filter(request=request).exists()
+    assert Image.objects.filter(pk__in=[m.image_id for m in in_match]).count() == len(in_match)
+    demoted = request.matches.filter(band=Match.Band.REVIEW, decision=Match.Decision.PENDING)
+    assert set(demoted.values_list("id", flat=True)) == below
+    assert AuditEvent.objects.filter(request=request, action="erasure_band_outgrown").exists()
+    assert [m.to for m in mailoutbox] == [[django_settings.PRIVACY_OFFICER_EMAIL]]
