@@ -132,7 +132,8 @@ def _suppressed_images_delete(*, hits: dict[int, tuple[int, float]], now: dateti
                     request_id=request_id, image_id=image_id, image_sha256=mine, source="suppression"
                 )
             # Its own transaction becomes a savepoint of this one (see retention_delete_chunk).
-            outcome: ImageDeletion = images_delete(image_ids=[image_id])[0]
+            erased_by = str(request_id) if request_id is not None else ""  # named in a refusal at ingestion
+            outcome: ImageDeletion = images_delete(image_ids=[image_id], erased_by=erased_by)[0]
             if not outcome.found:
                 continue
             # The image is gone like one refused at ingestion: counted the same way, hash only.

@@ -94,6 +94,9 @@ def test_a_new_objection_deletes_images_already_collected(collection, django_cap
     skips = IngestionSkip.objects.order_by("sha256")
     assert sorted(s.sha256 for s in skips) == sorted([images["x1"].sha256, images["x2"].sha256])
     assert all(s.score >= django_settings.MATCH_THRESHOLD and s.suppression is not None for s in skips)
+    # Ingestion refuses the same bytes ever after, naming the objection.
+    again = image_ingest(data=collection["paths"][0].read_bytes(), name="again.jpg")
+    assert again.status == "erased" and f"by request {request.id}" in again.message
     # Ledgered as an erasure for the person who objected, and the recipient of a copy is told.
     assert sorted(
         ErasureRecord.objects.filter(request=request).values_list("image_sha256", flat=True)
