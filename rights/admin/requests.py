@@ -42,6 +42,7 @@ from rights.models import (
     RequestStatus,
     Selfie,
 )
+from rights.pipeline.search import request_bands
 from rights.reporting.cnil import cnil_figures
 from rights.reporting.compliance import (
     FORMATS,
@@ -267,6 +268,7 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             },
             "matches": matches,
             "pending_count": sum(1 for m in matches if m.decision == Match.Decision.PENDING),
+            "bands": request_bands(request=data_request),
             "selfies": list(data_request.selfies.order_by("id")),
             "events": list(data_request.events.order_by("id")),
             "answers": list(data_request.answers.order_by("created_at")),

@@ -28,7 +28,7 @@ from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.linking import requests_link_by_face
 from rights.lifecycle.transitions import request_transition
 from rights.models import DataRequest, Match, RequestKind, RequestStatus, Selfie
-from rights.queries import collection_span, request_identifiers, selfies_usable
+from rights.queries import collection_span, request_identifiers, search_thresholds, selfies_usable
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +176,14 @@ def _face_hits(*, vectors: np.ndarray) -> list[tuple[int, list[FaceHit]]]:
 def search_bands(*, selfies: int, indexed_faces: int) -> Thresholds:
     """The bands a search with this many selfies uses (the ones ``collection_candidates`` applies)."""
     return thresholds_current(indexed_faces=indexed_faces, selfies=selfies if selfies <= MAX_FUSED else 1)
+
+
+def request_bands(*, request: DataRequest) -> dict[str, object]:
+    """The bands the request's search used (as recorded) beside the bands in force now for as many
+    selfies, each with the strangers per request it is expected to bring (for the request page)."""
+    recorded = search_thresholds(request=request)
+    selfies = int((recorded or {}).get("selfies") or 1)
+    return {"recorded": recorded, "current": thresholds_current(selfies=selfies)}
 
 
 def _matches_record(

@@ -189,6 +189,9 @@ def test_request_page_shows_clock_review_and_timeline(client, users, under_revie
     selfie = under_review.selfies.get()
     assert reverse("admin:rights_selfie_image", args=[selfie.id]) in html
     assert "0.310" in html and "Needs review" in html
+    # The match rule in force and the strangers it is expected to bring (issue 10).
+    assert 'id="match-rule"' in html and "strangers expected per request" in html
+    assert "This request has not been searched yet." in html  # made directly, no search recorded
     # A reviewer gets the review buttons, not approve/extend/refuse.
     assert 'name="single"' in html and 'name="decision" value="confirmed"' in html
     assert 'name="approve"' not in html and 'name="extend"' not in html and 'name="refuse"' not in html
