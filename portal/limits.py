@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
+import ipaddress
 import math
 import re
 import time
@@ -67,14 +68,24 @@ def client_address(request: HttpRequest) -> str:
 
     With TRUSTED_PROXY_COUNT proxies in front, the address is that many entries from the right of
     X-Forwarded-For (the entries further left are whatever the client sent, so never trusted).
+    Always a valid IP or "" (none known: a test request), as the lockout's database column needs.
     """
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = [
         part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
     ]
-    if proxies and len(forwarded) >= proxies:
+    if proxies and len(forwarded) >= proxies and _is_ip(forwarded[-proxies]):
         return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    remote = request.META.get("REMOTE_ADDR", "")
+    return remote if _is_ip(remote) else ""
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def email_key(*, email: str) -> str:

@@ -220,6 +220,10 @@ def test_the_client_address_behind_trusted_proxies(rf, settings):
     settings.TRUSTED_PROXY_COUNT = 1  # our proxy appended the real client; the rest is the client's
     assert limits.client_address(rf.get("/", **spoofed)) == "203.0.113.9"
     assert limits.client_address(rf.get("/", REMOTE_ADDR="10.0.0.2")) == "10.0.0.2"
+    # Not an address (a proxy count set too high, a test request): the next thing known, or "".
+    garbage = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "not-an-ip"}
+    assert limits.client_address(rf.get("/", **garbage)) == "10.0.0.2"
+    assert limits.client_address(rf.get("/", REMOTE_ADDR="")) == ""
 
 
 # --- The public form -----------------------------------------------------------------------------
