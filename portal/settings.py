@@ -458,6 +458,8 @@ AXES_FAILURE_LIMIT = env_int("STAFF_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("STAFF_LOCKOUT_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# No row per successful login kept without limit (staff IPs and browsers); failures expire with the lockout.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_CLIENT_IP_CALLABLE = "portal.limits.client_address"
 AXES_LOCKOUT_CALLABLE = "portal.staff_auth.lockout_response"
 # TOTP (django-otp) before any admin page for these roles and for superusers; enrolment on the
