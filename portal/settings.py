@@ -363,6 +363,15 @@ DUE_SOON_REMINDER_DAYS = [int(d) for d in env_list("DUE_SOON_REMINDER_DAYS", ["7
 COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 0)  # 0: no automatic deletion
 RETENTION_CHUNK = env_int("RETENTION_CHUNK", 500)  # images deleted per retention task run
 STUCK_AFTER = timedelta(minutes=env_int("STUCK_AFTER_MINUTES", 30))
+# A worker's claim on a request (SEARCHING, FULFILLING) lasts this long unless its heartbeat renews
+# it (every third of it); past it the worker is presumed dead and the claim is taken over (STUCK_AFTER
+# then only covers claims made before the lease existed).
+CLAIM_LEASE = timedelta(seconds=env_int("CLAIM_LEASE_SECONDS", 60))
+# Tasks written to the outbox (rights.lifecycle.enqueue) are sent on commit; the outbox job sends
+# those a broker outage left behind, every OUTBOX_INTERVAL, once they are OUTBOX_GRACE old.
+OUTBOX_INTERVAL = timedelta(seconds=env_int("OUTBOX_INTERVAL_SECONDS", 30))
+OUTBOX_GRACE = timedelta(seconds=env_int("OUTBOX_GRACE_SECONDS", 10))
+OUTBOX_KEEP = timedelta(days=env_int("OUTBOX_KEEP_DAYS", 7))
 # QUEUED and APPROVED requests wait for a free worker, which can take hours behind a long queue:
 # they are presumed lost (and re-enqueued) only after this longer wait.
 STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 * 60))
@@ -378,6 +387,9 @@ NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
 # Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
 # every resolved address) unless this is on (a test bench, or a recipient inside the same network).
 NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
+# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
+# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
+NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
 # Due-soon reminders go to the privacy team's shared mailbox; escalations to PRIVACY_OFFICER_EMAIL.
 STAFF_REMINDER_EMAIL = env_str("STAFF_REMINDER_EMAIL", DEFAULT_FROM_EMAIL)
 # A request found stuck this many times is held for staff instead of being re-enqueued again.
@@ -387,7 +399,8 @@ DEADLINE_SWEEP_HOUR = env_int("DEADLINE_SWEEP_HOUR", 7)
 NOTICE_CHASE_HOUR = env_int("NOTICE_CHASE_HOUR", 9)
 PURGE_HOUR = env_int("PURGE_HOUR", 3)
 RETENTION_HOUR = env_int("RETENTION_HOUR", 2)
-RECOVERY_INTERVAL = timedelta(minutes=env_int("RECOVERY_INTERVAL_MINUTES", 5))
+# Every minute: a dead worker's expired claim is found within CLAIM_LEASE plus this.
+RECOVERY_INTERVAL = timedelta(minutes=env_int("RECOVERY_INTERVAL_MINUTES", 1))
 SUPPRESSION_CHECK_INTERVAL = timedelta(minutes=env_int("SUPPRESSION_CHECK_INTERVAL_MINUTES", 15))
 # The hourly job appends the audit trail's head (`<iso time> <row id> <hash>`) here; keep it off
 # the database host (another disk, an append-only mount, shipped off-site) so that it survives

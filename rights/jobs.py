@@ -65,6 +65,11 @@ def deadlines_sweep_job() -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
+def outbox_deliver_job() -> int:
+    return enqueue.outbox_deliver()
+
+
+@shared_task(acks_late=True)
 def requests_recover_job() -> dict[str, int]:
     result = recovery.requests_recover_stuck()
     return {"requeued": result.requeued, "held": result.held}

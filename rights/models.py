@@ -86,6 +86,9 @@ class DataRequest(models.Model):
     escalated_at = models.DateTimeField(null=True, blank=True)
 
     status_changed_at = models.DateTimeField(auto_now_add=True)
+    # While a worker holds the request (SEARCHING, FULFILLING): until when its claim stands unless
+    # renewed by its heartbeat (rights.lifecycle.claims). Past it, the worker is presumed dead.
+    claim_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     answered_at = models.DateTimeField(null=True, blank=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # The person asked again ("where is my answer?") before being answered: a CNIL finding to count.
@@ -343,3 +346,22 @@ class JobCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.position}"
+
+
+class TaskOutbox(models.Model):
+    """A task to send, written in the transaction of the state change that calls for it.
+
+    Sent once that transaction commits; a broker that is down leaves the row unsent, and the
+    outbox job (every OUTBOX_INTERVAL) sends it once the broker is back (rights.lifecycle.enqueue).
+    """
+
+    name = models.CharField(max_length=100)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=100, blank=True)  # the error's type only
+
+    def __str__(self) -> str:
+        return f"{self.name}{tuple(self.args)} ({'sent' if self.sent_at else 'waiting'})"

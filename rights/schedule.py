@@ -16,6 +16,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "rights.jobs.deadlines_sweep_job",
         "schedule": crontab(minute=0, hour=settings.DEADLINE_SWEEP_HOUR),
     },
+    # Tasks a broker outage left in the outbox, sent once it is back.
+    "outbox-deliver": {
+        "task": "rights.jobs.outbox_deliver_job",
+        "schedule": settings.OUTBOX_INTERVAL,
+    },
     # Requests left in a working status by a dead worker, put back and re-enqueued.
     "recover-stuck-requests": {
         "task": "rights.jobs.requests_recover_job",

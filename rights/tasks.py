@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from celery import Task, shared_task
 
+from rights.lifecycle.claims import claim_heartbeat
 from rights.models import DataRequest, RequestStatus
 from rights.pipeline.failures import fulfil_failed, retry_delay, search_failed
 from rights.pipeline.fulfil import request_fulfil_run
@@ -52,7 +53,8 @@ def _pipeline_step(
         logger.info("%s: request %s is %s, nothing to do", label, request_id, status)
         return None
     try:
-        result = run(request_id=request_id)
+        with claim_heartbeat(request_id=request_id):  # the lease stands while this worker is alive
+            result = run(request_id=request_id)
     except Exception as exc:
         final = task.request.retries >= task.max_retries
         failed(request_id=request_id, error=exc, final=final)

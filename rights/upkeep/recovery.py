@@ -10,7 +10,8 @@ staff: something in it kills the worker, and re-enqueuing it forever would hide 
 QUEUED and APPROVED mean "waiting for a worker", not "a worker is on it": behind a long queue (a
 burst of requests, a big erasure ahead) that lasts hours without anything being wrong, so they are
 presumed lost only after settings.STUCK_QUEUED_AFTER. SEARCHING and FULFILLING mean a worker took
-the request; STUCK_AFTER without progress there means the worker died.
+the request; its claim's lease expiring there (not renewed by its heartbeat, rights.lifecycle.claims)
+means the worker died, found within CLAIM_LEASE plus RECOVERY_INTERVAL.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM
+from rights.lifecycle.claims import claim_expired
 from rights.lifecycle.transitions import request_transition
 from rights.models import WORKING_STATUSES, AuditEvent, DataRequest, RequestStatus
 from rights.pipeline.erasure import erasure_waits_for
@@ -48,13 +50,13 @@ _WAITING_FOR_WORKER = [RequestStatus.QUEUED, RequestStatus.APPROVED]
 
 
 def stuck_after(*, status: str) -> timedelta:
-    return settings.STUCK_QUEUED_AFTER if status in _WAITING_FOR_WORKER else settings.STUCK_AFTER
+    return settings.STUCK_QUEUED_AFTER if status in _WAITING_FOR_WORKER else settings.CLAIM_LEASE
 
 
 def _stuck_filter(*, now: datetime) -> Q:
     waiting = Q(status__in=_WAITING_FOR_WORKER, status_changed_at__lt=now - settings.STUCK_QUEUED_AFTER)
     working = [s for s in WORKING_STATUSES if s not in _WAITING_FOR_WORKER]
-    return waiting | Q(status__in=working, status_changed_at__lt=now - settings.STUCK_AFTER)
+    return waiting | (Q(status__in=working) & claim_expired(now=now))
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
     """
     seen = (
         DataRequest.objects.filter(_stuck_filter(now=now), id=request_id)
-        .values("status", "status_changed_at")
+        .values("status", "status_changed_at", "claim_expires_at")
         .first()
     )
     if seen is None:
@@ -92,7 +94,12 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
         # Guard on status_changed_at too: a request that moved out and back in meanwhile is not stuck.
         still_stuck = (
             DataRequest.objects.select_for_update()
-            .filter(id=request_id, status=stuck_status, status_changed_at=seen["status_changed_at"])
+            .filter(
+                id=request_id,
+                status=stuck_status,
+                status_changed_at=seen["status_changed_at"],
+                claim_expires_at=seen["claim_expires_at"],  # a live worker's heartbeat renewed it
+            )
             .values_list("id", flat=True)
             .first()
         )

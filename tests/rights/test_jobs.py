@@ -70,6 +70,7 @@ def test_every_scheduled_job_is_a_registered_task():
     app.loader.import_default_modules()
     assert set(BEAT_SCHEDULE) == {
         "deadline-sweep",
+        "outbox-deliver",
         "recover-stuck-requests",
         "expire-unconfirmed-requests",
         "purge-verification-data",
