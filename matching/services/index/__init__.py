@@ -248,7 +248,7 @@ def index_sync_if_changed() -> IndexSyncResult:
         return IndexSyncResult(
             added=0, removed=0, total=manifest.total, version=manifest.version, database=db_figures[0]
         )
-    return index_sync(full=True)
+    return index_sync()  # compares again under the writer lock, then repairs
 
 
 def index_maintain(*, seal_all: bool = False) -> MaintainResult:
