@@ -157,9 +157,9 @@ def test_a_search_syncs_the_whole_index_only_when_the_face_table_changed(monkeyp
     full_syncs = []
     real_sync = index_service.index_sync
 
-    def index_sync():
+    def index_sync(**options):
         full_syncs.append(1)
-        return real_sync()
+        return real_sync(**options)
 
     monkeypatch.setattr(index_service, "index_sync", index_sync)
 
