@@ -159,9 +159,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # work at once, and IMMEDIATE transactions make a writer wait instead of failing mid-way.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode).
+    _db_file = str(DATABASES["default"]["NAME"])
     with contextlib.suppress(OSError):
-        os.close(os.open(DATABASES["default"]["NAME"], os.O_WRONLY | os.O_CREAT, 0o600))
-        os.chmod(DATABASES["default"]["NAME"], 0o600)
+        if os.path.isabs(_db_file):  # not ":memory:" or a name relative to wherever it runs
+            os.close(os.open(_db_file, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.chmod(_db_file, 0o600)
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
