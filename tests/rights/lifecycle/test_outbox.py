@@ -33,8 +33,10 @@ def _pools_reset() -> None:
 
 
 @pytest.fixture
-def broker(tmp_path: Path):
+def broker(tmp_path: Path, monkeypatch):
     """Switch the app between a working embedded broker (under tmp_path) and a dead one."""
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     queue = tmp_path / "broker" / "queue"
     queue.mkdir(parents=True)
     (tmp_path / "broker" / "control").mkdir()
