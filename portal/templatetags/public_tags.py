@@ -10,7 +10,7 @@ from django.forms import BoundField
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext, pgettext_lazy
 
 register = template.Library()
 
@@ -82,6 +82,24 @@ GENERAL_LABELS = {
 def label(key: str) -> str:
     """An answer's key as a heading in the reader's language (any other key: its words)."""
     return str(GENERAL_LABELS.get(key) or str(key).replace("_", " ").capitalize())
+
+
+# Where an erased image was removed from (matching's deletion report, rights' ledger), by its word.
+REMOVED_PARTS = {
+    "file": pgettext_lazy("removed from", "file"),
+    "faces": pgettext_lazy("removed from", "faces"),
+    "embeddings": pgettext_lazy("removed from", "embeddings"),
+    "image": pgettext_lazy("removed from", "image"),
+    "index": pgettext_lazy("removed from", "index"),
+    "already erased before this request": pgettext_lazy("removed from", "already erased before this request"),
+}
+
+
+@register.filter
+def removed_parts(parts: list[str] | None) -> str:
+    """The places an image was erased from, in the reader's language ("file, faces, index")."""
+    separator = pgettext("list separator", ", ")
+    return separator.join(str(REMOVED_PARTS.get(part, part)) for part in parts or [])
 
 
 # Sentences of an answer written from its data when the page is shown, in the reader's language;

@@ -14,6 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from matching.models import Face, Image
 from matching.services.embedding import DetectedFace, embedding_to_bytes, faces_detect
@@ -25,6 +26,7 @@ from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.claims import request_claim
 from rights.lifecycle.emails import email_send, url_for
+from rights.lifecycle.language import language_of
 from rights.lifecycle.linking import requests_link_by_face
 from rights.lifecycle.transitions import request_transition
 from rights.models import DataRequest, Match, RequestKind, RequestStatus, Selfie
@@ -32,23 +34,24 @@ from rights.queries import collection_span, request_identifiers, search_threshol
 
 logger = logging.getLogger(__name__)
 
-NO_FACE = (
+# Said to the person in their request's language (selfie_check runs under it), then stored.
+NO_FACE = gettext_noop(
     "We found no face in this photo. Please send a photo of your face, looking at the camera, "
     "in good light, with nothing covering it."
 )
-UNCLEAR_FACE = (
+UNCLEAR_FACE = gettext_noop(
     "We found a face in this photo, but not clearly enough to compare it. Please send a sharper, "
     "well-lit photo of your face, looking at the camera."
 )
-TOO_SMALL = (
-    "The face is too small in this photo ({size} pixels across; we need at least {minimum}). "
+TOO_SMALL = gettext_noop(
+    "The face is too small in this photo (%(size)s pixels across; we need at least %(minimum)s). "
     "Please send a photo taken closer, where your face fills more of the picture."
 )
-SEVERAL_FACES = (
-    "We found {count} faces in this photo, so we cannot tell which one is you. Please send a photo "
+SEVERAL_FACES = gettext_noop(
+    "We found %(count)s faces in this photo, so we cannot tell which one is you. Please send a photo "
     "in which only your face appears."
 )
-UNREADABLE = "We could not read this photo: {message}"
+UNREADABLE = gettext_noop("We could not read this photo: %(message)s")
 
 
 @dataclass(frozen=True)
@@ -71,31 +74,34 @@ def selfie_face_pick(*, faces: list[DetectedFace]) -> SelfieVerdict:
     disclose a stranger's images.
     """
     if not faces:
-        return SelfieVerdict(None, NO_FACE)
+        return SelfieVerdict(None, gettext(NO_FACE))
     clear = [f for f in faces if f.det_score >= settings.SELFIE_MIN_DET_SCORE]
     if not clear:
-        return SelfieVerdict(None, UNCLEAR_FACE)
+        return SelfieVerdict(None, gettext(UNCLEAR_FACE))
     usable = [f for f in clear if _face_px(f) >= settings.SELFIE_MIN_FACE_PX]
     if len(usable) > 1:
-        return SelfieVerdict(None, SEVERAL_FACES.format(count=len(usable)))
+        return SelfieVerdict(None, gettext(SEVERAL_FACES) % {"count": len(usable)})
     if not usable:
         largest = max(_face_px(f) for f in clear)
-        return SelfieVerdict(None, TOO_SMALL.format(size=largest, minimum=settings.SELFIE_MIN_FACE_PX))
+        minimum = settings.SELFIE_MIN_FACE_PX
+        return SelfieVerdict(None, gettext(TOO_SMALL) % {"size": largest, "minimum": minimum})
     return SelfieVerdict(usable[0], "")
 
 
 def selfie_check(*, selfie: Selfie) -> Selfie:
     """Detect the face of one PENDING selfie: USABLE with its box and embedding, or REJECTED."""
-    try:
-        with selfie.file.open("rb") as handle:
-            data = handle.read()
-        decoded = image_decode(data=data)
-    except ImageRejected as exc:
-        verdict = SelfieVerdict(None, UNREADABLE.format(message=exc.message))
-    except (FileNotFoundError, ValueError):
-        verdict = SelfieVerdict(None, UNREADABLE.format(message="the file is missing. Please send it again."))
-    else:
-        verdict = selfie_face_pick(faces=faces_detect(rgb=decoded.rgb))
+    with language_of(language=selfie.request.language):
+        try:
+            with selfie.file.open("rb") as handle:
+                data = handle.read()
+            decoded = image_decode(data=data)
+        except ImageRejected as exc:
+            verdict = SelfieVerdict(None, gettext(UNREADABLE) % {"message": exc.message})
+        except (FileNotFoundError, ValueError):
+            missing = gettext("the file is missing. Please send it again.")
+            verdict = SelfieVerdict(None, gettext(UNREADABLE) % {"message": missing})
+        else:
+            verdict = selfie_face_pick(faces=faces_detect(rgb=decoded.rgb))
     if verdict.face is not None:
         selfie.status = Selfie.Status.USABLE
         selfie.problem = ""
@@ -294,7 +300,11 @@ def request_search_run(*, request_id: int) -> str | None:
 
 def _needs_selfie(*, request: DataRequest) -> str:
     last = request.selfies.filter(status=Selfie.Status.REJECTED).order_by("-id").first()
-    problem = last.problem if last else NO_FACE
+    if last is not None:
+        problem = last.problem
+    else:
+        with language_of(language=request.language):
+            problem = gettext(NO_FACE)
     moved = request_transition(
         request_id=request.id,
         from_statuses=[RequestStatus.SEARCHING],

@@ -21,12 +21,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from rights.lifecycle.language import language_of, language_supported
-from rights.models import DataRequest
+from rights.models import DataRequest, Selfie
 from rights.pipeline.access import access_report_build
 from rights.pipeline.answers import requester_notify_answer
+from rights.pipeline.search import NO_FACE, selfie_check
+from tests.portal.hostile import no_face_jpeg
 from tests.portal.test_public_pages import (
     access_answer,
     answered,
@@ -43,6 +45,14 @@ HTML_LANG = {"en": "en-GB", "fr": "fr", "zh-hans": "zh-Hans", "zh-hant": "zh-Han
 # A named placeholder (%(name)s), a bare one (%s, %d) or a brace one ({name}).
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|\{[a-z_]*\}")
 TAG = re.compile(r"</?[a-z]+[^>]*>")
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """The test client leaves the last request's language active in this thread: put the default
+    back, so that no later test (of a service that uses gettext) runs in French by accident."""
+    yield
+    translation.deactivate()
 
 
 def catalogue_dir(code: str) -> Path:
@@ -92,7 +102,7 @@ def test_translations_are_in_the_language_not_copies_of_the_english(code):
     po = catalogue(code)
     # Names, codes and formats read the same in every language ("Image %(number)s", "%(label)s: ...").
     same = [
-        e.msgid for e in po if forms_of(e)[0] == e.msgid and PLACEHOLDER.sub("", e.msgid).strip(" :.") != ""
+        e.msgid for e in po if forms_of(e)[0] == e.msgid and PLACEHOLDER.sub("", e.msgid).strip(" :.,") != ""
     ]
     assert len(same) <= 3, same
 
@@ -397,3 +407,20 @@ def test_an_answer_is_written_from_its_data_in_the_readers_language(client, mail
         in page
     )
     assert "No image of you remains" not in page
+    with translation.override(code):  # where each image was erased from: "file, faces, index"
+        parts = pgettext("list separator", ", ").join(
+            pgettext("removed from", w) for w in ["file", "faces", "index"]
+        )
+    assert parts in page
+
+
+def test_a_photo_without_a_face_is_explained_in_the_requests_language(mailoutbox):
+    """The worker checks the photo under the request's language: what it stores is in that language."""
+    response = post_request(browser("fr"), selfies=[upload(no_face_jpeg())])
+    assert response.status_code == 302
+    request = DataRequest.objects.latest("id")
+    with translation.override("en"):  # a worker runs in the default language
+        checked = selfie_check(selfie=request.selfies.get())
+    assert checked.status == Selfie.Status.REJECTED
+    assert checked.problem == said("fr", NO_FACE)
+    assert checked.problem.startswith("Nous n'avons trouvé aucun visage")
