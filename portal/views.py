@@ -25,8 +25,8 @@ from matching.services.imaging import ImageRejected, megabytes_text
 from portal.forms import RequestForm, SelfieForm, uploads_read
 from portal.limits import email_key, limit_check, limit_note, limited
 from portal.uploads import upload_refusal_show
-from rights.lifecycle.clock import days_left
-from rights.models import CLOSED_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
+from rights.lifecycle.clock import days_left, request_due_in_force, request_overdue
+from rights.models import Answer, DataRequest, RequestKind, RequestStatus
 from rights.requester import requests as requests_service
 from rights.requester import status as status_service
 
@@ -161,16 +161,18 @@ def _status_render(
 ) -> HttpResponse:
     answer = status_service.answer_latest(request=data_request) if data_request.is_closed else None
     rejected = data_request.selfies.filter(status="rejected").order_by("-id").first()
+    due = request_due_in_force(request=data_request)
     context = {
         "data_request": data_request,
         "timeline": status_service.request_timeline(request=data_request),
         "awaited": status_service.request_awaited(request=data_request),
-        "due_at": data_request.effective_due_at,
-        "days_left": days_left(due_at=data_request.effective_due_at),
+        "due_at": due,
+        "days_left": days_left(due_at=due),
+        "overdue": request_overdue(request=data_request),
         "needs_selfie": data_request.status == RequestStatus.NEEDS_SELFIE,
         "selfie_problem": data_request.selfie_problem or (rejected.problem if rejected else ""),
         "selfie_form": selfie_form or SelfieForm(),
-        "can_follow_up": data_request.status not in (RequestStatus.UNCONFIRMED, *CLOSED_STATUSES),
+        "can_follow_up": requests_service.request_followup_allowed(request=data_request),
         "answer": answer,
         "download_open": bool(answer and status_service.answer_download_open(answer=answer)),
         "selfie_retention_days": settings.SELFIE_RETENTION_DAYS,

@@ -7,11 +7,11 @@ audit row, in one transaction.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,6 +52,32 @@ WORKING_STATUSES = [
 ]
 # Statuses in which the organisation waits for the person (see CLOCK_PAUSES_WHILE_WAITING).
 WAITING_FOR_PERSON_STATUSES = [RequestStatus.UNCONFIRMED, RequestStatus.NEEDS_SELFIE]
+# Open and confirmed: a request staff can act on. Only these are overdue or due soon, may be followed
+# up by the person, or count as an open access request to answer first (never confirmed: not yet one).
+CONFIRMED_OPEN_STATUSES = [s for s in OPEN_STATUSES if s != RequestStatus.UNCONFIRMED]
+# Never confirmed: the CNIL figures count them on their own, neither answered nor late.
+NEVER_CONFIRMED_STATUSES = [RequestStatus.UNCONFIRMED, RequestStatus.EXPIRED]
+# Waiting for staff: matches may be decided and the request approved (also after a failed check).
+REVIEWABLE_STATUSES = [RequestStatus.REVIEW, RequestStatus.HELD]
+# Not while a worker is searching or carrying out the request: a refusal would race its work.
+REFUSABLE_STATUSES = [
+    RequestStatus.NEEDS_SELFIE,
+    RequestStatus.QUEUED,
+    RequestStatus.REVIEW,
+    RequestStatus.APPROVED,
+    RequestStatus.HELD,
+]
+# Waiting for a worker (a long queue is normal) rather than held by one.
+WAITING_FOR_WORKER_STATUSES = [RequestStatus.QUEUED, RequestStatus.APPROVED]
+
+
+def due_stored_expression() -> Coalesce:
+    """The stored due date (the extension's if any) as a database expression, to order and pre-filter.
+
+    The due date in force, which also counts a pause still running, is one function:
+    ``rights.lifecycle.clock.request_due_in_force``.
+    """
+    return Coalesce("extended_until", "due_at")
 
 
 class DataRequest(models.Model):
@@ -128,10 +154,6 @@ class DataRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display().split(' (')[0]} request #{self.pk}"
-
-    @property
-    def effective_due_at(self) -> datetime:
-        return self.extended_until or self.due_at
 
     @property
     def is_closed(self) -> bool:

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -18,11 +17,10 @@ from rights.models import (
     DataRequest,
     Match,
     RequestStatus,
+    due_stored_expression,
 )
 
 DUE_SOON_DAYS = 7
-# Decisions on matches are possible while staff hold the request (rights.staff.review).
-REVIEWABLE_STATUSES = [RequestStatus.REVIEW, RequestStatus.HELD]
 
 
 def permission_require(request: HttpRequest, permission: str) -> None:
@@ -34,7 +32,7 @@ def queue_annotate(queryset: QuerySet[DataRequest]) -> QuerySet[DataRequest]:
     pending = Match.objects.filter(request=OuterRef("pk"), decision=Match.Decision.PENDING).exclude(
         band=Match.Band.MATCH
     )
-    return queryset.annotate(effective_due=Coalesce("extended_until", "due_at"), needs_review=Exists(pending))
+    return queryset.annotate(effective_due=due_stored_expression(), needs_review=Exists(pending))
 
 
 def request_url(request_id: int) -> str:
@@ -80,7 +78,7 @@ def days_left_badge(data_request: DataRequest, *, now: Any = None) -> str:
         return format_html('<span class="days-left closed expired">{}</span>', "never confirmed, expired")
     if data_request.is_closed:
         answered = data_request.answered_at or data_request.closed_at
-        if answered and answered > data_request.effective_due_at:
+        if answered and answered > clock.request_due_in_force(request=data_request, now=answered):
             return format_html('<span class="days-left closed late">{}, late</span>', data_request.status)
         return format_html('<span class="days-left closed">{}</span>', data_request.status)
     if data_request.status == RequestStatus.UNCONFIRMED:
@@ -88,7 +86,7 @@ def days_left_badge(data_request: DataRequest, *, now: Any = None) -> str:
     now = now or timezone.now()
     due = clock.request_due_in_force(request=data_request, now=now)
     left = clock.days_left(due_at=due, now=now)
-    if clock.is_overdue(due_at=due, now=now):
+    if clock.request_overdue(request=data_request, now=now):
         return format_html(
             '<span class="days-left overdue" style="color:#fff;background:#c62828;padding:1px 6px;'
             'border-radius:3px;font-weight:bold">{} day{} overdue</span>',

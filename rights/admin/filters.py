@@ -10,11 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from rights.admin.common import DUE_SOON_DAYS, REVIEWABLE_STATUSES
+from rights.admin.common import DUE_SOON_DAYS
 from rights.lifecycle import clock
 from rights.models import (
     CLOSED_STATUSES,
+    CONFIRMED_OPEN_STATUSES,
     OPEN_STATUSES,
+    REVIEWABLE_STATUSES,
     RequestStatus,
 )
 
@@ -68,7 +70,7 @@ class YesFilter(SimpleListFilter):
 def _confirmed_open(queryset: QuerySet) -> QuerySet:
     # Never-confirmed requests are not yet requests staff can act on: neither overdue nor due soon
     # (as in the deadline sweep and the CNIL figures).
-    return queryset.filter(status__in=OPEN_STATUSES).exclude(status=RequestStatus.UNCONFIRMED)
+    return queryset.filter(status__in=CONFIRMED_OPEN_STATUSES)
 
 
 class OverdueFilter(YesFilter):
@@ -76,7 +78,7 @@ class OverdueFilter(YesFilter):
     parameter_name = "overdue"
 
     def matching(self, queryset: QuerySet) -> QuerySet:
-        return clock.requests_overdue(queryset=_confirmed_open(queryset), now=timezone.now())
+        return clock.requests_overdue(queryset=queryset, now=timezone.now())
 
 
 class DueThisWeekFilter(YesFilter):

@@ -24,7 +24,6 @@ from django.views.decorators.http import require_POST
 
 from matching.services.redaction import image_for_display
 from rights.admin.common import (
-    REVIEWABLE_STATUSES,
     ReadOnlyAdminMixin,
     days_left_badge,
     permission_require,
@@ -36,6 +35,7 @@ from rights.admin.filters import DueThisWeekFilter, HeldFilter, NeedsReviewFilte
 from rights.lifecycle import clock
 from rights.lifecycle.audit import actor_for, review_screen_view_record
 from rights.models import (
+    REVIEWABLE_STATUSES,
     DataRequest,
     Match,
     RecipientNotice,
@@ -51,7 +51,13 @@ from rights.reporting.compliance import (
     compliance_report_export,
     report_date_parse,
 )
-from rights.staff.actions import ActionRefused, request_extend, request_refuse, requests_link
+from rights.staff.actions import (
+    ActionRefused,
+    request_extend,
+    request_extension_refusal,
+    request_refuse,
+    requests_link,
+)
 from rights.staff.review import ReviewError, match_confirm, match_reject, matches_decide, request_approve
 
 # --- Action forms -------------------------------------------------------------------------------
@@ -246,15 +252,7 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         reviewable = data_request.status in REVIEWABLE_STATUSES
         can_see_faces = user.has_perm("rights.review_match")
         open_request = not data_request.is_closed
-        extension_possible = (
-            open_request
-            and data_request.status != RequestStatus.UNCONFIRMED
-            and not data_request.extended_until
-            and now
-            <= clock.due_in_force(
-                due_at=data_request.due_at, waiting_since=data_request.waiting_since, now=now
-            )
-        )
+        extension_possible = request_extension_refusal(request=data_request, now=now) is None
         return {
             "clock": {
                 "received_at": data_request.received_at,

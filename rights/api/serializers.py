@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from rights.lifecycle.clock import days_left
+from rights.lifecycle.clock import days_left, request_due_in_force
 from rights.models import DataRequest, RecipientNotice
 
 
 class DataRequestSerializer(serializers.ModelSerializer):
-    effective_due_at = serializers.DateTimeField(read_only=True)
+    effective_due_at = serializers.SerializerMethodField()
     days_left = serializers.SerializerMethodField()
     earlier_requests = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
@@ -41,9 +43,15 @@ class DataRequestSerializer(serializers.ModelSerializer):
             "purged_at",
         ]
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_effective_due_at(self, obj: DataRequest) -> str:
+        """The due date in force: the extension's if any, moved by a pause still running."""
+        return serializers.DateTimeField().to_representation(request_due_in_force(request=obj))
+
+    @extend_schema_field(OpenApiTypes.INT)
     def get_days_left(self, obj: DataRequest) -> int | None:
-        """Whole local days until the effective due date (negative when overdue); null once closed."""
-        return None if obj.is_closed else days_left(due_at=obj.effective_due_at)
+        """Whole local days until the due date in force (negative when overdue); null once closed."""
+        return None if obj.is_closed else days_left(due_at=request_due_in_force(request=obj))
 
 
 class RecipientNoticeSerializer(serializers.ModelSerializer):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -11,7 +10,14 @@ from rest_framework.pagination import PageNumberPagination
 
 from rights.api.permissions import ViewPermission
 from rights.api.serializers import DataRequestSerializer, RecipientNoticeSerializer
-from rights.models import CLOSED_STATUSES, DataRequest, RecipientNotice, RequestKind, RequestStatus
+from rights.lifecycle.clock import requests_overdue
+from rights.models import (
+    DataRequest,
+    RecipientNotice,
+    RequestKind,
+    RequestStatus,
+    due_stored_expression,
+)
 
 
 class Pages(PageNumberPagination):
@@ -35,7 +41,7 @@ def _truthy(value: str | None) -> bool | None:
         parameters=[
             OpenApiParameter("kind", str, enum=RequestKind.values),
             OpenApiParameter("status", str, enum=RequestStatus.values),
-            OpenApiParameter("overdue", bool, description="open and past the effective due date"),
+            OpenApiParameter("overdue", bool, description="confirmed, open and past the due date in force"),
         ]
     )
 )
@@ -49,7 +55,7 @@ class DataRequestViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[DataRequest]:
         queryset = (
-            DataRequest.objects.annotate(effective_due=Coalesce("extended_until", "due_at"))
+            DataRequest.objects.annotate(effective_due=due_stored_expression())
             .prefetch_related("earlier_requests")
             .order_by("effective_due", "id")
         )
@@ -61,8 +67,7 @@ class DataRequestViewSet(viewsets.ReadOnlyModelViewSet):
                 queryset = queryset.filter(**{field: value})
         overdue = _truthy(params.get("overdue"))
         if overdue is not None:
-            open_ = queryset.exclude(status__in=CLOSED_STATUSES)
-            late = open_.filter(effective_due__lt=timezone.now())
+            late = requests_overdue(queryset=queryset, now=timezone.now())
             queryset = late if overdue else queryset.exclude(id__in=late.values("id"))
         return queryset
 

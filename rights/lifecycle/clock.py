@@ -14,8 +14,9 @@ by two further months"): it never gives the organisation more time than the pers
 When settings.CLOCK_PAUSES_WHILE_WAITING is on, the time spent waiting for the person (email
 confirmation, a usable photo) does not count. ``due_at`` and ``extended_until`` are moved, by
 whole days, when the wait ends (rights.lifecycle.transitions); while a request is still waiting,
-``due_in_force`` adds the whole days waited so far. Everything that asks "is it overdue, how many
-days are left" asks ``due_in_force`` (or the queryset helpers below), never ``due_at`` itself.
+``due_in_force`` adds the whole days waited so far. Everything that asks "when is it due, how many
+days are left" asks ``request_due_in_force``, and "is it overdue" ``requests_overdue`` /
+``request_overdue``, never ``due_at`` itself.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from rights.models import CONFIRMED_OPEN_STATUSES, DataRequest, due_stored_expression
 
 STATUTORY_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
@@ -119,7 +121,7 @@ def requests_due_between(
     one, since their due date in force is later than the stored one by the days waited so far.
     """
     now = now or timezone.now()
-    queryset = queryset.annotate(stored_due=Coalesce("extended_until", "due_at"))
+    queryset = queryset.annotate(stored_due=due_stored_expression())
     bounds = Q()
     if start is not None:
         bounds &= Q(stored_due__gte=start)
@@ -153,10 +155,22 @@ def _in_range(*, due: datetime, start: datetime | None, end: datetime | None) ->
     return (start is None or due >= start) and (end is None or due < end)
 
 
-def requests_overdue(*, queryset: QuerySet, now: datetime | None = None) -> QuerySet:
-    """The requests of ``queryset`` whose due date in force is past ``now``."""
+def requests_overdue(*, queryset: QuerySet | None = None, now: datetime | None = None) -> QuerySet:
+    """Overdue, the one rule: confirmed, open, and past the due date in force ``now``.
+
+    ``request_overdue`` is the same rule for one request. The API, the dashboard, the sweep and the
+    CNIL figures all ask one of the two.
+    """
     now = now or timezone.now()
-    return requests_due_between(queryset=queryset, end=now, now=now)
+    queryset = DataRequest.objects.all() if queryset is None else queryset
+    confirmed_open = queryset.filter(status__in=CONFIRMED_OPEN_STATUSES)
+    return requests_due_between(queryset=confirmed_open, end=now, now=now)
+
+
+def request_overdue(*, request: Any, now: datetime | None = None) -> bool:
+    """``requests_overdue`` for one request (any object with its status and clock fields)."""
+    now = now or timezone.now()
+    return request.status in CONFIRMED_OPEN_STATUSES and now > request_due_in_force(request=request, now=now)
 
 
 def extended_due_at(*, due_at: datetime, months: int) -> datetime:
@@ -168,18 +182,6 @@ def extended_due_at(*, due_at: datetime, months: int) -> datetime:
     if not 1 <= months <= MAX_EXTENSION_MONTHS:
         raise ValueError(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months, not {months}")
     return end_of_local_day(day=date_add_months(day=timezone.localtime(due_at).date(), months=months))
-
-
-def effective_due_at(*, due_at: datetime, extended_until: datetime | None) -> datetime:
-    return extended_until or due_at
-
-
-def is_overdue(*, due_at: datetime, now: datetime | None = None) -> bool:
-    return (now or timezone.now()) > due_at
-
-
-def answered_in_time(*, answered_at: datetime, due_at: datetime) -> bool:
-    return answered_at <= due_at
 
 
 def reminders_due(

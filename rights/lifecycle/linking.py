@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.models import AuditEvent, DataRequest, RequestStatus, Selfie
+from rights.models import CONFIRMED_OPEN_STATUSES, AuditEvent, DataRequest, Selfie
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +100,7 @@ def requests_same_person(*, request: DataRequest) -> QuerySet[DataRequest]:
 
 
 # An access request counts as open for "answer it first" once its email is confirmed.
-ACCESS_OPEN_STATUSES = [
-    RequestStatus.NEEDS_SELFIE,
-    RequestStatus.QUEUED,
-    RequestStatus.SEARCHING,
-    RequestStatus.REVIEW,
-    RequestStatus.APPROVED,
-    RequestStatus.FULFILLING,
-    RequestStatus.HELD,
-]
+ACCESS_OPEN_STATUSES = CONFIRMED_OPEN_STATUSES
 
 
 def _staff_linked_ids(*, request: DataRequest, candidate_ids: list[int]) -> set[int]:

@@ -39,6 +39,7 @@ from matching.services.deletion import image_delete
 from matching.services.thresholds import thresholds_current
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
+from rights.lifecycle.clock import request_due_in_force
 from rights.lifecycle.language import language_of
 from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.lifecycle.linking import access_requests_same_verified_person, requests_same_person
@@ -84,7 +85,7 @@ def erasure_waits_for(*, request: DataRequest, now: datetime | None = None) -> l
 
     It waits only for open access requests surely of the same person (the same verified email, or
     linked by staff: a face-only link may be someone filing with the victim's photo), and never once
-    its own effective due date is within ERASURE_ACCESS_WAIT_CUTOFF_DAYS: the erasure then goes
+    its own due date in force is within ERASURE_ACCESS_WAIT_CUTOFF_DAYS: the erasure then goes
     ahead and the access answer lists those images as no longer held.
     """
     if request.kind not in (RequestKind.ERASURE, RequestKind.OBJECTION):
@@ -94,7 +95,8 @@ def erasure_waits_for(*, request: DataRequest, now: datetime | None = None) -> l
         # answer lists them as no longer held; waiting now would only delay the rest.
         return []
     now = now or timezone.now()
-    if request.effective_due_at - now <= timedelta(days=settings.ERASURE_ACCESS_WAIT_CUTOFF_DAYS):
+    cutoff = timedelta(days=settings.ERASURE_ACCESS_WAIT_CUTOFF_DAYS)
+    if request_due_in_force(request=request, now=now) - now <= cutoff:
         return []
     return access_requests_same_verified_person(request=request)
 

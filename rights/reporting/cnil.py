@@ -40,8 +40,14 @@ from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from matching.models import Image
-from rights.lifecycle.clock import end_of_local_day, request_due_in_force, requests_overdue
-from rights.models import OPEN_STATUSES, AuditEvent, DataRequest, RequestKind, RequestStatus
+from rights.lifecycle.clock import end_of_local_day, request_due_in_force, request_overdue, requests_overdue
+from rights.models import (
+    NEVER_CONFIRMED_STATUSES,
+    AuditEvent,
+    DataRequest,
+    RequestKind,
+    RequestStatus,
+)
 
 ERASURE_VERIFICATION_FAILED = "erasure_verification_failed"
 ACCESS_HELD_INCOMPLETE = "answer_held_incomplete"
@@ -74,7 +80,6 @@ SEARCH_NOT_WHOLE = "search_not_whole_collection"
 UNCONFIRMED = "unconfirmed"
 EXPIRED = "never_confirmed_expired"
 # Never confirmed: counted apart from the requests (see the module's docstring).
-NEVER_CONFIRMED_STATUSES = [RequestStatus.UNCONFIRMED, RequestStatus.EXPIRED]
 
 
 @dataclass(frozen=True)
@@ -211,7 +216,9 @@ def requests_for_figures(*, received_from: date | None, received_to: date | None
 
 def request_in_time(*, request: DataRequest) -> bool | None:
     """Answered by the effective due date; None while not answered."""
-    return None if request.answered_at is None else request.answered_at <= request.effective_due_at
+    if request.answered_at is None:
+        return None
+    return request.answered_at <= request_due_in_force(request=request, now=request.answered_at)
 
 
 def request_earlier_ids(*, request: DataRequest) -> list[int]:
@@ -319,7 +326,7 @@ def cnil_figures(
             flags[request.id].append(EXPIRED)
             continue
         by_kind[request.kind] = by_kind.get(request.kind, 0) + 1
-        due = request.effective_due_at
+        due = request_due_in_force(request=request, now=request.answered_at or now)
         if request.answered_at is not None:
             answered += 1
             late = request.answered_at > due
@@ -335,7 +342,7 @@ def cnil_figures(
                 flags[request.id].append(FOLLOWED_UP)
         elif not request.is_closed:
             open_count += 1
-            if now > request_due_in_force(request=request, now=now):
+            if request_overdue(request=request, now=now):
                 overdue_now.append(request.id)
                 flags[request.id].append(OVERDUE)
             if request.followups > 0:
@@ -435,7 +442,4 @@ def _months_filled(counts: dict[date, list[int]]) -> list[MonthFigures]:
 
 def overdue_requests(*, now: datetime | None = None) -> QuerySet[DataRequest]:
     """Confirmed open requests past their due date in force now (for the dashboard's filter)."""
-    confirmed_open = DataRequest.objects.filter(status__in=OPEN_STATUSES).exclude(
-        status=RequestStatus.UNCONFIRMED
-    )
-    return requests_overdue(queryset=confirmed_open, now=now or timezone.now())
+    return requests_overdue(now=now or timezone.now())

@@ -34,7 +34,15 @@ from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.language import language_supported
 from rights.lifecycle.linking import requests_link_earlier
 from rights.lifecycle.transitions import request_transition
-from rights.models import CLOSED_STATUSES, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
+from rights.models import (
+    CLOSED_STATUSES,
+    CONFIRMED_OPEN_STATUSES,
+    AuditEvent,
+    DataRequest,
+    RequestKind,
+    RequestStatus,
+    Selfie,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -434,6 +442,11 @@ def followup_counted_today(*, request_id: int, now: datetime | None = None) -> b
     return AuditEvent.objects.filter(request_id=request_id, action="followup", created_at__gte=start).exists()
 
 
+def request_followup_allowed(*, request: DataRequest) -> bool:
+    """Whether the person may ask "where is my answer?": confirmed and not closed. The one rule."""
+    return request.status in CONFIRMED_OPEN_STATUSES
+
+
 def request_followup(*, request: DataRequest) -> DataRequest:
     """The person asks "where is my answer?" before being answered: counted and audited.
 
@@ -447,11 +460,12 @@ def request_followup(*, request: DataRequest) -> DataRequest:
         DataRequest.objects.select_for_update().filter(id=request.id).first()
         if followup_counted_today(request_id=request.id):
             raise FollowupAlreadyCounted("We already recorded your question today.")
-        changed = (
-            DataRequest.objects.filter(id=request.id)
-            .exclude(status__in=CLOSED_STATUSES)
-            .update(followups=F("followups") + 1)
+        changed = DataRequest.objects.filter(id=request.id, status__in=CONFIRMED_OPEN_STATUSES).update(
+            followups=F("followups") + 1
         )
+        unconfirmed = DataRequest.objects.filter(id=request.id, status=RequestStatus.UNCONFIRMED)
+        if not changed and unconfirmed.exists():
+            raise RequestStateError(gettext("Please confirm your email address first."))
         if not changed:
             raise RequestStateError(gettext("This request has already been answered."))
         request.refresh_from_db()

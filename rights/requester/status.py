@@ -136,18 +136,11 @@ def request_awaited(*, request: DataRequest) -> Awaited:
 
 # --- The answer's images -------------------------------------------------------------------
 
-# Keys under which an access report's payload may name an image's file inside the archive.
-_IMAGE_FILE_KEYS = ("archive_path", "file", "path")
 
-
-def _image_member(item: object) -> str:
-    if not isinstance(item, dict):
-        return ""
-    for key in _IMAGE_FILE_KEYS:
-        value = item.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return ""
+def _image_member(item: dict) -> str:
+    # The access report names each image's file inside the archive under "file" (rights.pipeline.access).
+    value = item.get("file")
+    return value if isinstance(value, str) else ""
 
 
 def answer_images(*, answer: Answer) -> list[dict[str, object]]:

@@ -13,6 +13,7 @@ request under us, and the record is written in the same transaction right after 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -23,21 +24,13 @@ from rights.lifecycle import clock
 from rights.lifecycle.audit import actor_for, audit_record
 from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.transitions import request_transition
-from rights.models import Answer, DataRequest, RequestKind, RequestStatus
+from rights.models import REFUSABLE_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
 from rights.pipeline.erasure import erasures_waiting_resume
 
 logger = logging.getLogger(__name__)
 
 # A refusal must explain itself (Art. 12(5)): a word or two is not a justification.
 REFUSAL_REASON_MIN_CHARS = 40
-# Not while a worker is searching or carrying out the request: the refusal would race its work.
-REFUSABLE_STATUSES = [
-    RequestStatus.NEEDS_SELFIE,
-    RequestStatus.QUEUED,
-    RequestStatus.REVIEW,
-    RequestStatus.APPROVED,
-    RequestStatus.HELD,
-]
 
 User = AbstractBaseUser | AnonymousUser | None
 
@@ -84,6 +77,30 @@ def _letter_context(*, request: DataRequest) -> dict[str, Any]:
     }
 
 
+def request_extension_refusal(*, request: DataRequest, now: datetime) -> ActionRefused | None:
+    """Why ``request`` cannot be extended now, or None when it can. The one extension rule.
+
+    Open and confirmed, never extended before, and before the original due date in force (with the
+    pause on, moved by the days waited so far): Art. 12(3) wants the person told before it.
+    """
+    if request.is_closed:
+        return ActionRefused("closed", f"Request #{request.id} is already closed.")
+    if request.status == RequestStatus.UNCONFIRMED:
+        return ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+    if request.extended_until or request.extension_notified_at:
+        return ActionRefused(
+            "already_extended", f"Request #{request.id} has already been extended once; only one is allowed."
+        )
+    original_due = clock.due_in_force(due_at=request.due_at, waiting_since=request.waiting_since, now=now)
+    if now > original_due:
+        return ActionRefused(
+            "too_late",
+            f"The original due date ({timezone.localtime(original_due):%d %B %Y}) has passed: "
+            "an extension must be notified before it.",
+        )
+    return None
+
+
 def request_extend(*, request_id: int, user: User, months: int, reason: str) -> DataRequest:
     """Extend the deadline once, by 1 or 2 further months, after telling the person why."""
     _require_permission(user=user, permission="rights.extend_request")
@@ -103,23 +120,10 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
         )
     try:
         with transaction.atomic():
-            request = _locked_open_request(request_id=request_id)
-            if request.extended_until or request.extension_notified_at:
-                raise ActionRefused(
-                    "already_extended",
-                    f"Request #{request_id} has already been extended once; only one is allowed.",
-                )
-            now = timezone.now()
-            # The original due date in force: with the pause on, moved by the days waited so far.
-            original_due = clock.due_in_force(
-                due_at=request.due_at, waiting_since=request.waiting_since, now=now
-            )
-            if now > original_due:
-                raise ActionRefused(
-                    "too_late",
-                    f"The original due date ({timezone.localtime(original_due):%d %B %Y}) has passed: "
-                    "an extension must be notified before it.",
-                )
+            request = _locked_request(request_id=request_id)
+            refusal = request_extension_refusal(request=request, now=timezone.now())
+            if refusal is not None:
+                raise refusal
             # From the stored due date: when a wait ends, transitions moves both dates by the same days.
             extended_until = clock.extended_due_at(due_at=request.due_at, months=months)
             latest = clock.latest_extension_for(due_at=request.due_at)

@@ -20,14 +20,13 @@ from django.utils import timezone
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import actor_for, audit_record
 from rights.lifecycle.transitions import request_transition
-from rights.models import DataRequest, Match, RequestStatus
+from rights.models import REVIEWABLE_STATUSES, DataRequest, Match, RequestStatus
 
 logger = logging.getLogger(__name__)
 
 # Matches can be decided, and a request approved, while staff hold it: waiting for review, or held
 # after a failed check (staff may correct the decisions and approve again).
-DECIDABLE_STATUSES = [RequestStatus.REVIEW, RequestStatus.HELD]
-APPROVABLE_STATUSES = [RequestStatus.REVIEW, RequestStatus.HELD]
+DECIDABLE_STATUSES = APPROVABLE_STATUSES = REVIEWABLE_STATUSES
 
 
 class ReviewError(ValueError):

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -28,14 +27,19 @@ from rights.lifecycle.clock import (
     requests_overdue,
 )
 from rights.lifecycle.emails import email_send, public_url
-from rights.models import OPEN_STATUSES, DataRequest, JobCursor, RequestStatus
+from rights.models import (
+    CONFIRMED_OPEN_STATUSES,
+    DataRequest,
+    JobCursor,
+    due_stored_expression,
+)
 
 logger = logging.getLogger(__name__)
 
 # Requests whose email was never confirmed are not yet requests staff can act on; the expiry job
 # (rights.upkeep.purge.requests_expire_unconfirmed) closes them as EXPIRED. Every other open
 # request is watched, including those waiting for a new photo.
-WATCHED_STATUSES = [s for s in OPEN_STATUSES if s != RequestStatus.UNCONFIRMED]
+WATCHED_STATUSES = CONFIRMED_OPEN_STATUSES
 # Each finished sweep stamps this cursor (position: the overdue count): /health/ reads its age to
 # tell whether beat is still sending the daily jobs.
 SWEEP_CURSOR = "deadline_sweep"
@@ -57,9 +61,8 @@ def _admin_url(request_id: int) -> str:
 
 
 def _watched() -> QuerySet[DataRequest]:
-    return DataRequest.objects.filter(status__in=WATCHED_STATUSES).annotate(
-        effective_due=Coalesce("extended_until", "due_at")
-    )
+    watched = DataRequest.objects.filter(status__in=WATCHED_STATUSES)
+    return watched.annotate(effective_due=due_stored_expression())
 
 
 def reminder_thresholds_due(*, request: DataRequest, now: datetime) -> list[int]:

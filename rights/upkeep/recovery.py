@@ -29,7 +29,13 @@ from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM
 from rights.lifecycle.claims import claim_expired
 from rights.lifecycle.transitions import request_transition
-from rights.models import WORKING_STATUSES, AuditEvent, DataRequest, RequestStatus
+from rights.models import (
+    WAITING_FOR_WORKER_STATUSES,
+    WORKING_STATUSES,
+    AuditEvent,
+    DataRequest,
+    RequestStatus,
+)
 from rights.pipeline.erasure import erasure_waits_for
 
 logger = logging.getLogger(__name__)
@@ -45,8 +51,7 @@ _RESUME = {
 }
 
 
-# Waiting for a worker (a long queue is normal) rather than held by one.
-_WAITING_FOR_WORKER = [RequestStatus.QUEUED, RequestStatus.APPROVED]
+_WAITING_FOR_WORKER = WAITING_FOR_WORKER_STATUSES
 
 
 def stuck_after(*, status: str) -> timedelta:

@@ -106,10 +106,11 @@ def test_days_left_counts_local_calendar_days_across_dst() -> None:
 
 def test_overdue_only_after_the_last_second_of_the_due_day() -> None:
     due_at = clock.due_at_for(received_at=local(2023, 1, 31, 12, 0))
-    assert not clock.is_overdue(due_at=due_at, now=local(2023, 2, 28, 23, 59, 59))
-    assert clock.is_overdue(due_at=due_at, now=local(2023, 3, 1, 0, 0, 0))
+    request = DataRequest(status=RequestStatus.QUEUED, due_at=due_at)
+    assert not clock.request_overdue(request=request, now=local(2023, 2, 28, 23, 59, 59))
+    assert clock.request_overdue(request=request, now=local(2023, 3, 1, 0, 0, 0))
     with time_machine.travel(local(2023, 3, 1, 0, 0, 1), tick=False):
-        assert clock.is_overdue(due_at=due_at)
+        assert clock.request_overdue(request=request)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +208,7 @@ def test_extension_is_recorded_after_the_letter_is_sent(officer, received_reques
     assert timezone.localtime(extended.extended_until).date() == date(2024, 4, 29)
     assert extended.extended_until == clock.latest_extension_for(due_at=received_request.due_at)
     assert extended.due_at == received_request.due_at  # the original due date is kept as the record
-    assert extended.effective_due_at == extended.extended_until
+    assert clock.request_due_in_force(request=extended) == extended.extended_until
     assert (extended.extension_reason, extended.extension_notified_at) == (
         "We received 4,000 requests this week.",
         now,

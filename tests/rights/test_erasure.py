@@ -20,6 +20,7 @@ from matching.models import Face, Image
 from matching.services.ingestion import image_ingest
 from matching.services.search import faces_search
 from rights import tasks
+from rights.lifecycle.clock import request_due_in_force
 from rights.lifecycle.transitions import request_transition
 from rights.models import (
     Answer,
@@ -281,7 +282,7 @@ def test_an_erasure_waits_for_the_same_verified_email_only_until_the_cutoff(db, 
     assert erasure_service.erasure_waits_for(request=erasure) == [access.id]
     # The access request waits on the person (a new photo) for ever: within 7 days of the erasure's
     # own due date it goes ahead anyway (before the fix it waited past its due date).
-    cutoff = erasure.effective_due_at - timedelta(days=7)
+    cutoff = request_due_in_force(request=erasure) - timedelta(days=7)
     assert erasure_service.erasure_waits_for(request=erasure, now=cutoff - timedelta(minutes=1)) == [
         access.id
     ]
