@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -36,7 +36,8 @@ def email_send(
     attachments: list[tuple[str, bytes, str]] | None = None,
     language: str | None = None,
 ) -> None:
-    """Render ``rights/email/<template>.txt`` and send it. Raises if the mail server refuses it.
+    """Render ``rights/email/<template>.txt`` and send it, as text and as the same words in HTML.
+    Raises if the mail server refuses it.
 
     Written in ``language`` (a requester's email: ``request.language``); without it, in the portal's
     default language, whatever the language of the page or worker that sends it."""
@@ -49,13 +50,17 @@ def email_send(
     }
     with language_of(language=language):
         rendered = render_to_string(f"rights/email/{template}.txt", full_context, using="email").lstrip()
-    subject, _, body = rendered.partition("\n")
-    message = EmailMessage(
-        subject=subject.strip(),
-        body=body.lstrip("\n"),
+        subject, _, body = rendered.partition("\n")
+        subject, body = subject.strip(), body.lstrip("\n")
+        # For mail apps that show HTML: the text's paragraphs and links, escaped, in the same language.
+        html = render_to_string("rights/email/_body.html", {"subject": subject, "body": body})
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
     )
+    message.attach_alternative(html, "text/html")
     for filename, content, mimetype in attachments or []:
         message.attach(filename, content, mimetype)
     message.send(fail_silently=False)

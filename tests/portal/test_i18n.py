@@ -303,6 +303,13 @@ def test_the_request_keeps_the_language_it_was_made_in_and_its_confirmation_is_i
         due = date_format(timezone.localtime(request.due_at), "DATE_FORMAT")
     assert confirmation.subject == subject
     assert due in confirmation.body
+    # The same words as HTML, in the same language, every link a link and nothing unescaped.
+    [(html_body, mimetype)] = confirmation.alternatives
+    assert mimetype == "text/html"
+    assert f'<html lang="{HTML_LANG[code]}">' in html_body
+    confirm_url = re.search(r"https?://\S+/confirm/\S+/", confirmation.body).group(0)
+    assert f'<a href="{confirm_url}"' in html_body
+    assert html.escape(due) in html_body
 
 
 def test_a_later_email_is_in_the_requests_language_whatever_is_active(client, mailoutbox):
