@@ -254,7 +254,7 @@ def sealed_open(*, folder: Path, info: SegmentInfo) -> Segment:
         empty = np.empty((0, DIM), np.float32)
         return Segment(info=info, ids=np.empty(0, np.int64), vectors=empty)
     ids_at, vec_at, codes_at, scales_at, errors_at = _layout(count)
-    raw = _map(path)
+    raw = _map(path, populate=not flags & FLAG_CODES)
     ids = np.asarray(raw[ids_at : ids_at + 8 * count]).view("<i8")
     vectors = np.asarray(raw[vec_at : vec_at + 4 * DIM * count]).view("<f4").reshape(count, DIM)
     segment = Segment(info=info, ids=ids, vectors=vectors, _keep=[raw])
@@ -265,19 +265,16 @@ def sealed_open(*, folder: Path, info: SegmentInfo) -> Segment:
     return segment
 
 
-def _map(path: Path, length: int = 0) -> np.ndarray:
+def _map(path: Path, length: int = 0, populate: bool = True) -> np.ndarray:
     """The file mapped read-only and shared (one copy in the page cache for every process).
 
     MAP_POPULATE fills the page table in one go: a process opening a new segment does not then
-    take one page fault per 4 KiB on its first search.
+    take one page fault per 4 KiB on its first search. Not for a segment with codes: a search
+    reads its codes and only a few float32 rows, and populating would read (and count) them all.
     """
+    flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
     with open(path, "rb") as handle:
-        mapped = mmap.mmap(
-            handle.fileno(),
-            length,
-            flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-            prot=mmap.PROT_READ,
-        )
+        mapped = mmap.mmap(handle.fileno(), length, flags=flags, prot=mmap.PROT_READ)
     return np.frombuffer(mapped, dtype=np.uint8)
 
 
