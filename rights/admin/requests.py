@@ -43,6 +43,7 @@ from rights.models import (
     Selfie,
 )
 from rights.pipeline.search import request_bands
+from rights.recipients.notices import notices_without_contact
 from rights.reporting.cnil import cnil_figures
 from rights.reporting.compliance import (
     FORMATS,
@@ -423,6 +424,7 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "chart": answered_chart(figures=figures),
             "links": True,
             "notices_waiting": RecipientNotice.objects.filter(acknowledged_at__isnull=True).count(),
+            "notices_waiting_contact": notices_without_contact().count(),
             "can_export": request.user.has_perm("rights.export_compliance_report"),
             "formats": FORMATS,
             "default_from": date(today.year, 1, 1).isoformat(),
