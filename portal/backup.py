@@ -154,6 +154,18 @@ def _keep_live_copy(*, live: Path, backed_up: Path, what: str, log: list[str]) -
         log.append(f"WARNING {what}: neither a live file at {live} nor one in the backup")
 
 
+def _backup_check(*, source: Path, engine: str) -> None:
+    """Every part there and the database readable, before anything is replaced."""
+    database = source / ("database.sqlite3" if engine == "sqlite" else "database.pgdump")
+    missing = [str(p.name) for p in (database, source / "media", source / "index") if not p.exists()]
+    if missing:
+        raise BackupError(f"{source} is incomplete (missing {', '.join(missing)}): nothing was replaced")
+    head = database.read_bytes()[:16] if database.is_file() else b""
+    expected = b"SQLite format 3\x00" if engine == "sqlite" else b"PGDMP"
+    if not head.startswith(expected):
+        raise BackupError(f"{database} is not a {engine} backup file: nothing was replaced")
+
+
 def backup_restore(*, source: Path, replay: bool = True) -> list[str]:
     """Put a backup back; returns what was done, line by line. Raises BackupError before any change
     when ``source`` is not a complete backup of this kind of database."""
@@ -171,6 +183,7 @@ def backup_restore(*, source: Path, replay: bool = True) -> list[str]:
     engine = _engine()
     if manifest.get("engine") != engine:
         raise BackupError(f"the backup holds a {manifest.get('engine')} database, this portal uses {engine}")
+    _backup_check(source=source, engine=engine)
     log: list[str] = []
     connections.close_all()
     if engine == "sqlite":
@@ -242,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # an unwritable or full destination, a folder that is a file
+        print(f"error: {exc.strerror or exc} ({exc.filename or ''})", file=sys.stderr)
         return 1
 
 

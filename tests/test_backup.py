@@ -33,7 +33,7 @@ from rights.models import (
 from rights.pipeline.erasure import erasure_images_delete
 from rights.upkeep.replay import REPLAY_ACTION
 from tests.conftest import _test_database_url
-from tests.rights.jobs_helpers import make_request
+from tests.rights.jobs_helpers import make_image, make_request
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -190,3 +190,31 @@ def test_restore_refuses_what_is_not_a_backup_and_asks_for_confirmation(
     (backup / "manifest.json").write_text(json.dumps(manifest))
     other = run([str(ROOT / "scripts" / "restore"), str(backup), "--yes"], portal_env)
     assert other.returncode == 1 and "holds a mysql database" in other.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_incomplete_backup_or_a_bad_destination_replaces_nothing(
+    portal_env: dict[str, str], tmp_path: Path
+) -> None:
+    image = make_image("kept-through-bad-restores")
+    made = run([str(ROOT / "scripts" / "backup"), str(tmp_path / "backups")], portal_env)
+    assert made.returncode == 0, made.stderr
+    backup = Path(made.stdout.strip().splitlines()[-1])
+    database = next(backup.glob("database.*"))
+    # Each bad backup: exit 1, a sentence naming what is wrong, the live database untouched.
+    database.write_bytes(b"not a database at all")
+    corrupt = run([str(ROOT / "scripts" / "restore"), str(backup), "--yes"], portal_env)
+    assert (
+        corrupt.returncode == 1 and "is not a" in corrupt.stderr and "nothing was replaced" in corrupt.stderr
+    )
+    database.unlink()
+    missing = run([str(ROOT / "scripts" / "restore"), str(backup), "--yes"], portal_env)
+    assert missing.returncode == 1 and f"missing {database.name}" in missing.stderr
+    assert "Traceback" not in corrupt.stderr + missing.stderr
+    assert Image.objects.filter(pk=image.pk).exists()
+    # A destination that cannot be a folder: exit 1 and why, no traceback.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    bad_dest = run([str(ROOT / "scripts" / "backup"), str(blocker / "backups")], portal_env)
+    assert bad_dest.returncode == 1 and "error: Not a directory" in bad_dest.stderr
+    assert "Traceback" not in bad_dest.stderr
