@@ -28,8 +28,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from rights.lifecycle.clock import requests_overdue
 from rights.models import AuditEvent, DataRequest, RecipientNotice, RequestKind, RequestStatus
-from rights.reporting.cnil import overdue_requests
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ class PortalCollector(Collector):
         yield by_status
         yield GaugeMetricFamily(
             "facerights_requests_overdue",
-            "confirmed open requests past their due date in force",
-            value=overdue_requests(now=now).count(),
+            "confirmed open requests past their due date in force (the one overdue rule)",
+            value=requests_overdue(now=now).count(),
         )
         yield GaugeMetricFamily(
             "facerights_requests_held",
