@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import importlib
 import socket
 from datetime import datetime
 from typing import Any
 
 import time_machine
+from django.apps import apps as live_apps
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
@@ -45,6 +48,25 @@ def make_request(
     )
 
 
+class _LiveApps:
+    """The live app registry as the staff-roles migration expects its historical one (it marks the
+    app configs it is given, so it gets copies)."""
+
+    def get_app_config(self, label: str):
+        return copy.copy(live_apps.get_app_config(label))
+
+    def get_model(self, *args: Any, **kwargs: Any):
+        return live_apps.get_model(*args, **kwargs)
+
+
+def roles_ensure() -> None:
+    """The roles the staff-roles migration creates, made again by that migration's own code when a
+    transactional test's flush removed them (the flush recreates permissions, not migrations' rows)."""
+    if Group.objects.filter(name__in=ROLES).count() == len(ROLES):
+        return
+    importlib.import_module("rights.migrations.0002_staff_roles").create_roles(_LiveApps(), None)
+
+
 def staff_user(role: str | None, *, username: str | None = None) -> User:
     """A staff member in one of the roles created by the staff-roles migration (None: no role)."""
     user = User.objects.create_user(
@@ -53,6 +75,7 @@ def staff_user(role: str | None, *, username: str | None = None) -> User:
         is_staff=True,
     )
     if role:
+        roles_ensure()
         user.groups.add(Group.objects.get(name=role))
     return user
 
