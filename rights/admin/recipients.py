@@ -18,6 +18,7 @@ from rights.models import (
     RecipientNotice,
     Release,
 )
+from rights.recipients.notices import WebhookError, webhook_addresses_check
 from rights.recipients.recipients import (
     recipient_contact_missing,
     recipient_get_or_create,
@@ -53,8 +54,25 @@ class ReleaseInline(admin.TabularInline):
         return False  # a release is a record of the past: corrected by adding, not by editing
 
 
+class RecipientForm(forms.ModelForm):
+    class Meta:
+        model = Recipient
+        fields = ["name", "contact_email", "webhook_url"]
+
+    def clean_webhook_url(self) -> str:
+        # The rule the worker applies at each send, told to staff when they type the address.
+        url = self.cleaned_data.get("webhook_url") or ""
+        if url:
+            try:
+                webhook_addresses_check(url=url)
+            except WebhookError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
+
+
 @admin.register(Recipient)
 class RecipientAdmin(admin.ModelAdmin):
+    form = RecipientForm
     list_display = ["name", "contact", "webhook_url", "releases_count", "notices_waiting"]
     search_fields = ["name"]
     inlines = [ReleaseInline]
