@@ -289,12 +289,16 @@ def image_decode(*, data: bytes) -> DecodedImage:
 
 
 def selfie_image_decode(*, data: bytes) -> DecodedImage:
-    """A requester's selfie: at most SELFIE_MAX_PIXELS (_WEBP), decoded reduced to SELFIE_DECODE_SIDE pixels a
-    side, kept as a metadata-free JPEG, with no pixel array (``rgb`` is None: the web process needs
-    none; the worker decodes the small copy). Raises ImageRejected with a message for people."""
+    """A requester's selfie: at most SELFIE_MAX_PIXELS (_WEBP, _PNG), decoded reduced to
+    SELFIE_DECODE_SIDE pixels a side, kept as a metadata-free JPEG, with no pixel array (``rgb`` is
+    None: the web process needs none; the worker decodes the small copy). Raises ImageRejected
+    with a message for people."""
     fmt, digest = _bytes_check(data)
-    # Pillow decodes WebP through three full-frame buffers: its own, lower limit.
-    max_pixels = settings.SELFIE_MAX_PIXELS_WEBP if fmt == "WEBP" else settings.SELFIE_MAX_PIXELS
+    # Only a JPEG is decoded reduced; Pillow decodes a WebP through three full-frame buffers and
+    # inflates every pixel of a PNG: their own, lower limits (bench/selfie_post.py).
+    max_pixels = {"WEBP": settings.SELFIE_MAX_PIXELS_WEBP, "PNG": settings.SELFIE_MAX_PIXELS_PNG}.get(
+        fmt, settings.SELFIE_MAX_PIXELS
+    )
     rgb_image = _pixels_load(data, fmt, max_pixels=max_pixels, reduce_to=settings.SELFIE_DECODE_SIDE)
     # A selfie is only ever looked at by the detector and by staff: a JPEG is enough, and small.
     bare = PILImage.frombytes("RGB", rgb_image.size, rgb_image.tobytes())  # no info dict: no metadata

@@ -156,7 +156,7 @@ def _png(image: PILImage.Image) -> bytes:
 
 
 def test_a_selfie_has_its_own_lower_pixel_limit(settings):
-    settings.SELFIE_MAX_PIXELS = 16_000_000
+    settings.SELFIE_MAX_PIXELS_PNG = 16_000_000
     # The attack: a 35 KB blank 6000x6000 PNG passes the collection's limits but not a selfie's.
     blank = _png(PILImage.new("L", (6000, 6000), 255))
     assert len(blank) < 200_000
@@ -221,3 +221,11 @@ def test_a_webp_selfie_has_a_lower_pixel_limit_than_a_jpeg(settings):
     with pytest.raises(ImageRejected) as caught:
         selfie_image_decode(data=webp.getvalue())
     assert caught.value.reason == "too_many_pixels" and "at most 250,000" in caught.value.message
+
+
+def test_a_png_selfie_has_its_own_pixel_limit(settings):
+    settings.SELFIE_MAX_PIXELS, settings.SELFIE_MAX_PIXELS_PNG = 1_000_000, 250_000
+    with pytest.raises(ImageRejected) as caught:
+        selfie_image_decode(data=_png(PILImage.new("RGB", (600, 600), (10, 20, 30))))
+    assert caught.value.reason == "too_many_pixels" and "at most 250,000" in caught.value.message
+    assert selfie_image_decode(data=_png(PILImage.new("RGB", (500, 500)))).width == 500

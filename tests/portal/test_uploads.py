@@ -92,12 +92,12 @@ def test_a_selfie_is_stored_reduced(client, mailoutbox, settings):
 
 
 def test_the_blank_6000_png_attack_is_refused_from_its_header(client, mailoutbox, settings):
-    settings.SELFIE_MAX_PIXELS = 12_500_000
+    settings.SELFIE_MAX_PIXELS_PNG = 8_000_000
     blank = _png(Image.new("L", (6000, 6000), 255))
     assert len(blank) < 200_000  # passes every byte limit
     response = post_request(client, selfies=[upload(blank, "blank.png", "image/png")])
     # Gets: HTTP 400 and the pixel limit for a photo of a face, next to the field; nothing kept.
     assert response.status_code == 400
     said = error_next_to(response, "id_selfies")
-    assert "36,000,000 pixels" in said and "12,500,000" in said
+    assert "36,000,000 pixels" in said and "8,000,000" in said
     assert_nothing_written(mailoutbox)
