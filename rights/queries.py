@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 
 from matching.models import Image
-from rights.models import DataRequest, Match, Selfie
+from rights.models import AuditAction, DataRequest, Match, Selfie
 
 
 def matches_confirmed(*, request: DataRequest) -> list[Match]:
@@ -66,7 +66,7 @@ def search_coverage(*, request: DataRequest) -> dict[str, object]:
 
 def search_thresholds(*, request: DataRequest) -> dict[str, object] | None:
     """The bands the request's last search used and why, as its search_done audit row records them."""
-    event = request.events.filter(action="search_done").order_by("-id").only("detail").first()
+    event = request.events.filter(action=AuditAction.SEARCH_DONE).order_by("-id").only("detail").first()
     return (event.detail or {}).get("thresholds") if event is not None else None
 
 

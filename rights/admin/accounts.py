@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from rights.lifecycle.audit import actor_for, audit_record
+from rights.models import AuditAction
 
 # --- Staff accounts and roles: every change through the admin is in the audit trail -------------
 
@@ -45,7 +46,7 @@ class _AuditedAccountsAdmin:
     def _audit(self, request: HttpRequest, obj: Any, verb: str, detail: dict[str, Any]) -> None:
         audit_record(
             actor=actor_for(request.user),
-            action=f"{self.audit_noun}_{verb}",
+            action=AuditAction(f"{self.audit_noun}_{verb}"),
             reason=f"{self.audit_noun.replace('_', ' ')} {verb} in the admin",
             detail={**self.audit_identity(obj), **detail},
         )

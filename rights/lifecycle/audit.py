@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from rights.models import AuditEvent
+from rights.models import AuditAction, AuditEvent
 
 GENESIS_HASH = "0" * 64
 SYSTEM = "system"
@@ -198,7 +198,7 @@ def audit_anchors_missing(*, anchors: list[Anchor]) -> list[Anchor]:
     return missing
 
 
-REVIEW_SCREEN_VIEWED = "review_screen_viewed"
+REVIEW_SCREEN_VIEWED = AuditAction.REVIEW_SCREEN_VIEWED
 
 
 def review_screen_view_record(

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.transitions import request_transition
-from rights.models import DataRequest, RequestStatus
+from rights.models import AuditAction, DataRequest, RequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +82,9 @@ def request_claim(*, request_id: int, from_status: str, status: str, step: str) 
         from_statuses=[from_status],
         to_status=status,
         actor=SYSTEM,
-        action=f"{step}_started",
+        action=AuditAction(f"{step}_started"),
         fields={"claim_expires_at": timezone.now() + settings.CLAIM_LEASE},
-    ) or claim_stale_take_over(request_id=request_id, status=status, action=f"{step}_resumed")
+    ) or claim_stale_take_over(request_id=request_id, status=status, action=AuditAction(f"{step}_resumed"))
 
 
 def claim_renew(*, request_id: int) -> bool:

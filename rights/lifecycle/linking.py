@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.models import CONFIRMED_OPEN_STATUSES, AuditEvent, DataRequest, Selfie
+from rights.models import CONFIRMED_OPEN_STATUSES, AuditAction, AuditEvent, DataRequest, Selfie
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _link(*, request: DataRequest, earlier_ids: list[int], how: str) -> list[Dat
         request.earlier_requests.add(*new_ids)
         audit_record(
             actor=SYSTEM,
-            action="requests_linked",
+            action=AuditAction.REQUESTS_LINKED,
             request_id=request.id,
             reason=f"same {how} as earlier requests",
             detail={"earlier_request_ids": new_ids, "by": how},
@@ -106,7 +106,7 @@ ACCESS_OPEN_STATUSES = CONFIRMED_OPEN_STATUSES
 def _staff_linked_ids(*, request: DataRequest, candidate_ids: list[int]) -> set[int]:
     """Of ``candidate_ids``, those staff linked to ``request`` (either way) with ``requests_link``."""
     events = AuditEvent.objects.filter(
-        action="requests_linked",
+        action=AuditAction.REQUESTS_LINKED,
         actor__startswith=STAFF_ACTOR_PREFIX,
         request_id__in=[request.id, *candidate_ids],
     ).values_list("request_id", "detail")

@@ -37,7 +37,7 @@ from matching.services.imaging import ImageRejected, image_decode
 from matching.services.redaction import OWN_FACE_IOU, box_iou, face_regions_blur, jpeg_encode
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.language import language_of
-from rights.models import Answer, DataRequest, Match, Recipient, Release, RequestStatus, Selfie
+from rights.models import Answer, AuditAction, DataRequest, Match, Recipient, Release, RequestStatus, Selfie
 from rights.pipeline.answers import answer_store, request_answered
 from rights.pipeline.erasure import erasures_waiting_resume
 from rights.pipeline.failures import request_hold
@@ -446,7 +446,7 @@ def access_answer_run(*, request_id: int) -> Answer | None:
             request_id=request_id,
             from_statuses=[RequestStatus.FULFILLING],
             reason=reason[:4000],
-            action="answer_held_incomplete",
+            action=AuditAction.ANSWER_HELD_INCOMPLETE,
         )
         return None
     now = timezone.now()
@@ -461,7 +461,7 @@ def access_answer_run(*, request_id: int) -> Answer | None:
         )
         audit_record(
             actor=SYSTEM,
-            action="access_report_built",
+            action=AuditAction.ACCESS_REPORT_BUILT,
             request_id=request_id,
             detail={"answer_id": answer.id, "images": built.payload["image_count"]},
         )

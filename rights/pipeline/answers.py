@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from rights.lifecycle.audit import SYSTEM
 from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.transitions import request_transition
-from rights.models import Answer, DataRequest, RequestStatus
+from rights.models import Answer, AuditAction, DataRequest, RequestStatus
 
 
 def requester_notify_answer(*, request: DataRequest, answer_token: str) -> None:
@@ -65,7 +65,7 @@ def request_answered(*, request_id: int, answer_token: str, detail: dict[str, ob
         from_statuses=[RequestStatus.FULFILLING],
         to_status=RequestStatus.ANSWERED,
         actor=SYSTEM,
-        action="answered",
+        action=AuditAction.ANSWERED,
         detail=detail,
         fields={"hold_reason": ""},
     )

@@ -44,7 +44,16 @@ from rights.lifecycle.language import language_of
 from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.lifecycle.linking import access_requests_same_verified_person, requests_same_person
 from rights.lifecycle.transitions import request_transition
-from rights.models import Answer, AuditEvent, DataRequest, ErasureRecord, Match, RequestKind, RequestStatus
+from rights.models import (
+    Answer,
+    AuditAction,
+    AuditEvent,
+    DataRequest,
+    ErasureRecord,
+    Match,
+    RequestKind,
+    RequestStatus,
+)
 from rights.pipeline.answers import answer_store, request_answered
 from rights.pipeline.failures import request_hold
 from rights.pipeline.search import collection_candidates
@@ -62,8 +71,8 @@ logger = logging.getLogger(__name__)
 # What a completed deletion removed, when an interrupted run did it and could not say.
 REMOVED_EVERYWHERE = ["file", "faces", "embeddings", "image", "index"]
 ALREADY_GONE = "already erased before this request"
-WAIT_ACTION = "erasure_waiting_for_access"
-CHUNK_ACTION = "erasure_chunk_done"
+WAIT_ACTION = AuditAction.ERASURE_WAITING_FOR_ACCESS
+CHUNK_ACTION = AuditAction.ERASURE_CHUNK_DONE
 
 
 class ErasureVerificationFailed(RuntimeError):
@@ -179,7 +188,7 @@ def _image_erase(*, record: ErasureRecord) -> ErasureRecord:
         record.save(update_fields=["removed_from", "erased_at"])
         audit_record(
             actor=SYSTEM,
-            action="image_erased",
+            action=AuditAction.IMAGE_ERASED,
             request_id=record.request_id,
             detail={"image_sha256": record.image_sha256, "ledger_id": record.id, "removed_from": removed},
         )
@@ -264,7 +273,7 @@ def erasure_sources_disclosed(*, request: DataRequest) -> bool:
     if not settings.ACCESS_REQUIRES_APPROVAL:
         return True
     return AuditEvent.objects.filter(
-        request_id=request.id, action="request_approved", actor__startswith="staff:"
+        request_id=request.id, action=AuditAction.REQUEST_APPROVED, actor__startswith="staff:"
     ).exists()
 
 
@@ -326,7 +335,7 @@ def erasure_certificate_issue(
         )
         audit_record(
             actor=SYSTEM,
-            action="erasure_certified",
+            action=AuditAction.ERASURE_CERTIFIED,
             request_id=request.id,
             detail={"answer_id": answer.id, "erased": payload["erased_count"], "ledger_rows": len(erased)},
         )
@@ -363,7 +372,7 @@ def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -
                     "threshold for the collection's current size: they are back in review, and staff "
                     "decide on them before anything is deleted"
                 ),
-                action="erasure_band_outgrown",
+                action=AuditAction.ERASURE_BAND_OUTGROWN,
             )
         return None
     remaining = erasure_images_delete(request=request, limit=settings.ERASURE_CHUNK)
@@ -378,7 +387,7 @@ def erasure_carry_out(*, request_id: int, extra: dict[str, Any] | None = None) -
         with transaction.atomic():
             audit_record(
                 actor=SYSTEM,
-                action="erasure_verification_failed",
+                action=AuditAction.ERASURE_VERIFICATION_FAILED,
                 request_id=request_id,
                 reason=str(error),
                 detail={"remaining_image_ids": verification["remaining"]},

@@ -11,7 +11,7 @@ from django.db.models import F
 from rights.lifecycle.audit import SYSTEM
 from rights.lifecycle.emails import email_send
 from rights.lifecycle.transitions import request_transition
-from rights.models import DataRequest, RequestStatus
+from rights.models import AuditAction, DataRequest, RequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def _step_failed(
             request_id=request_id,
             from_statuses=[claimed, retry_status],
             reason=f"{held_reason}: {reason}",
-            action=f"{step}_failed",
+            action=AuditAction(f"{step}_failed"),
         )
         return
     request_transition(
@@ -80,7 +80,7 @@ def _step_failed(
         from_statuses=[claimed],
         to_status=retry_status,
         actor=SYSTEM,
-        action=f"{step}_retry",
+        action=AuditAction(f"{step}_retry"),
         reason=reason,
     )
 

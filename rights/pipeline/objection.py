@@ -16,7 +16,7 @@ from django.db import transaction
 from matching.models import Face, SuppressedFace
 from matching.services.suppression import suppression_add
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.models import Answer, DataRequest, Match, RequestStatus, Selfie
+from rights.models import Answer, AuditAction, DataRequest, Match, RequestStatus, Selfie
 from rights.pipeline.erasure import erasure_carry_out
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def objection_suppress(*, request: DataRequest) -> int:
             suppression_add(reference=reference, vector=vector)
         audit_record(
             actor=SYSTEM,
-            action="suppression_added",
+            action=AuditAction.SUPPRESSION_ADDED,
             request_id=request.id,
             detail={
                 "templates": len(vectors) + len(confirmed),

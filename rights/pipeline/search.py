@@ -29,7 +29,7 @@ from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.language import language_of
 from rights.lifecycle.linking import requests_link_by_face
 from rights.lifecycle.transitions import request_transition
-from rights.models import DataRequest, Match, RequestKind, RequestStatus, Selfie
+from rights.models import AuditAction, DataRequest, Match, RequestKind, RequestStatus, Selfie
 from rights.queries import collection_span, request_identifiers, search_thresholds, selfies_usable
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def selfie_check(*, selfie: Selfie) -> Selfie:
         selfie.save(update_fields=["status", "problem", "face_bbox", "embedding"])
         audit_record(
             actor=SYSTEM,
-            action="selfie_checked",
+            action=AuditAction.SELFIE_CHECKED,
             request_id=selfie.request_id,
             detail={"selfie_id": selfie.id, "status": selfie.status},
         )
@@ -310,7 +310,7 @@ def _needs_selfie(*, request: DataRequest) -> str:
         from_statuses=[RequestStatus.SEARCHING],
         to_status=RequestStatus.NEEDS_SELFIE,
         actor=SYSTEM,
-        action="selfie_unusable",
+        action=AuditAction.SELFIE_UNUSABLE,
         reason=problem,
         fields={"selfie_problem": problem},
     )
@@ -358,7 +358,7 @@ def _policy_apply(*, request: DataRequest, detail: dict[str, object]) -> str:
             from_statuses=[RequestStatus.SEARCHING],
             to_status=to_status,
             actor=SYSTEM,
-            action="search_done",
+            action=AuditAction.SEARCH_DONE,
             reason="; ".join(reasons) if reasons else "approved by policy: nothing needs staff review",
             detail=detail,
             fields={"selfie_problem": ""},

@@ -32,7 +32,7 @@ from django.utils import timezone
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.emails import email_send, public_url, url_for
-from rights.models import ErasureRecord, Recipient, RecipientNotice, Release
+from rights.models import AuditAction, ErasureRecord, Recipient, RecipientNotice, Release
 from rights.recipients.recipients import CONTACT_UNKNOWN, recipient_contact_missing
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
                 defaults={"image_hashes": hashes},
             )
             if created:
-                action = "recipient_notice_created"
+                action = AuditAction.RECIPIENT_NOTICE_CREATED
             else:
                 missing = sorted(set(hashes) - set(notice.image_hashes))
                 if not missing:
@@ -81,7 +81,7 @@ def notices_create_for_erasure(*, request_id: int) -> list[RecipientNotice]:
                 notice.save(
                     update_fields=["image_hashes", "sent_at", "webhook_delivered_at", "acknowledged_at"]
                 )
-                action = "recipient_notice_extended"
+                action = AuditAction.RECIPIENT_NOTICE_EXTENDED
             audit_record(
                 actor=SYSTEM,
                 action=action,
@@ -146,7 +146,7 @@ def notices_missing_contact_alert(*, request_id: int, notice_ids: list[int], nam
     with transaction.atomic():
         audit_record(
             actor=SYSTEM,
-            action="recipients_missing_contact_alerted",
+            action=AuditAction.RECIPIENTS_MISSING_CONTACT_ALERTED,
             request_id=request_id,
             detail={"notice_ids": notice_ids, "recipients": len(names)},
         )
@@ -230,7 +230,7 @@ def notice_send(*, notice_id: int, chase: bool = False) -> bool:
         notice.save(update_fields=fields)
         audit_record(
             actor=SYSTEM,
-            action="recipient_notice_chased" if chase else "recipient_notice_sent",
+            action=AuditAction.RECIPIENT_NOTICE_CHASED if chase else "recipient_notice_sent",
             request_id=notice.request_id,
             detail={
                 "notice_id": notice.id,
@@ -292,7 +292,7 @@ def notice_webhook_deliver(*, notice_id: int, chase: bool = False) -> bool:
         RecipientNotice.objects.filter(id=notice_id).update(webhook_delivered_at=timezone.now())
         audit_record(
             actor=SYSTEM,
-            action="recipient_notice_webhook_delivered",
+            action=AuditAction.RECIPIENT_NOTICE_WEBHOOK_DELIVERED,
             request_id=notice.request_id,
             detail={
                 "notice_id": notice.id,
@@ -417,7 +417,7 @@ def notice_acknowledge(*, token: str) -> RecipientNotice:
             notice.save(update_fields=["acknowledged_at", "acknowledged_hashes"])
             audit_record(
                 actor=f"recipient:{notice.recipient_id}",
-                action="recipient_notice_acknowledged",
+                action=AuditAction.RECIPIENT_NOTICE_ACKNOWLEDGED,
                 request_id=notice.request_id,
                 detail={"notice_id": notice.id, "recipient_id": notice.recipient_id, "images": len(newly)},
             )

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from matching.models import Image
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.models import Recipient, RecipientNotice, Release
+from rights.models import AuditAction, Recipient, RecipientNotice, Release
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def recipient_get_or_create(
             )
             audit_record(
                 actor=actor,
-                action="recipient_created",
+                action=AuditAction.RECIPIENT_CREATED,
                 detail={
                     "recipient_id": recipient.id,
                     "recipient": recipient.name,
@@ -82,7 +82,7 @@ def recipient_update(*, recipient: Recipient, changed_fields: list[str], actor: 
         recipient.save()
         audit_record(
             actor=actor,
-            action="recipient_changed",
+            action=AuditAction.RECIPIENT_CHANGED,
             detail={"recipient_id": recipient.pk, "recipient": recipient.name, "changed": changed_fields},
         )
         if "contact_email" in changed_fields:
@@ -138,7 +138,7 @@ def releases_record(
         Release.objects.bulk_create(created, ignore_conflicts=True)
         audit_record(
             actor=actor,
-            action="releases_recorded",
+            action=AuditAction.RELEASES_RECORDED,
             detail={
                 "recipient_id": recipient.id,
                 "images": len(created),

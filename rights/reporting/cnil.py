@@ -43,14 +43,15 @@ from matching.models import Image
 from rights.lifecycle.clock import end_of_local_day, request_due_in_force, request_overdue, requests_overdue
 from rights.models import (
     NEVER_CONFIRMED_STATUSES,
+    AuditAction,
     AuditEvent,
     DataRequest,
     RequestKind,
     RequestStatus,
 )
 
-ERASURE_VERIFICATION_FAILED = "erasure_verification_failed"
-ACCESS_HELD_INCOMPLETE = "answer_held_incomplete"
+ERASURE_VERIFICATION_FAILED = AuditAction.ERASURE_VERIFICATION_FAILED
+ACCESS_HELD_INCOMPLETE = AuditAction.ANSWER_HELD_INCOMPLETE
 ERASURE_KINDS = [RequestKind.ERASURE, RequestKind.OBJECTION]
 
 # The figures whose target is 0 (each one a CNIL finding that must not recur).

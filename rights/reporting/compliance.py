@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from rights.lifecycle.audit import audit_record
+from rights.models import AuditAction
 from rights.reporting.cnil import (
     CnilFigures,
     cnil_figures,
@@ -278,7 +279,7 @@ def compliance_report_export(
     with transaction.atomic():
         audit_record(
             actor=actor,
-            action="compliance_report_exported",
+            action=AuditAction.COMPLIANCE_REPORT_EXPORTED,
             detail={
                 "from": date_from.isoformat(),
                 "to": date_to.isoformat(),

@@ -37,6 +37,7 @@ from rights.lifecycle.transitions import request_transition
 from rights.models import (
     CLOSED_STATUSES,
     CONFIRMED_OPEN_STATUSES,
+    AuditAction,
     AuditEvent,
     DataRequest,
     RequestKind,
@@ -261,7 +262,7 @@ def request_submit(
             _confirmation_send(request=request)
             audit_record(
                 actor=REQUESTER,
-                action="submitted",
+                action=AuditAction.SUBMITTED,
                 request_id=request.id,
                 to_status=RequestStatus.UNCONFIRMED,
                 detail={"kind": kind, "selfies": len(decoded), "identifiers": len(items)},
@@ -344,7 +345,7 @@ def request_confirm(*, token: str) -> DataRequest:
             from_statuses=[RequestStatus.UNCONFIRMED],
             to_status=RequestStatus.QUEUED,
             actor=REQUESTER,
-            action="confirmed",
+            action=AuditAction.CONFIRMED,
             fields={"email_verified_at": timezone.now()},
         )
         if moved:
@@ -412,7 +413,7 @@ def selfie_add(*, request: DataRequest, data: bytes) -> Selfie:
                 from_statuses=[RequestStatus.NEEDS_SELFIE],
                 to_status=RequestStatus.QUEUED,
                 actor=REQUESTER,
-                action="selfie_added",
+                action=AuditAction.SELFIE_ADDED,
                 detail={"selfie": selfie.id},
                 fields={"selfie_problem": ""},
             )
@@ -439,7 +440,9 @@ def followup_counted_today(*, request_id: int, now: datetime | None = None) -> b
     """Whether a follow-up of this request was already counted this (local) day. The one rule."""
     today = timezone.localdate(now or timezone.now())
     start = timezone.make_aware(datetime.combine(today, time.min))
-    return AuditEvent.objects.filter(request_id=request_id, action="followup", created_at__gte=start).exists()
+    return AuditEvent.objects.filter(
+        request_id=request_id, action=AuditAction.FOLLOWUP, created_at__gte=start
+    ).exists()
 
 
 def request_followup_allowed(*, request: DataRequest) -> bool:
@@ -471,7 +474,7 @@ def request_followup(*, request: DataRequest) -> DataRequest:
         request.refresh_from_db()
         audit_record(
             actor=REQUESTER,
-            action="followup",
+            action=AuditAction.FOLLOWUP,
             request_id=request.id,
             detail={"followups": request.followups, "status": request.status},
         )

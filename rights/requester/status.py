@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
-from rights.models import Answer, AuditEvent, DataRequest, RequestStatus
+from rights.models import Answer, AuditAction, AuditEvent, DataRequest, RequestStatus
 
 
 def request_by_token(*, token: str) -> DataRequest | None:
@@ -49,12 +49,12 @@ class TimelineEntry:
 # Plain words for the events a person may see. Internal events (staff decisions on single matches,
 # retries, notices to recipients) are not listed: the timeline says what happened to the request.
 _ACTION_WORDS = {
-    "submitted": ("you", gettext_noop("You sent your request.")),
-    "confirmed": ("you", gettext_noop("You confirmed your email address.")),
-    "selfie_added": ("you", gettext_noop("You sent another photo.")),
-    "followup": ("you", gettext_noop("You asked where your answer is.")),
-    "extended": ("us", gettext_noop("We extended the deadline.")),
-    "refused": ("us", gettext_noop("We refused your request.")),
+    AuditAction.SUBMITTED: ("you", gettext_noop("You sent your request.")),
+    AuditAction.CONFIRMED: ("you", gettext_noop("You confirmed your email address.")),
+    AuditAction.SELFIE_ADDED: ("you", gettext_noop("You sent another photo.")),
+    AuditAction.FOLLOWUP: ("you", gettext_noop("You asked where your answer is.")),
+    AuditAction.EXTENDED: ("us", gettext_noop("We extended the deadline.")),
+    AuditAction.REFUSED: ("us", gettext_noop("We refused your request.")),
 }
 _STATUS_WORDS = {
     RequestStatus.QUEUED: gettext_noop("Your request is in the queue for a search of the whole collection."),
@@ -80,7 +80,7 @@ def request_timeline(*, request: DataRequest) -> list[TimelineEntry]:
         if event.action in _ACTION_WORDS:
             who, text = _ACTION_WORDS[event.action]
             text = gettext(text)
-            if event.action == "extended" and request.extended_until:
+            if event.action == AuditAction.EXTENDED and request.extended_until:
                 until = date_format(timezone.localtime(request.extended_until), "DATE_FORMAT")
                 text = gettext("We extended the deadline to %(date)s.") % {"date": until}
         elif event.to_status and event.to_status != event.from_status:

@@ -24,7 +24,7 @@ from rights.lifecycle import clock
 from rights.lifecycle.audit import actor_for, audit_record
 from rights.lifecycle.emails import email_send, url_for
 from rights.lifecycle.transitions import request_transition
-from rights.models import REFUSABLE_STATUSES, Answer, DataRequest, RequestKind, RequestStatus
+from rights.models import REFUSABLE_STATUSES, Answer, AuditAction, DataRequest, RequestKind, RequestStatus
 from rights.pipeline.erasure import erasures_waiting_resume
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
             )
             audit_record(
                 actor=actor_for(user),
-                action="extended",
+                action=AuditAction.EXTENDED,
                 request_id=request.id,
                 reason=reason,
                 detail={
@@ -166,7 +166,7 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
             )
     except _LetterFailed as failed:
         _record_failed_letter(
-            user=user, request_id=request_id, action="extension_letter_failed", error=failed
+            user=user, request_id=request_id, action=AuditAction.EXTENSION_LETTER_FAILED, error=failed
         )
         raise ActionRefused(
             "letter_not_sent",
@@ -213,7 +213,7 @@ def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
                 from_statuses=[request.status],
                 to_status=RequestStatus.REFUSED,
                 actor=actor_for(user),
-                action="refused",
+                action=AuditAction.REFUSED,
                 reason=reason,
                 detail={"letter_sent_at": now.isoformat()},
                 fields={"refusal_reason": reason, "answered_at": now},
@@ -225,7 +225,9 @@ def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
                 # a refusal closes that access request, so the erasure must not wait for ever.
                 erasures_waiting_resume(request=request)
     except _LetterFailed as failed:
-        _record_failed_letter(user=user, request_id=request_id, action="refusal_letter_failed", error=failed)
+        _record_failed_letter(
+            user=user, request_id=request_id, action=AuditAction.REFUSAL_LETTER_FAILED, error=failed
+        )
         raise ActionRefused(
             "letter_not_sent",
             "The refusal letter could not be sent, so the request was not refused. "
@@ -260,7 +262,7 @@ def requests_link(*, request_id: int, earlier_id: int, user: User) -> DataReques
         request.earlier_requests.add(earlier)
         audit_record(
             actor=actor_for(user),
-            action="requests_linked",
+            action=AuditAction.REQUESTS_LINKED,
             request_id=request.id,
             reason="linked by staff",
             detail={"earlier_request_ids": [earlier_id], "by": "staff"},

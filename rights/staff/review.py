@@ -20,7 +20,7 @@ from django.utils import timezone
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import actor_for, audit_record
 from rights.lifecycle.transitions import request_transition
-from rights.models import REVIEWABLE_STATUSES, DataRequest, Match, RequestStatus
+from rights.models import REVIEWABLE_STATUSES, AuditAction, DataRequest, Match, RequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _decide(*, match_ids: list[int], decision: str, user: AbstractBaseUser | Non
             match.save(update_fields=["decision", "decided_by", "decided_at"])
             audit_record(
                 actor=actor_for(user),
-                action=f"match_{decision}",
+                action=AuditAction(f"match_{decision}"),
                 request_id=match.request_id,
                 detail={
                     "match_id": match.id,
@@ -138,7 +138,7 @@ def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRe
             from_statuses=[request.status],
             to_status=RequestStatus.APPROVED,
             actor=actor_for(user),
-            action="request_approved",
+            action=AuditAction.REQUEST_APPROVED,
             detail=counts,
             fields={"hold_reason": ""},
         )

@@ -29,6 +29,7 @@ from rights.lifecycle.clock import (
 from rights.lifecycle.emails import email_send, public_url
 from rights.models import (
     CONFIRMED_OPEN_STATUSES,
+    AuditAction,
     DataRequest,
     JobCursor,
     due_stored_expression,
@@ -109,7 +110,7 @@ def request_remind(*, request_id: int, now: datetime) -> bool:
         request.save(update_fields=["reminders_sent"])
         audit_record(
             actor=SYSTEM,
-            action="due_soon_reminder",
+            action=AuditAction.DUE_SOON_REMINDER,
             request_id=request.id,
             detail={"days_left": left, "thresholds": reached, "due_at": due.isoformat()},
         )
@@ -147,7 +148,7 @@ def request_escalate(*, request_id: int, now: datetime) -> bool:
         DataRequest.objects.filter(id=request.id).update(escalated_at=now)
         audit_record(
             actor=SYSTEM,
-            action="overdue_escalated",
+            action=AuditAction.OVERDUE_ESCALATED,
             request_id=request.id,
             detail={"days_overdue": overdue_days, "due_at": due.isoformat()},
         )

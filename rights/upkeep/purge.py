@@ -32,7 +32,7 @@ from django.utils import timezone
 from matching.services.suppression import suppression_remove
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.transitions import request_transition
-from rights.models import Answer, DataRequest, PurgeRecord, RequestStatus, Selfie
+from rights.models import Answer, AuditAction, DataRequest, PurgeRecord, RequestStatus, Selfie
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def request_purge(*, request_id: int, now: datetime | None = None) -> PurgeRecor
         record = PurgeRecord.objects.create(request=request, what=counts, purged_at=now)
         audit_record(
             actor=SYSTEM,
-            action="verification_data_purged",
+            action=AuditAction.VERIFICATION_DATA_PURGED,
             request_id=request.id,
             detail={"purge_record_id": record.id, **counts},
         )
@@ -140,7 +140,7 @@ def answer_archives_purge_expired(*, now: datetime | None = None) -> int:
             )
             audit_record(
                 actor=SYSTEM,
-                action="answer_archives_purged",
+                action=AuditAction.ANSWER_ARCHIVES_PURGED,
                 request_id=request_id,
                 detail={"purge_record_id": record.id, "answer_archives": deleted},
             )
@@ -189,7 +189,7 @@ def request_expire_unconfirmed(*, request_id: int, now: datetime | None = None) 
         from_statuses=[RequestStatus.UNCONFIRMED],
         to_status=RequestStatus.EXPIRED,
         actor=SYSTEM,
-        action="expired_unconfirmed",
+        action=AuditAction.EXPIRED_UNCONFIRMED,
         reason=(
             f"The email address was not confirmed within {settings.UNCONFIRMED_EXPIRY_DAYS} days; "
             "the request is closed and its photos deleted."

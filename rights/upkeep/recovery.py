@@ -32,6 +32,7 @@ from rights.lifecycle.transitions import request_transition
 from rights.models import (
     WAITING_FOR_WORKER_STATUSES,
     WORKING_STATUSES,
+    AuditAction,
     AuditEvent,
     DataRequest,
     RequestStatus,
@@ -40,7 +41,7 @@ from rights.pipeline.erasure import erasure_waits_for
 
 logger = logging.getLogger(__name__)
 
-REQUEUE_ACTION = "requeued_after_stuck"
+REQUEUE_ACTION = AuditAction.REQUEUED_AFTER_STUCK
 
 # stuck status -> (status its task starts from, the enqueue of the task that takes it from there)
 _RESUME = {
@@ -116,7 +117,7 @@ def request_requeue_if_stuck(*, request_id: int, now: datetime) -> str | None:
                 from_statuses=[stuck_status],
                 to_status=RequestStatus.HELD,
                 actor=SYSTEM,
-                action="held_after_stuck",
+                action=AuditAction.HELD_AFTER_STUCK,
                 reason=(
                     f"Left unfinished by a worker {previous + 1} times; held for staff to look at "
                     "before it is tried again."

@@ -38,13 +38,13 @@ from rights.lifecycle.ledger_copy import (
     LedgerCopyReading,
     ledger_copy_entries,
 )
-from rights.models import OPEN_STATUSES, DataRequest, ErasureRecord, RequestStatus
+from rights.models import OPEN_STATUSES, AuditAction, DataRequest, ErasureRecord, RequestStatus
 from rights.pipeline.failures import request_hold
 
 logger = logging.getLogger(__name__)
 
-REPLAY_ACTION = "erasures_replayed"
-HOLD_ACTION = "held_after_restore"
+REPLAY_ACTION = AuditAction.ERASURES_REPLAYED
+HOLD_ACTION = AuditAction.HELD_AFTER_RESTORE
 HOLD_REASON = (
     "Restored from a backup taken before this request's erasure: its images were erased again by the "
     "ledger replay. Its notices and answer may already have gone out before the restore; check before "

@@ -29,7 +29,7 @@ from matching.services.search import faces_search
 from matching.services.suppression import suppression_templates
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.ledger_copy import ledger_copy_append
-from rights.models import OPEN_STATUSES, DataRequest, ErasureRecord, JobCursor, Match
+from rights.models import OPEN_STATUSES, AuditAction, DataRequest, ErasureRecord, JobCursor, Match
 from rights.recipients.notices import notices_create_for_erasure
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def _suppressed_images_delete(*, hits: dict[int, tuple[int, float]], now: dateti
                 notify.add(request_id)
             audit_record(
                 actor=SYSTEM,
-                action="suppressed_image_deleted",
+                action=AuditAction.SUPPRESSED_IMAGE_DELETED,
                 request_id=request_id,
                 detail={
                     "image_id": image_id,
@@ -279,7 +279,7 @@ def retention_delete_chunk(*, now: datetime | None = None, chunk: int = RETENTIO
         if deleted:
             audit_record(
                 actor=SYSTEM,
-                action="retention_images_deleted",
+                action=AuditAction.RETENTION_IMAGES_DELETED,
                 detail={
                     "images": deleted,
                     "collected_before": cutoff.isoformat(),

@@ -243,8 +243,8 @@ def test_holds_are_counted_by_what_happened_not_by_the_status(settings) -> None:
     from rights.upkeep.recovery import request_requeue_if_stuck
 
     # The audit actions counted are the ones the pipeline writes.
-    assert 'action="answer_held_incomplete"' in inspect.getsource(access_report)
-    assert 'action="erasure_verification_failed"' in inspect.getsource(erasure)
+    assert "action=AuditAction.ANSWER_HELD_INCOMPLETE" in inspect.getsource(access_report)
+    assert "action=AuditAction.ERASURE_VERIFICATION_FAILED" in inspect.getsource(erasure)
 
     incomplete = make_request(status=RequestStatus.FULFILLING)
     request_hold(
