@@ -52,3 +52,23 @@ def test_two_runs_at_once_serialise_on_the_lock_and_lose_nothing(settings):
     assert sorted(r["sealed"] for r in results) == [0, 200]
     _, snapshot = index_load()
     assert np.array_equal(np.sort(snapshot.ids()), np.arange(1, 201))
+
+
+def test_a_shard_task_answers_only_for_the_shard_its_worker_serves(settings):
+    import pytest
+
+    from matching.services.index.shards import IndexIncomplete
+    from matching.tasks import index_shard_search
+
+    settings.INDEX_SHARDS, settings.INDEX_SHARD = 2, 0  # this process: the worker of shard 0
+    vectors = unit_vectors(3, seed=4)
+    index_add(ids=[2, 4, 6], vectors=vectors)  # a shard worker writes its own folder directly
+    answer = index_shard_search.apply(
+        kwargs={"shard": 0, "queries": vectors[:1].tolist(), "threshold": 0.99}
+    ).get()
+    assert answer["shard"] == 0 and answer["total"] == 3 and answer["hits"][0][0] == [2]
+    # A message for shard 1 that reached this worker is refused, not answered from shard 0's faces.
+    with pytest.raises(IndexIncomplete, match="serves shard 0, not 1"):
+        index_shard_search.apply(
+            kwargs={"shard": 1, "queries": vectors[:1].tolist(), "threshold": 0.99}
+        ).get()
