@@ -385,6 +385,15 @@ CLAIM_LEASE = timedelta(seconds=env_int("CLAIM_LEASE_SECONDS", 60))
 OUTBOX_INTERVAL = timedelta(seconds=env_int("OUTBOX_INTERVAL_SECONDS", 30))
 OUTBOX_GRACE = timedelta(seconds=env_int("OUTBOX_GRACE_SECONDS", 10))
 OUTBOX_KEEP = timedelta(days=env_int("OUTBOX_KEEP_DAYS", 7))
+# A worker's claim on a request (SEARCHING, FULFILLING) lasts this long unless its heartbeat renews
+# it (every third of it); past it the worker is presumed dead and the claim is taken over (STUCK_AFTER
+# then only covers claims made before the lease existed).
+CLAIM_LEASE = timedelta(seconds=env_int("CLAIM_LEASE_SECONDS", 60))
+# Tasks written to the outbox (rights.lifecycle.enqueue) are sent on commit; the outbox job sends
+# those a broker outage left behind, every OUTBOX_INTERVAL, once they are OUTBOX_GRACE old.
+OUTBOX_INTERVAL = timedelta(seconds=env_int("OUTBOX_INTERVAL_SECONDS", 30))
+OUTBOX_GRACE = timedelta(seconds=env_int("OUTBOX_GRACE_SECONDS", 10))
+OUTBOX_KEEP = timedelta(days=env_int("OUTBOX_KEEP_DAYS", 7))
 # QUEUED and APPROVED requests wait for a free worker, which can take hours behind a long queue:
 # they are presumed lost (and re-enqueued) only after this longer wait.
 STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 * 60))
@@ -394,6 +403,9 @@ STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 *
 SUPPRESSION_CHECK_OVERLAP = env_int("SUPPRESSION_CHECK_OVERLAP", 5_000)
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
+# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
+NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
 # Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
 # every resolved address) unless this is on (a test bench, or a recipient inside the same network).
 NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
