@@ -8,7 +8,6 @@ officer), not to read-only viewers.
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from typing import Any
 
@@ -16,13 +15,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from matching.services.redaction import image_for_display
 from rights.admin.common import (
     ReadOnlyAdminMixin,
     days_left_badge,
@@ -32,15 +30,14 @@ from rights.admin.common import (
     request_url,
 )
 from rights.admin.filters import DueThisWeekFilter, HeldFilter, NeedsReviewFilter, OverdueFilter, QueueFilter
+from rights.admin.review import ReviewScreenMixin, pending_refusal_message, review_context
 from rights.lifecycle import clock
 from rights.lifecycle.audit import actor_for, review_screen_view_record
 from rights.models import (
     REVIEWABLE_STATUSES,
     DataRequest,
-    Match,
     RecipientNotice,
     RequestStatus,
-    Selfie,
 )
 from rights.pipeline.search import request_bands
 from rights.recipients.notices import notices_without_contact
@@ -59,7 +56,7 @@ from rights.staff.actions import (
     request_refuse,
     requests_link,
 )
-from rights.staff.review import ReviewError, match_confirm, match_reject, matches_decide, request_approve
+from rights.staff.review import ReviewError, request_approve
 
 # --- Action forms -------------------------------------------------------------------------------
 
@@ -91,7 +88,7 @@ class LinkForm(forms.Form):
 
 
 @admin.register(DataRequest)
-class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DataRequestAdmin(ReviewScreenMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # Requests are created by people through the public form and changed only through services.
     list_display = ["request_link", "kind", "status", "received", "due", "days_left", "flags"]
     list_display_links = None
@@ -246,10 +243,6 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def _panels(self, request: HttpRequest, data_request: DataRequest) -> dict[str, Any]:
         user = request.user
         now = timezone.now()
-        matches = sorted(
-            data_request.matches.select_related("decided_by", "selfie"),
-            key=lambda m: (m.decision != Match.Decision.PENDING, -(m.score if m.score is not None else -1)),
-        )
         reviewable = data_request.status in REVIEWABLE_STATUSES
         can_see_faces = user.has_perm("rights.review_match")
         open_request = not data_request.is_closed
@@ -265,8 +258,7 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "extension_possible": extension_possible,
                 "paused_days": data_request.paused_seconds // 86400,
             },
-            "matches": matches,
-            "pending_count": sum(1 for m in matches if m.decision == Match.Decision.PENDING),
+            **review_context(request, data_request),
             "bands": request_bands(request=data_request),
             "selfies": list(data_request.selfies.order_by("id")),
             "events": list(data_request.events.order_by("id")),
@@ -303,7 +295,9 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         try:
             request_approve(request_id=object_id, user=request.user)
         except (ReviewError, ActionRefused) as error:
-            self._refused(request, error)
+            # Name what still waits as the review screen shows it, not by internal match ids.
+            pending = pending_refusal_message(request_id=object_id)
+            messages.error(request, f"Not done: {pending}") if pending else self._refused(request, error)
         else:
             messages.success(request, f"Request #{object_id} approved: it is being carried out.")
         return self._back(object_id)
@@ -362,52 +356,6 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.success(request, f"Linked to earlier request #{earlier_id}.")
         return self._back(object_id)
 
-    def matches_decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        return require_POST(self._matches_decide)(request, object_id)
-
-    def _matches_decide(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        permission_require(request, "review_match")
-        decisions = {Match.Decision.CONFIRMED: match_confirm, Match.Decision.REJECTED: match_reject}
-        try:
-            single = request.POST.get("single")
-            if single:  # one row's own button: "<match id>:<decision>"
-                match_id, _, decision = single.partition(":")
-                match = Match.objects.filter(id=int(match_id), request_id=object_id).first()
-                if match is None or decision not in decisions:
-                    raise ActionRefused("bad_match", "That match is not one of this request's.")
-                decisions[decision](match_id=match.id, user=request.user)
-                messages.success(request, f"Match {match.id} {decision}.")
-            else:
-                ids = [int(value) for value in request.POST.getlist("match_ids")]
-                decision = request.POST.get("decision", "")
-                if not ids:
-                    raise ActionRefused("no_match", "Tick the matches to decide first.")
-                if Match.objects.filter(id__in=ids, request_id=object_id).count() != len(set(ids)):
-                    raise ActionRefused("bad_match", "Some of those matches are not this request's.")
-                matches_decide(match_ids=ids, decision=decision, user=request.user)
-                messages.success(request, f"{len(set(ids))} matches {decision}.")
-        except (ReviewError, ActionRefused) as error:
-            self._refused(request, error)
-        except ValueError:
-            messages.error(request, "Not done: the form was not understood.")
-        return self._back(object_id)
-
-    # --- Images, served through permission-checked views ---
-
-    def selfie_image_view(self, request: HttpRequest, selfie_id: int) -> HttpResponse:
-        permission_require(request, "review_match")
-        selfie = Selfie.objects.filter(id=selfie_id).first()
-        if selfie is None or not selfie.file or selfie.purged_at:
-            raise Http404("No such selfie, or it has been purged.")
-        return _image_response(selfie.file, bbox=selfie.face_bbox, crop=request.GET.get("crop") == "face")
-
-    def match_image_view(self, request: HttpRequest, match_id: int) -> HttpResponse:
-        permission_require(request, "review_match")
-        match = Match.objects.select_related("image").filter(id=match_id).first()
-        if match is None or match.image is None or not match.image.file:
-            raise Http404("No such image: it may have been erased.")
-        return _image_response(match.image.file, bbox=match.face_bbox, crop=request.GET.get("crop") == "face")
-
     # --- Summary and compliance report ---
 
     def summary_view(self, request: HttpRequest) -> HttpResponse:
@@ -449,19 +397,3 @@ class DataRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
         response["Cache-Control"] = "private, no-store"
         return response
-
-
-def _image_response(file: Any, *, bbox: list[float] | None, crop: bool) -> HttpResponse:
-    """The stored image, or a crop around the face; never cached, never a public URL."""
-    try:
-        file.open("rb")
-        data = file.read()
-    except (FileNotFoundError, OSError):
-        raise Http404("The image file is missing.") from None
-    finally:
-        file.close()
-    data, content_type = image_for_display(data=data, bbox=bbox, crop=crop)
-    response = FileResponse(io.BytesIO(data), content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Disposition"] = "inline"
-    return response

@@ -289,7 +289,7 @@ def test_reviewer_decides_in_bulk(client, users, under_review) -> None:
     pending = _pending(under_review)
     reviewer = client_for(client, users[REVIEWER])
     message = _decide(reviewer, under_review, {"match_ids": [m.id for m in pending], "decision": "rejected"})
-    assert "2 matches rejected" in message
+    assert "2 candidate images rejected" in message
     assert {m.decision for m in _pending(under_review)} == {"rejected"}
     assert AuditEvent.objects.filter(request=under_review, action="match_rejected").count() == 2
 

@@ -1,0 +1,170 @@
+"""What the review screen shows: each candidate with its provenance, those needing a decision first,
+in pages, in groups staff can decide at once, and the words that name them as the screen does.
+
+Read-only: decisions go through rights.staff.review. Groups: Match holds no group of its own yet,
+so a group is the candidates found by the same selfie (one photo of the person, one group).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+
+from rights.models import DataRequest, Match
+
+REVIEW_PAGE_SIZE = 20
+SHOW_PENDING = "pending"
+SHOW_ALL = "all"
+
+
+def matches_needing_decision(*, request_id: int) -> QuerySet[Match]:
+    """The candidates a person must confirm or reject before approval (match-band ones need none)."""
+    return (
+        Match.objects.filter(request_id=request_id, decision=Match.Decision.PENDING)
+        .exclude(band=Match.Band.MATCH)
+        .order_by("-score", "id")
+    )
+
+
+def match_needs_decision(*, match: Match) -> bool:
+    return match.decision == Match.Decision.PENDING and match.band != Match.Band.MATCH
+
+
+def match_group_key(*, match: Match) -> int:
+    """The group a candidate is decided with: the selfie that found it (0: found by identifier)."""
+    return match.selfie_id or 0
+
+
+def match_label(*, match: Match) -> str:
+    """How the screen names a candidate: by its image, as its row shows it."""
+    if match.image_id:
+        return f"candidate image {match.image_id}"
+    return f"erased candidate (sha256 {match.image_sha256[:12]})"
+
+
+def matches_describe(*, matches: list[Match], verb: str = "") -> str:
+    """'Candidate image 4 rejected' or '3 candidate images rejected: images 4, 9 and 12'."""
+    verb = f" {verb}" if verb else ""
+    if len(matches) == 1:
+        text = f"{match_label(match=matches[0])}{verb}"
+    else:
+        labels = [str(m.image_id) if m.image_id else f"sha256 {m.image_sha256[:12]}" for m in matches]
+        listed = ", ".join(labels[:-1]) + " and " + labels[-1]
+        text = f"{len(matches)} candidate images{verb}: images {listed}"
+    return text[0].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    match: Match
+    group: int
+    needs_decision: bool
+    label: str
+    source_url: str
+    platform: str
+    account: str
+    collected_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReviewGroup:
+    key: int
+    number: int  # 1, 2, ... in the order the screen shows them
+    selfie_id: int | None
+    pending: int  # candidates of the group still needing a decision, on every page
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    rows: list[ReviewRow]
+    groups: list[ReviewGroup]
+    number: int
+    pages: int
+    shown: str
+    total: int  # every candidate of the request
+    pending: int  # the candidates still needing a decision
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.pages else None
+
+
+def _ordered(queryset: QuerySet[Match]) -> QuerySet[Match]:
+    # Needing a decision first, then match-band candidates not yet decided, then the decided ones.
+    rank = Case(
+        When(
+            decision=Match.Decision.PENDING,
+            band__in=[Match.Band.REVIEW, Match.Band.IDENTIFIER],
+            then=Value(0),
+        ),
+        When(decision=Match.Decision.PENDING, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return queryset.annotate(review_rank=rank).order_by("review_rank", "-score", "id")
+
+
+def review_page_build(*, request: DataRequest, page: str | int | None, shown: str | None) -> ReviewPage:
+    """One page of a request's candidates; an unknown page number gives the nearest page."""
+    shown = SHOW_PENDING if shown == SHOW_PENDING else SHOW_ALL
+    every = Match.objects.filter(request=request)
+    needing = matches_needing_decision(request_id=request.id)
+    queryset = needing if shown == SHOW_PENDING else every
+    paginator = Paginator(
+        _ordered(queryset.select_related("image", "selfie", "decided_by")), REVIEW_PAGE_SIZE
+    )
+    current = paginator.get_page(page)
+    pending_by_group: dict[int, int] = {}
+    for match in needing.only("id", "selfie_id"):
+        key = match_group_key(match=match)
+        pending_by_group[key] = pending_by_group.get(key, 0) + 1
+    rows, groups, numbers = [], [], {}
+    # Groups are numbered over the whole request (best candidate first), not per page.
+    for match in _ordered(every).only("id", "selfie_id", "decision", "band", "score"):
+        numbers.setdefault(match_group_key(match=match), len(numbers) + 1)
+    for match in current.object_list:
+        key = match_group_key(match=match)
+        image = match.image
+        rows.append(
+            ReviewRow(
+                match=match,
+                group=numbers[key],
+                needs_decision=match_needs_decision(match=match),
+                label=match_label(match=match),
+                source_url=image.source_url if image else "",
+                platform=image.platform if image else "",
+                account=image.account if image else "",
+                collected_at=image.collected_at if image else None,
+            )
+        )
+        if all(g.key != key for g in groups):
+            groups.append(
+                ReviewGroup(
+                    key=key,
+                    number=numbers[key],
+                    selfie_id=match.selfie_id,
+                    pending=pending_by_group.get(key, 0),
+                )
+            )
+    return ReviewPage(
+        rows=rows,
+        groups=sorted(groups, key=lambda g: g.number),
+        number=current.number,
+        pages=paginator.num_pages,
+        shown=shown,
+        total=every.count(),
+        pending=needing.count(),
+    )
+
+
+def group_needing_decision(*, request_id: int, key: int) -> list[Match]:
+    """The candidates of one group that still need a decision (a bulk decision by group)."""
+    needing = matches_needing_decision(request_id=request_id)
+    return list(needing.filter(selfie__isnull=True) if key == 0 else needing.filter(selfie_id=key))
