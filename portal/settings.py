@@ -309,11 +309,13 @@ THRESHOLDS_FOR_FACES = env_int("THRESHOLDS_FOR_FACES", 0)
 THRESHOLDS_CALIBRATION_FILE = env_str(
     "THRESHOLDS_CALIBRATION_FILE", str(BASE_DIR / "matching" / "calibration" / "buffalo_sc.json")
 )
-# The index (matching.services.index): sealed segments of at most this many faces (64 MB each:
+# The index (matching.services.index): sealed segments of at most this many faces (32 MB each:
 # an erasure rewrites only the segments holding the faces); INDEX_CODES adds 8-bit codes to each
 # sealed segment, scanned first with a proven error bound, for collections larger than memory.
-INDEX_SEGMENT_FACES = env_int("INDEX_SEGMENT_FACES", 32_768)
+INDEX_SEGMENT_FACES = env_int("INDEX_SEGMENT_FACES", 16_384)
 INDEX_CODES = env_bool("INDEX_CODES", False)
+# How often beat runs matching.tasks.index_maintain (seal the growing segment, merge small ones).
+INDEX_MAINTAIN_INTERVAL = timedelta(seconds=env_int("INDEX_MAINTAIN_SECONDS", 60))
 # Shards past one machine: faces split by id (id % INDEX_SHARDS); a worker serving shard k runs
 # with INDEX_SHARD=k and consumes queue "index-shard-k". 1: one local index, no shard workers.
 INDEX_SHARDS = env_int("INDEX_SHARDS", 1)
@@ -376,24 +378,6 @@ CLAIM_LEASE = timedelta(seconds=env_int("CLAIM_LEASE_SECONDS", 60))
 OUTBOX_INTERVAL = timedelta(seconds=env_int("OUTBOX_INTERVAL_SECONDS", 30))
 OUTBOX_GRACE = timedelta(seconds=env_int("OUTBOX_GRACE_SECONDS", 10))
 OUTBOX_KEEP = timedelta(days=env_int("OUTBOX_KEEP_DAYS", 7))
-# A worker's claim on a request (SEARCHING, FULFILLING) lasts this long unless its heartbeat renews
-# it (every third of it); past it the worker is presumed dead and the claim is taken over (STUCK_AFTER
-# then only covers claims made before the lease existed).
-CLAIM_LEASE = timedelta(seconds=env_int("CLAIM_LEASE_SECONDS", 60))
-# Tasks written to the outbox (rights.lifecycle.enqueue) are sent on commit; the outbox job sends
-# those a broker outage left behind, every OUTBOX_INTERVAL, once they are OUTBOX_GRACE old.
-OUTBOX_INTERVAL = timedelta(seconds=env_int("OUTBOX_INTERVAL_SECONDS", 30))
-OUTBOX_GRACE = timedelta(seconds=env_int("OUTBOX_GRACE_SECONDS", 10))
-OUTBOX_KEEP = timedelta(days=env_int("OUTBOX_KEEP_DAYS", 7))
-# A worker's claim on a request (SEARCHING, FULFILLING) lasts this long unless its heartbeat renews
-# it (every third of it); past it the worker is presumed dead and the claim is taken over (STUCK_AFTER
-# then only covers claims made before the lease existed).
-CLAIM_LEASE = timedelta(seconds=env_int("CLAIM_LEASE_SECONDS", 60))
-# Tasks written to the outbox (rights.lifecycle.enqueue) are sent on commit; the outbox job sends
-# those a broker outage left behind, every OUTBOX_INTERVAL, once they are OUTBOX_GRACE old.
-OUTBOX_INTERVAL = timedelta(seconds=env_int("OUTBOX_INTERVAL_SECONDS", 30))
-OUTBOX_GRACE = timedelta(seconds=env_int("OUTBOX_GRACE_SECONDS", 10))
-OUTBOX_KEEP = timedelta(days=env_int("OUTBOX_KEEP_DAYS", 7))
 # QUEUED and APPROVED requests wait for a free worker, which can take hours behind a long queue:
 # they are presumed lost (and re-enqueued) only after this longer wait.
 STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 * 60))
@@ -403,18 +387,6 @@ STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 *
 SUPPRESSION_CHECK_OVERLAP = env_int("SUPPRESSION_CHECK_OVERLAP", 5_000)
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
-# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
-# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
-NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
-# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
-# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
-NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
-# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
-# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
-NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
-# Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
-# every resolved address) unless this is on (a test bench, or a recipient inside the same network).
-NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)
 # Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
 # every resolved address) unless this is on (a test bench, or a recipient inside the same network).
 NOTICE_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTICE_WEBHOOK_ALLOW_PRIVATE", False)

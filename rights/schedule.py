@@ -61,4 +61,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "matching.tasks.collection_orphans_sweep",
         "schedule": crontab(minute=45, hour=settings.ORPHAN_SWEEP_HOUR),
     },
+    # The index's sealing and merging, off the request path (matching's own task).
+    "index-maintain": {
+        "task": "matching.tasks.index_maintain",
+        "schedule": settings.INDEX_MAINTAIN_INTERVAL,
+    },
 }

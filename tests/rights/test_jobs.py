@@ -78,6 +78,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "suppression-check",
         "collection-retention",
         "collection-orphans",
+        "index-maintain",
         "audit-anchor",
     }
     for name, entry in BEAT_SCHEDULE.items():
