@@ -37,9 +37,13 @@ def erased_images_find(*, hashes: list[str]) -> dict[str, ErasedImage]:
 
 
 def erased_image_refuse(*, record: ErasedImage) -> str:
-    """Count one refusal of these bytes; the reason to give ("erased on DATE by request REF")."""
+    """Count one refusal of these bytes; the reason to give ("erased on DATE by request REF").
+
+    A reference that is not a request's id names the rule that erased them ("erased on DATE
+    (retention period ended)")."""
     ErasedImage.objects.filter(pk=record.pk).update(
         refusals=F("refusals") + 1, last_refused_at=timezone.now()
     )
-    by = f" by request {record.reference}" if record.reference else ""
+    reference = record.reference
+    by = f" by request {reference}" if reference.isdigit() else f" ({reference})" if reference else ""
     return f"erased on {timezone.localdate(record.erased_at).isoformat()}{by}: never collected again"

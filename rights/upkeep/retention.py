@@ -38,6 +38,8 @@ FACE_CURSOR = "suppression_check.face"
 TEMPLATE_CURSOR = "suppression_check.template"
 FACE_CHUNK = 5000
 RETENTION_CHUNK = 500
+# Recorded with each hash retention deletes: ingestion refuses the bytes "(retention period ended)".
+RETENTION_ERASED_BY = "retention period ended"
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,8 @@ def retention_delete_chunk(*, now: datetime | None = None, chunk: int = RETENTIO
     # (still past retention, so the next run deletes them again, a missing file being no error) and
     # lose only their index entries (index_sync restores them), and no audit row claims otherwise.
     with transaction.atomic():
-        outcomes = [outcome for outcome in images_delete(image_ids=batch) if outcome.found]
+        deleted_now = images_delete(image_ids=batch, erased_by=RETENTION_ERASED_BY)
+        outcomes = [outcome for outcome in deleted_now if outcome.found]
         deleted = len(outcomes)
         if deleted:
             audit_record(

@@ -11,7 +11,7 @@ import time_machine
 from django.conf import settings as django_settings
 from django.core.files.storage import default_storage
 
-from matching.models import Face, Image, IngestionSkip
+from matching.models import ErasedImage, Face, Image, IngestionSkip
 from matching.services.embedding import embedding_to_bytes, faces_detect
 from matching.services.imaging import image_decode
 from matching.services.index import index_cache_clear, index_ids, index_load
@@ -182,6 +182,21 @@ def test_retention_deletes_old_images_in_chunks_and_keeps_those_in_open_requests
     with time_machine.travel(now + timedelta(days=1), tick=False):
         assert retention_delete_chunk().deleted == 1
     assert list(Image.objects.values_list("id", flat=True)) == [recent.id]
+
+
+def test_bytes_deleted_by_retention_are_refused_at_ingestion_saying_why(settings, lfw_identities):
+    """Ingesting the bytes again gets status "erased" and a message naming the retention period,
+    not a request (before: "erased on DATE: never collected again", with no reason)."""
+    path = lfw_identities[OBJECTOR][0]
+    old = _ingest(path, "2024-01-01")
+    settings.COLLECTION_RETENTION_DAYS = 365
+    with time_machine.travel(local(2026, 6, 1, 12), tick=False):
+        assert retention_delete_chunk().deleted == 1
+        again = image_ingest(data=path.read_bytes(), name="again.jpg")
+    assert again.status == "erased" and again.image_id is None
+    assert again.message == "erased on 2026-06-01 (retention period ended): never collected again"
+    assert ErasedImage.objects.get(sha256=old.sha256).reference == "retention period ended"
+    assert not Image.objects.exists()
 
 
 def test_a_face_committed_late_with_a_lower_id_is_still_checked(collection):
