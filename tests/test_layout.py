@@ -171,3 +171,37 @@ def test_no_source_file_over_500_lines() -> None:
         str(path.relative_to(ROOT)): len(path.read_text().splitlines()) for path in source_modules().values()
     }
     assert {name: n for name, n in lengths.items() if n > MAX_LINES and name not in TOLERATED_LONG} == {}
+
+
+# Imports point down: a module may import its own layer or one below, never one above.
+LAYERS = [
+    ("rights.models", 0),
+    ("rights.lifecycle", 1),
+    ("rights.queries", 1),
+    *(
+        (f"rights.{folder}", 2)
+        for folder in ("requester", "pipeline", "staff", "recipients", "upkeep", "reporting")
+    ),
+    *(
+        (f"rights.{top}", 3)
+        for top in ("admin", "api", "tasks", "jobs", "management", "signals", "notice_urls")
+    ),
+]
+
+
+def _layer(module: str) -> int | None:
+    for prefix, rank in LAYERS:
+        if module == prefix or module.startswith(prefix + "."):
+            return rank
+    return None
+
+
+def test_imports_point_down_the_layers_of_rights() -> None:
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if (rank := _layer(module)) is not None
+        for target in targets
+        if (above := _layer(target)) is not None and above > rank
+    )
+    assert upward == []

@@ -16,8 +16,8 @@ from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from matching.models import Image
-from rights.lifecycle.clock import due_at_for
-from rights.models import DataRequest, ErasureRecord, Recipient, Release, RequestKind, RequestStatus
+from rights.models import DataRequest, ErasureRecord, Recipient, Release, RequestKind
+from tests.factories import request_make as _request_make
 
 
 def local(*args: int) -> datetime:
@@ -25,26 +25,9 @@ def local(*args: int) -> datetime:
     return timezone.make_aware(datetime(*args))
 
 
-def make_request(
-    *,
-    kind: str = RequestKind.ERASURE,
-    status: str = RequestStatus.REVIEW,
-    received_at: datetime | None = None,
-    status_changed_at: datetime | None = None,
-    **fields: Any,
-) -> DataRequest:
-    received_at = received_at or timezone.now()
-    fields.setdefault("due_at", due_at_for(received_at=received_at))
-    if status != RequestStatus.UNCONFIRMED:
-        fields.setdefault("email_verified_at", received_at)
-    request = DataRequest.objects.create(
-        kind=kind, status=status, email="person@example.org", received_at=received_at, **fields
-    )
-    if status_changed_at is not None:
-        # auto_now_add ignores the value given to create().
-        DataRequest.objects.filter(id=request.id).update(status_changed_at=status_changed_at)
-        request.refresh_from_db()
-    return request
+def make_request(*, kind: str = RequestKind.ERASURE, **fields: Any) -> DataRequest:
+    """tests.factories.request_make, an erasure unless told otherwise (what the jobs work on)."""
+    return _request_make(kind=kind, **fields)
 
 
 def sha(label: str) -> str:

@@ -10,18 +10,18 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from matching.models import Face, Image
 from matching.services.imaging import image_decode
 from matching.services.ingestion import IngestItem, images_ingest
-from rights.lifecycle.clock import due_at_for
-from rights.models import DataRequest, RequestKind, RequestStatus, Selfie
+from rights.models import DataRequest, RequestKind, RequestStatus
+from tests.factories import request_make as _request_make
 
 # People with 4+ images whose held-back (last) photo is a usable selfie. Condoleezza_Rice has
 # photos with other people in them (to check their faces are blurred in her access report);
@@ -120,33 +120,10 @@ def selfie_bytes(path: Path) -> bytes:
     return image_decode(data=path.read_bytes()).clean_bytes
 
 
-def request_make(
-    *,
-    kind: str = RequestKind.ACCESS,
-    selfies: list[bytes] | None = None,
-    status: str = RequestStatus.QUEUED,
-    email: str = "person@example.org",
-    identifiers: str = "",
-    suppression_consent: bool = False,
-    received_at: datetime | None = None,
-) -> DataRequest:
-    """A confirmed request with PENDING selfies stored as files, as request_confirm leaves it."""
-    received_at = received_at or timezone.now()
-    request = DataRequest.objects.create(
-        kind=kind,
-        status=status,
-        email=email,
-        email_verified_at=received_at,
-        identifiers=identifiers,
-        suppression_consent=suppression_consent,
-        received_at=received_at,
-        due_at=due_at_for(received_at=received_at),
-    )
-    for data in selfies or []:
-        selfie = Selfie(request=request, sha256="0" * 64, extension="jpg")
-        selfie.file.save("selfie.jpg", ContentFile(data), save=False)
-        selfie.save()
-    return request
+def request_make(*, status: str = RequestStatus.QUEUED, **fields: Any) -> DataRequest:
+    """tests.factories.request_make, QUEUED unless told otherwise: confirmed, selfies PENDING, as
+    request_confirm leaves it."""
+    return _request_make(status=status, **fields)
 
 
 def zip_open(data: bytes) -> zipfile.ZipFile:

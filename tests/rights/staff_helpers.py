@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from matching.models import Image
 from rights.lifecycle.audit import audit_record
-from rights.lifecycle.clock import due_at_for
-from rights.models import Answer, DataRequest, RequestKind, RequestStatus
+from rights.models import Answer, DataRequest, RequestStatus
 from rights.staff.actions import request_extend, request_refuse
+from tests.factories import request_make as _request_make
 
 PRIVACY_OFFICER = "Privacy officer"
 REVIEWER = "Reviewer"
@@ -31,21 +31,9 @@ def local(*args: int) -> datetime:
     return timezone.make_aware(datetime(*args))
 
 
-def make_request(
-    *,
-    kind: str = RequestKind.ACCESS,
-    status: str = RequestStatus.REVIEW,
-    received_at: datetime | None = None,
-    email: str = "person@example.org",
-    **fields: Any,
-) -> DataRequest:
-    received_at = received_at or timezone.now()
-    fields.setdefault("due_at", due_at_for(received_at=received_at))
-    if status != RequestStatus.UNCONFIRMED:
-        fields.setdefault("email_verified_at", received_at)
-    return DataRequest.objects.create(
-        kind=kind, status=status, email=email, received_at=received_at, **fields
-    )
+def make_request(**fields: Any) -> DataRequest:
+    """tests.factories.request_make (an access request waiting for review unless told otherwise)."""
+    return _request_make(**fields)
 
 
 class _LiveApps:

@@ -1,6 +1,6 @@
 """rights.pipeline.objection.objection_suppress: the list covers every face staff confirmed.
 
-Unit test with built vectors (the real-model objection path is in tests/rights/test_objection.py):
+Unit test with built vectors (the real-model objection path is in tests/rights/pipeline/test_objection.py):
 the scores are chosen well away from the thresholds, so no summation order can move a band.
 """
 

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from rights.lifecycle.transitions import request_transition
-from rights.models import AuditEvent, DataRequest, RequestKind, RequestStatus
+from rights.models import AuditEvent, DataRequest, RequestStatus
+from tests.factories import request_make as _request_make
 
 
 def make_request(status: str = RequestStatus.QUEUED) -> DataRequest:
-    now = timezone.now()
-    return DataRequest.objects.create(
-        kind=RequestKind.ACCESS,
-        email="person@example.org",
-        status=status,
-        received_at=now,
-        due_at=now + timedelta(days=30),
-    )
+    return _request_make(status=status)
 
 
 @pytest.mark.django_db
