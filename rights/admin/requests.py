@@ -49,6 +49,7 @@ from rights.reporting.compliance import (
     compliance_report_export,
     report_date_parse,
 )
+from rights.requester.progress import erasure_progress, erasure_waiting_for_access
 from rights.staff.actions import (
     ActionRefused,
     request_extend,
@@ -259,6 +260,8 @@ class DataRequestAdmin(ReviewScreenMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 "paused_days": data_request.paused_seconds // 86400,
             },
             **review_context(request, data_request),
+            "erasure_progress": erasure_progress(request=data_request),
+            "erasure_waiting": erasure_waiting_for_access(request=data_request),
             "bands": request_bands(request=data_request),
             "selfies": list(data_request.selfies.order_by("id")),
             "events": list(data_request.events.order_by("id")),

@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
 from rights.models import Answer, AuditAction, AuditEvent, DataRequest, RequestStatus
+from rights.requester import progress
 
 
 def request_by_token(*, token: str) -> DataRequest | None:
@@ -115,7 +116,7 @@ def request_awaited(*, request: DataRequest) -> Awaited:
             "us", gettext("Our staff are reviewing the possible matches before anything is sent or deleted.")
         )
     if status in (RequestStatus.APPROVED, RequestStatus.FULFILLING):
-        return Awaited("us", gettext("We are preparing your answer."))
+        return _under_way(request=request)
     if status == RequestStatus.HELD:
         return Awaited(
             "us", gettext("Our staff are checking your answer before it is sent, so that it is complete.")
@@ -132,6 +133,25 @@ def request_awaited(*, request: DataRequest) -> Awaited:
             ),
         )
     return Awaited("you", gettext("We have answered your request with a letter explaining our refusal."))
+
+
+def _under_way(*, request: DataRequest) -> Awaited:
+    if progress.erasure_waiting_for_access(request=request):
+        return Awaited(
+            "us",
+            gettext(
+                "Your erasure waits until we have answered your access request, so that you first "
+                "receive a copy of what we hold; then we erase it."
+            ),
+        )
+    done = progress.erasure_progress(request=request)
+    if done is not None:
+        return Awaited(
+            "us",
+            gettext("We are erasing your images: %(erased)s erased so far, %(remaining)s still to go.")
+            % {"erased": done.erased, "remaining": done.remaining},
+        )
+    return Awaited("us", gettext("We are preparing your answer."))
 
 
 # --- The answer's images -------------------------------------------------------------------
