@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from matching.models import Image
 from matching.services.deletion import image_delete
+from matching.services.index import index_sync_if_changed
 from matching.services.thresholds import thresholds_current
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
@@ -56,7 +57,7 @@ from rights.models import (
 )
 from rights.pipeline.answers import answer_store, request_answered
 from rights.pipeline.failures import request_hold
-from rights.pipeline.search import collection_candidates
+from rights.pipeline.search import bands_record, collection_candidates, search_bands
 from rights.queries import (
     matches_confirmed,
     request_identifiers,
@@ -249,6 +250,8 @@ def erasure_verify(*, request: DataRequest) -> dict[str, Any]:
         request.matches.filter(decision=Match.Decision.REJECTED).values_list("image_sha256", flat=True)
     )
     vectors = selfies_usable_vectors(request=request)
+    # The bands collection_candidates applies, counted like the request's search: the index after its sync.
+    bands = search_bands(selfies=int(vectors.shape[0]), indexed_faces=index_sync_if_changed().total)
     candidates = collection_candidates(vectors=vectors, identifiers=request_identifiers(request=request))
     hashes = dict(Image.objects.filter(pk__in=list(candidates)).values_list("pk", "sha256"))
     remaining = sorted(image_id for image_id, sha in hashes.items() if sha not in rejected)
@@ -256,7 +259,8 @@ def erasure_verify(*, request: DataRequest) -> dict[str, Any]:
         "searched_at": timezone.now().isoformat(),
         "selfies_used": int(vectors.shape[0]),
         "identifiers_used": len(request_identifiers(request=request)),
-        "threshold": settings.REVIEW_THRESHOLD,
+        "threshold": bands.review,  # the lowest score searched down to: the review band's
+        "thresholds": bands_record(bands=bands),
         "collection_size": Image.objects.count(),
         "remaining": remaining,
         "kept_as_not_you": len([sha for sha in hashes.values() if sha in rejected]),
@@ -314,6 +318,7 @@ def erasure_certificate_issue(
             "selfies_used": verification["selfies_used"],
             "identifiers_used": verification["identifiers_used"],
             "threshold": verification["threshold"],
+            "thresholds": verification["thresholds"],
             "collection_size_after": verification["collection_size"],
             "images_found_after": len(verification["remaining"]),
             "kept_as_not_you": verification["kept_as_not_you"],

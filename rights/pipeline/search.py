@@ -184,6 +184,19 @@ def search_bands(*, selfies: int, indexed_faces: int) -> Thresholds:
     return thresholds_current(indexed_faces=indexed_faces, selfies=selfies if selfies <= MAX_FUSED else 1)
 
 
+def bands_record(*, bands: Thresholds) -> dict[str, object]:
+    """The record of the bands a search used and why (the search's audit row, the verification)."""
+    return {
+        "match": bands.match,
+        "review": bands.review,
+        "faces_planned_for": bands.faces_planned_for,
+        "selfies": bands.selfies,
+        "match_expected_strangers": round(bands.match_expected_strangers, 6),
+        "review_expected_strangers": round(bands.review_expected_strangers, 3),
+        "why": bands.why,
+    }
+
+
 def request_bands(*, request: DataRequest) -> dict[str, object]:
     """The bands the request's search used (as recorded) beside the bands in force now for as many
     selfies, each with the strangers per request it is expected to bring (for the request page)."""
@@ -285,15 +298,7 @@ def request_search_run(*, request_id: int) -> str | None:
             "index_faces": coverage.total,
             "collection_faces": coverage.database,
             # The record of the bands used and why (read back by queries.search_coverage).
-            "thresholds": {
-                "match": bands.match,
-                "review": bands.review,
-                "faces_planned_for": bands.faces_planned_for,
-                "selfies": bands.selfies,
-                "match_expected_strangers": round(bands.match_expected_strangers, 6),
-                "review_expected_strangers": round(bands.review_expected_strangers, 3),
-                "why": bands.why,
-            },
+            "thresholds": bands_record(bands=bands),
         },
     )
 

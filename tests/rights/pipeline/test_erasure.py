@@ -127,6 +127,28 @@ def test_erasure_deletes_verifies_and_certifies(collection, mailoutbox):
     assert len(answer_mail) == 1 and certificate.download_token in answer_mail[0].body
 
 
+def test_the_verification_reports_the_bands_it_searched_with(collection, settings):
+    """Planned for ten million faces, the bands are stricter than the REVIEW_THRESHOLD floor: the
+    verification (and the certificate) must name the review threshold it searched down to, as the
+    search records its bands (before: settings.REVIEW_THRESHOLD, a band it never used)."""
+    from matching.services.thresholds import thresholds_current
+
+    request = searched_and_decided(collection=collection, who=WHO, kind=RequestKind.ERASURE)
+    settings.THRESHOLDS_FOR_FACES = 10_000_000
+    bands = thresholds_current(selfies=1)
+    assert bands.review > django_settings.REVIEW_THRESHOLD + 0.01  # precondition, checked
+
+    verification = erasure_service.erasure_verify(request=request)
+
+    assert verification["selfies_used"] == 1
+    assert verification["threshold"] == bands.review
+    recorded = verification["thresholds"]
+    assert (recorded["match"], recorded["review"]) == (bands.match, bands.review)
+    assert recorded["faces_planned_for"] == 10_000_000 and recorded["why"] == bands.why
+    # Same shape as the search's own record of its bands (its search_done audit row).
+    assert set(recorded) == set(request.events.get(action="search_done").detail["thresholds"])
+
+
 def test_erasure_killed_between_images_then_retried_completes(collection):
     others = collection.others_hashes(WHO)
     files = _files_of(collection.images[WHO])

@@ -45,6 +45,7 @@ def _verification() -> dict:
         "selfies_used": 1,
         "identifiers_used": 0,
         "threshold": 0.3,
+        "thresholds": {"match": 0.45, "review": 0.3, "faces_planned_for": 10, "selfies": 1, "why": "test"},
         "collection_size": 10,
         "remaining": [],
         "kept_as_not_you": 0,
