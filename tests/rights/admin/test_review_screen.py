@@ -19,8 +19,8 @@ import rights
 from matching.models import Face, Image
 from rights.models import AuditEvent, DataRequest, Match, RequestStatus
 from rights.staff.screen import REVIEW_PAGE_SIZE
+from tests.rights.admin.test_admin import FACES, under_review, users  # noqa: F401 (fixtures)
 from tests.rights.staff_helpers import PRIVACY_OFFICER, REVIEWER, VIEWER, local, make_request, staff_login
-from tests.rights.test_admin import FACES, under_review, users  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
