@@ -97,7 +97,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -495,12 +498,30 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "portal.staff_auth.BasicAuthentication",
+        # Service accounts (rights.api.v1): a token, never a person's password.
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     # portal.limits: LIMITS["api_user"] per staff account.
     "DEFAULT_THROTTLE_CLASSES": ["portal.limits.ApiThrottle"],
+    # rights.api.v1: every endpoint also has a scoped rate (per account, or per address if anonymous).
+    "DEFAULT_THROTTLE_RATES": {
+        "api_v1_read": env_str("API_RATE_READ", "1200/min"),
+        "api_v1_write": env_str("API_RATE_WRITE", "120/min"),
+        "api_v1_submit": env_str("API_RATE_SUBMIT", "30/min"),
+        "api_v1_anon": env_str("API_RATE_ANON", "30/min"),
+    },
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
-SPECTACULAR_SETTINGS = {"TITLE": "facerights API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "facerights API",
+    "VERSION": "1.0.0",
+    # The docs page's assets come from drf-spectacular-sidecar, served by us (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- Logging: ids only, never emails, images or embeddings -----------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")
@@ -528,7 +549,6 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
-
 # Celery's worker and beat log through the configuration above (filter, format), not their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/otp/", include("portal.otp_views")),
     path("admin/", admin.site.urls),
     path("notices/", include("rights.notice_urls")),
+    path("api/v1/", include("rights.api.v1.urls")),
     path("api/", include("rights.api.urls")),
     # The language switcher posts here (django.views.i18n.set_language): a cookie, then `next`.
     path("i18n/", include("django.conf.urls.i18n")),

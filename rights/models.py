@@ -6,6 +6,7 @@ audit row, in one transaction.
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 import numpy as np
@@ -13,6 +14,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
+
+
+def new_webhook_secret() -> str:
+    # Standard Webhooks: "whsec_" + base64 of the key bytes (32 random bytes).
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def new_public_token() -> str:
@@ -67,8 +73,27 @@ REFUSABLE_STATUSES = [
     RequestStatus.APPROVED,
     RequestStatus.HELD,
 ]
+# Held by a worker under a claim (rights.lifecycle.claims): searching or fulfilling.
+CLAIMED_STATUSES = [RequestStatus.SEARCHING, RequestStatus.FULFILLING]
 # Waiting for a worker (a long queue is normal) rather than held by one.
 WAITING_FOR_WORKER_STATUSES = [RequestStatus.QUEUED, RequestStatus.APPROVED]
+
+
+class RequestChannel(models.TextChoices):
+    """How a request reached the organisation: the clock starts when it was received, by any channel."""
+
+    WEB = "web", _("Web form")
+    EMAIL = "email", _("Email")
+    POST = "post", _("Post")
+    PHONE = "phone", _("Phone")
+    AGENT = "agent", _("Authorised agent")
+    API = "api", _("Another system (API)")
+
+
+def new_reference() -> str:
+    # Not a secret (staff and other systems name a request by it), but never sequential: it reveals
+    # neither how many requests there are nor the status link.
+    return "R-" + secrets.token_hex(6).upper()
 
 
 def due_stored_expression() -> Coalesce:
@@ -85,7 +110,16 @@ class DataRequest(models.Model):
     # What the confirmation link signs: opaque, opens nothing else (a logged confirm link must not
     # reveal the status token).
     confirm_nonce = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
+    reference = models.CharField(max_length=20, unique=True, default=new_reference, editable=False)
     kind = models.CharField(max_length=20, choices=RequestKind.choices)
+    # Who brought the request in and how (rights.requester.requests.request_submit).
+    channel = models.CharField(
+        max_length=10, choices=RequestChannel.choices, default=RequestChannel.WEB, db_index=True
+    )
+    agent_name = models.CharField(max_length=200, blank=True)
+    # The agent's authority (a signed mandate, a power of attorney): a file, kept with the request.
+    agent_evidence = models.FileField(upload_to="evidence/", blank=True)
+    recorded_by = models.CharField(max_length=150, blank=True)  # "staff:<username>" for staff intake
     status = models.CharField(
         max_length=20, choices=RequestStatus.choices, default=RequestStatus.UNCONFIRMED, db_index=True
     )
@@ -378,6 +412,8 @@ class Recipient(models.Model):
     name = models.CharField(max_length=200, unique=True)
     contact_email = models.EmailField()
     webhook_url = models.URLField(blank=True)
+    # Standard Webhooks signing secret ("whsec_" + base64): every notice POST is signed with it.
+    webhook_secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
 
     def __str__(self) -> str:
         return self.name

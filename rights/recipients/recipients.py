@@ -160,3 +160,18 @@ def image_recipients(*, image_sha256s: Iterable[str]) -> dict[str, list[Recipien
     ):
         by_hash.setdefault(release.image_sha256, []).append(release.recipient)
     return by_hash
+
+
+def releases_record_by_hash(
+    *, recipient_name: str, image_sha256s: Iterable[str], released_at: datetime, actor: str = SYSTEM
+) -> tuple[Recipient, list[Release]]:
+    """As releases_record, naming the recipient (created if unknown) and the images by sha256 (the
+    API's names: never a sequential id). Raises ValueError naming hashes not in the collection."""
+    wanted = sorted(set(image_sha256s))
+    ids = dict(Image.objects.filter(sha256__in=wanted).values_list("sha256", "id"))
+    if unknown := [sha for sha in wanted if sha not in ids]:
+        raise ValueError(f"not in the collection: images {', '.join(h[:12] for h in unknown[:20])}")
+    recipient, _ = recipient_get_or_create(name=recipient_name, actor=actor)
+    return recipient, releases_record(
+        recipient=recipient, image_ids=ids.values(), released_at=released_at, actor=actor
+    )

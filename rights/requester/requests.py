@@ -44,6 +44,7 @@ from rights.models import (
     RequestStatus,
     Selfie,
 )
+from rights.requester.intake import WEB_FORM, Intake, intake_evidence_store
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +218,7 @@ def request_submit(
     suppression_consent: bool = False,
     submission_key: str | None = None,
     language: str = "",
+    intake: Intake = WEB_FORM,
 ) -> DataRequest:
     """Store a new, unconfirmed request with its selfies and send the confirmation email.
 
@@ -226,12 +228,18 @@ def request_submit(
     created, and sends nothing; a different one under the same key (the person went back and changed
     the form) raises FormAlreadySent rather than silently answering with the earlier request.
     The request is answered in ``language`` (default: the active one, the page's language).
+    ``intake``: how it came in, when (the clock starts then) and by whom (rights.requester.intake).
     """
     email = email.strip()
     country = country.strip().upper()
-    decoded, items = _submission_validate(
-        kind=kind, email=email, selfies=selfies, identifiers=identifiers, country=country
-    )
+    try:
+        decoded, items = _submission_validate(
+            kind=kind, email=email, selfies=selfies, identifiers=identifiers, country=country
+        )
+    except RequestInvalid as exc:
+        raise RequestInvalid({**intake.errors(), **exc.errors}) from None
+    if errors := intake.errors():
+        raise RequestInvalid(errors)
     hashes = [item.sha256 for item in decoded]
     if submission_key:
         existing = DataRequest.objects.filter(submission_key=submission_key).first()
@@ -239,7 +247,7 @@ def request_submit(
             if not _same_submission(existing=existing, kind=kind, email=email, selfie_hashes=hashes):
                 raise FormAlreadySent()
             return existing
-    received_at = timezone.now()
+    received_at = intake.received_at or timezone.now()
     saved: list[str] = []
     try:
         with transaction.atomic():
@@ -254,7 +262,11 @@ def request_submit(
                 due_at=due_at_for(received_at=received_at),
                 submission_key=submission_key or None,
                 language=language_supported(code=language or translation.get_language()),
+                channel=intake.channel,
+                agent_name=intake.agent_name.strip(),
+                recorded_by=intake.recorded_by,
             )
+            intake_evidence_store(intake=intake, request=request, saved=saved)
             for item in decoded:
                 _selfie_store(request=request, decoded=item, saved=saved)
             # Sent inside the transaction: if the mail server refuses it, no request is left that the
@@ -265,7 +277,7 @@ def request_submit(
                 action=AuditAction.SUBMITTED,
                 request_id=request.id,
                 to_status=RequestStatus.UNCONFIRMED,
-                detail={"kind": kind, "selfies": len(decoded), "identifiers": len(items)},
+                detail={"kind": kind, "selfies": len(decoded), "identifiers": len(items), **intake.detail()},
             )
     except IntegrityError:
         _files_remove(saved)
