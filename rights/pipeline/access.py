@@ -41,7 +41,7 @@ from rights.models import Answer, AuditAction, DataRequest, Match, Recipient, Re
 from rights.pipeline.answers import answer_store, request_answered
 from rights.pipeline.erasure import erasures_waiting_resume
 from rights.pipeline.failures import request_hold
-from rights.queries import matches_confirmed, search_coverage, search_whole_collection
+from rights.queries import matches_confirmed, search_coverage, search_thresholds, search_whole_collection
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ GENERAL_KEYS = (
     "automated_decision_making",
     "transfers",
     "search_coverage",
+    "search_bands",
 )
 NOT_RECORDED = gettext_noop("Not recorded: we did not keep this when the image was collected.")
 
@@ -151,6 +152,24 @@ def retention_text(*, collected_at: datetime | None) -> str:
     )
 
 
+def bands_text(*, thresholds: dict[str, Any] | None) -> str:
+    """The bands the search used and why, in words (``searched_collection.thresholds``: the figures)."""
+    if not thresholds:
+        return gettext("The similarity thresholds this search used were not recorded.")
+    figures = {k: formats.number_format(float(thresholds[k]), 3) for k in ("match", "review")}
+    for key in ("match_expected_strangers", "review_expected_strangers"):  # two significant digits
+        figures[key] = formats.number_format(float(f"{float(thresholds[key]):.2g}"))
+    faces = formats.number_format(int(thresholds["faces_planned_for"]), 0, force_grouping=True)
+    return gettext(
+        "Faces were compared with two similarity thresholds, chosen for the %(faces)s faces searched: "
+        "from %(match)s an image counted as yours (at most %(match_expected_strangers)s other people "
+        "expected to score that high, per request); from %(review)s a member of our staff checked it "
+        "(at most %(review_expected_strangers)s more). Why these: we measured how often two different "
+        "people's faces look that alike; multiplied by the number of faces searched, this says how many "
+        "strangers each threshold lets through, and we chose the lowest thresholds that keep it that small."
+    ) % {"faces": faces, **figures}
+
+
 def general_items(*, request: DataRequest) -> dict[str, str]:
     """The Art. 15(1) items for the whole processing, in plain words."""
     recipients = list(Recipient.objects.order_by("name").values_list("name", flat=True))
@@ -224,6 +243,7 @@ def general_items(*, request: DataRequest) -> dict[str, str]:
         )
         % {"safeguards": settings.TRANSFER_SAFEGUARDS},
         "search_coverage": coverage,
+        "search_bands": bands_text(thresholds=search_thresholds(request=request)),
     }
 
 

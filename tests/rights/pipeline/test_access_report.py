@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.html import escape
 from PIL import Image as PILImage
 
 from matching.models import Face, Image
@@ -27,6 +28,7 @@ from rights.pipeline.access import (
     access_answer_run,
     access_report_build,
     access_report_check,
+    bands_text,
 )
 from tests.rights.pipeline_helpers import (
     PEOPLE,
@@ -173,6 +175,23 @@ def test_nobody_in_the_collection_gets_we_hold_no_images(collection, lfw_identit
     assert zip_open(answer.archive.read()).namelist() == ["report.json", "report.html"]
     request.refresh_from_db()
     assert request.status == RequestStatus.ANSWERED and len(mailoutbox) == 1
+
+
+def test_the_html_report_states_the_bands_the_search_used_and_why(collection, lfw_identities):
+    """report.json had the bands (searched_collection.thresholds); the HTML now says them in words
+    (before: nothing about thresholds in report.html). No recorded bands get a sentence saying so."""
+    request = searched_and_decided(
+        collection=collection, who="JK_Rowling", selfie=lfw_identities["JK_Rowling"][-1]
+    )
+    answer = access_answer_run(request_id=request.id)
+    recorded = answer.payload["searched_collection"]["thresholds"]
+    assert recorded == request.events.get(action="search_done").detail["thresholds"]
+    html = zip_open(answer.archive.read()).read("report.html").decode()
+    assert "How faces were compared" in html and escape(answer.payload["general"]["search_bands"]) in html
+    assert f"chosen for the {recorded['faces_planned_for']:,} faces searched" in html
+    assert f"from {recorded['match']:.3f} an image counted as yours" in html
+    assert f"from {recorded['review']:.3f} a member of our staff checked it" in html
+    assert bands_text(thresholds=None) == "The similarity thresholds this search used were not recorded."
 
 
 def test_image_found_by_identifier_blurs_all_but_the_face_like_the_selfie(collection):
