@@ -151,8 +151,8 @@ class AnswerOutput(serializers.Serializer):
 
 
 class ReportInput(serializers.Serializer):
-    date_from = serializers.DateField(source="from")
-    date_to = serializers.DateField(source="to")
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
 
 
 class IngestInput(serializers.Serializer):
