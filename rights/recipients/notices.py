@@ -32,6 +32,7 @@ from django.utils import timezone
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.emails import email_send, public_url, url_for
+from rights.lifecycle.webhooks import webhook_headers
 from rights.models import AuditAction, ErasureRecord, Recipient, RecipientNotice, Release
 from rights.recipients.recipients import CONTACT_UNKNOWN, recipient_contact_missing
 
@@ -256,6 +257,8 @@ def notice_webhook_payload(*, notice: RecipientNotice) -> dict[str, Any]:
         # Listed on this notice before and already acknowledged by you: nothing more to do for them.
         "acknowledged_hashes": notice.acknowledged_hashes or [],
         "acknowledge_url": notice_ack_url(notice=notice),
+        # A machine acknowledges by POSTing {"token": ...} here (rights.api.v1).
+        "acknowledge_api": {"url": url_for("v1:notice-acknowledge"), "token": notice.ack_token},
         "created_at": notice.created_at.isoformat(),
     }
 
@@ -369,7 +372,16 @@ def _webhook_post(*, notice: RecipientNotice) -> int:
             "POST",
             path,
             body=body,
-            headers={"Content-Type": "application/json", "User-Agent": "facerights-notices/1"},
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "facerights-notices/1",
+                # One id per (re)sending: a receiver drops a redelivered copy of the same message.
+                **webhook_headers(
+                    secret=notice.recipient.webhook_secret,
+                    msg_id=f"msg_notice_{notice_id}_{notice.chase_count}",
+                    body=body,
+                ),
+            },
         )
         status = connection.getresponse().status
     except (OSError, http.client.HTTPException, ValueError) as exc:

@@ -65,7 +65,13 @@ class _Hook(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         self.server.received.append(  # type: ignore[attr-defined]
-            {"path": self.path, "content_type": self.headers.get("Content-Type"), "json": json.loads(body)}
+            {
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type"),
+                "json": json.loads(body),
+                "body": body,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
         )
         status = self.server.statuses.pop(0) if self.server.statuses else 204  # type: ignore[attr-defined]
         self.send_response(status)
