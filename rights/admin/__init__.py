@@ -13,4 +13,9 @@ matching.services.redaction. Nothing imports it but Django's admin autodiscovery
 """
 
 # Django's autodiscovery imports this package: registering each module's admins is importing it.
+from django.contrib import admin
+
 from rights.admin import accounts, recipients, records, requests  # noqa: F401
+
+# The admin home links the queue and the Summary (rights/templates/admin/rights/index.html).
+admin.site.index_template = "admin/rights/index.html"

@@ -30,6 +30,7 @@ from rights.admin.common import (
     request_url,
 )
 from rights.admin.filters import DueThisWeekFilter, HeldFilter, NeedsReviewFilter, OverdueFilter, QueueFilter
+from rights.admin.queue import QueueMixin, export_csv, link_same_person
 from rights.admin.review import ReviewScreenMixin, pending_refusal_message, review_context
 from rights.lifecycle import clock
 from rights.lifecycle.audit import actor_for, review_screen_view_record
@@ -41,6 +42,7 @@ from rights.models import (
 )
 from rights.pipeline.search import request_bands
 from rights.recipients.notices import notices_without_contact
+from rights.reporting.charts import summary_charts
 from rights.reporting.cnil import cnil_figures
 from rights.reporting.compliance import (
     FORMATS,
@@ -89,7 +91,7 @@ class LinkForm(forms.Form):
 
 
 @admin.register(DataRequest)
-class DataRequestAdmin(ReviewScreenMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DataRequestAdmin(QueueMixin, ReviewScreenMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # Requests are created by people through the public form and changed only through services.
     list_display = ["request_link", "kind", "status", "received", "due", "days_left", "flags"]
     list_display_links = None
@@ -102,7 +104,8 @@ class DataRequestAdmin(ReviewScreenMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         NeedsReviewFilter,
         HeldFilter,
     ]
-    search_fields = ["=id", "=email"]
+    search_fields = ["=id"]  # shows the search box; QueueMixin does the searching
+    actions = [export_csv, link_same_person]
     list_per_page = 100
     change_form_template = "admin/rights/datarequest/change_form.html"
     change_list_template = "admin/rights/datarequest/change_list.html"
@@ -373,6 +376,7 @@ class DataRequestAdmin(ReviewScreenMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             "figures": figures,
             "totals": figures.totals(),
             "chart": answered_chart(figures=figures),
+            "charts": summary_charts(),
             "links": True,
             "notices_waiting": RecipientNotice.objects.filter(acknowledged_at__isnull=True).count(),
             "notices_waiting_contact": notices_without_contact().count(),
