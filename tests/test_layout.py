@@ -205,3 +205,16 @@ def test_imports_point_down_the_layers_of_rights() -> None:
         if (above := _layer(target)) is not None and above > rank
     )
     assert upward == []
+
+
+def test_every_status_set_is_declared_in_models() -> None:
+    """A list of statuses is declared once, in rights/models.py; elsewhere only its name is used."""
+    declared = []
+    for module, path in source_modules().items():
+        if module == "rights.models":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            declared += [f"{module}.{name}" for name in names if name.endswith("_STATUSES")]
+    assert declared == []

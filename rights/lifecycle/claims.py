@@ -23,12 +23,9 @@ from django.utils import timezone
 
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.transitions import request_transition
-from rights.models import AuditAction, DataRequest, RequestStatus
+from rights.models import CLAIMED_STATUSES, AuditAction, DataRequest
 
 logger = logging.getLogger(__name__)
-
-# The statuses in which a worker holds a request (and renews its lease).
-CLAIMED_STATUSES = [RequestStatus.SEARCHING, RequestStatus.FULFILLING]
 
 
 def claim_expired(*, now: datetime) -> Q:

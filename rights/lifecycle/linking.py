@@ -100,7 +100,6 @@ def requests_same_person(*, request: DataRequest) -> QuerySet[DataRequest]:
 
 
 # An access request counts as open for "answer it first" once its email is confirmed.
-ACCESS_OPEN_STATUSES = CONFIRMED_OPEN_STATUSES
 
 
 def _staff_linked_ids(*, request: DataRequest, candidate_ids: list[int]) -> set[int]:
@@ -128,7 +127,7 @@ def access_requests_same_verified_person(*, request: DataRequest) -> list[int]:
     """
     open_requests = list(
         requests_same_person(request=request)
-        .filter(kind="access", status__in=ACCESS_OPEN_STATUSES)
+        .filter(kind="access", status__in=CONFIRMED_OPEN_STATUSES)
         .values_list("id", "email", "email_verified_at")
     )
     email = request.email.strip().lower()
@@ -147,7 +146,7 @@ def access_requests_open_for(*, request: DataRequest) -> list[int]:
     """Ids of the same person's confirmed access requests not answered yet."""
     return list(
         requests_same_person(request=request)
-        .filter(kind="access", status__in=ACCESS_OPEN_STATUSES)
+        .filter(kind="access", status__in=CONFIRMED_OPEN_STATUSES)
         .order_by("id")
         .values_list("id", flat=True)
     )

@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 # Matches can be decided, and a request approved, while staff hold it: waiting for review, or held
 # after a failed check (staff may correct the decisions and approve again).
-DECIDABLE_STATUSES = APPROVABLE_STATUSES = REVIEWABLE_STATUSES
 
 
 class ReviewError(ValueError):
@@ -61,7 +60,7 @@ def _decide(*, match_ids: list[int], decision: str, user: AbstractBaseUser | Non
         request_ids = {m.request_id for m in matches}
         statuses = dict(DataRequest.objects.filter(id__in=request_ids).values_list("id", "status"))
         for request_id, status in sorted(statuses.items()):
-            if status not in DECIDABLE_STATUSES:
+            if status not in REVIEWABLE_STATUSES:
                 raise ReviewError(
                     f"Request {request_id} is {status!r}: matches can only be decided while it waits for "
                     "staff review (or is held)."
@@ -110,7 +109,7 @@ def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRe
         request = DataRequest.objects.select_for_update().filter(id=request_id).first()
         if request is None:
             raise ReviewError(f"No request with id {request_id}.")
-        if request.status not in APPROVABLE_STATUSES:
+        if request.status not in REVIEWABLE_STATUSES:
             raise ReviewError(
                 f"Request {request_id} is {request.status!r}: only a request waiting for staff review "
                 "(or held) can be approved."

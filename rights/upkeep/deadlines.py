@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 # Requests whose email was never confirmed are not yet requests staff can act on; the expiry job
 # (rights.upkeep.purge.requests_expire_unconfirmed) closes them as EXPIRED. Every other open
 # request is watched, including those waiting for a new photo.
-WATCHED_STATUSES = CONFIRMED_OPEN_STATUSES
 # Each finished sweep stamps this cursor (position: the overdue count): /health/ reads its age to
 # tell whether beat is still sending the daily jobs.
 SWEEP_CURSOR = "deadline_sweep"
@@ -62,7 +61,7 @@ def _admin_url(request_id: int) -> str:
 
 
 def _watched() -> QuerySet[DataRequest]:
-    watched = DataRequest.objects.filter(status__in=WATCHED_STATUSES)
+    watched = DataRequest.objects.filter(status__in=CONFIRMED_OPEN_STATUSES)
     return watched.annotate(effective_due=due_stored_expression())
 
 
@@ -86,7 +85,9 @@ def request_remind(*, request_id: int, now: datetime) -> bool:
     """
     with transaction.atomic():
         request = (
-            DataRequest.objects.select_for_update().filter(id=request_id, status__in=WATCHED_STATUSES).first()
+            DataRequest.objects.select_for_update()
+            .filter(id=request_id, status__in=CONFIRMED_OPEN_STATUSES)
+            .first()
         )
         if request is None:
             return False
@@ -123,7 +124,7 @@ def request_escalate(*, request_id: int, now: datetime) -> bool:
     with transaction.atomic():
         request = (
             DataRequest.objects.select_for_update()
-            .filter(id=request_id, status__in=WATCHED_STATUSES, escalated_at__isnull=True)
+            .filter(id=request_id, status__in=CONFIRMED_OPEN_STATUSES, escalated_at__isnull=True)
             .first()
         )
         if request is None:

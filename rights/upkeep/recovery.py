@@ -52,16 +52,15 @@ _RESUME = {
 }
 
 
-_WAITING_FOR_WORKER = WAITING_FOR_WORKER_STATUSES
-
-
 def stuck_after(*, status: str) -> timedelta:
-    return settings.STUCK_QUEUED_AFTER if status in _WAITING_FOR_WORKER else settings.CLAIM_LEASE
+    return settings.STUCK_QUEUED_AFTER if status in WAITING_FOR_WORKER_STATUSES else settings.CLAIM_LEASE
 
 
 def _stuck_filter(*, now: datetime) -> Q:
-    waiting = Q(status__in=_WAITING_FOR_WORKER, status_changed_at__lt=now - settings.STUCK_QUEUED_AFTER)
-    working = [s for s in WORKING_STATUSES if s not in _WAITING_FOR_WORKER]
+    waiting = Q(
+        status__in=WAITING_FOR_WORKER_STATUSES, status_changed_at__lt=now - settings.STUCK_QUEUED_AFTER
+    )
+    working = [s for s in WORKING_STATUSES if s not in WAITING_FOR_WORKER_STATUSES]
     return waiting | (Q(status__in=working) & claim_expired(now=now))
 
 
