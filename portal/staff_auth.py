@@ -15,12 +15,16 @@ from typing import Any
 import segno
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.authentication import BasicScheme
 from rest_framework import authentication, exceptions
+
+from rights.lifecycle.audit import actor_for, audit_record
+from rights.models import AuditAction
 
 DEVICE_NAME = "Authenticator app"
 
@@ -36,18 +40,45 @@ def second_factor_enrolled(*, user: AbstractBaseUser) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
+def _device_audit(*, device: TOTPDevice, action: AuditAction, reason: str) -> None:
+    """The audit row of a change to a staff member's second factor, made by its owner."""
+    audit_record(
+        actor=actor_for(device.user),
+        action=action,
+        reason=reason,
+        detail={"device_id": device.pk, "device": device.name, "user_id": device.user_id},
+    )
+
+
 def device_for_enrolment(*, user: AbstractBaseUser) -> TOTPDevice:
     """The account's pending (unconfirmed) device, made once so that a reload shows the same code."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
-    return device or TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+    if device is not None:
+        return device
+    with transaction.atomic():  # the device and its audit row together
+        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+        _device_audit(
+            device=device,
+            action=AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_STARTED,
+            reason="second factor enrolment started (device made, not yet confirmed)",
+        )
+    return device
 
 
 def device_confirm(*, device: TOTPDevice, token: str) -> bool:
     """Confirm a pending device with a code from the app; False (nothing changed) for a wrong code."""
     if device.confirmed or not device.verify_token(token.strip()):
         return False
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
+    with transaction.atomic():
+        # Conditional: two tabs confirming at once confirm (and audit) the device once.
+        if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True):
+            return False
+        device.confirmed = True
+        _device_audit(
+            device=device,
+            action=AuditAction.STAFF_SECOND_FACTOR_CONFIRMED,
+            reason="second factor confirmed with a code from the app",
+        )
     return True
 
 

@@ -374,6 +374,11 @@ class AuditAction(models.TextChoices):
     STAFF_ROLE_ADDED = "staff_role_added"
     STAFF_ROLE_CHANGED = "staff_role_changed"
     STAFF_ROLE_DELETED = "staff_role_deleted"
+    STAFF_SECOND_FACTOR_ADDED = "staff_second_factor_added"  # in the admin; so are changed and deleted
+    STAFF_SECOND_FACTOR_CHANGED = "staff_second_factor_changed"
+    STAFF_SECOND_FACTOR_CONFIRMED = "staff_second_factor_confirmed"  # by its owner, with a code
+    STAFF_SECOND_FACTOR_DELETED = "staff_second_factor_deleted"
+    STAFF_SECOND_FACTOR_ENROLMENT_STARTED = "staff_second_factor_enrolment_started"
     STAFF_USER_ADDED = "staff_user_added"
     STAFF_USER_CHANGED = "staff_user_changed"
     STAFF_USER_DELETED = "staff_user_deleted"

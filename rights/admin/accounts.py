@@ -1,4 +1,5 @@
-"""Staff accounts and roles: every change made through the admin is written to the audit trail."""
+"""Staff accounts, roles and second-factor devices: every change made through the admin is written to
+the audit trail."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rights.lifecycle.audit import actor_for, audit_record
 from rights.models import AuditAction
@@ -138,7 +141,23 @@ class AuditedGroupAdmin(_AuditedAccountsAdmin, GroupAdmin):
         return {"name": fresh.name, "permissions": _permission_names(fresh.permissions.all())}
 
 
-for _model, _admin_class in ((User, AuditedUserAdmin), (Group, AuditedGroupAdmin)):
+class AuditedDeviceAdmin(_AuditedAccountsAdmin, TOTPDeviceAdmin):
+    """A staff member's second factor added, changed or removed by another in the admin."""
+
+    audit_noun = "staff_second_factor"
+
+    def audit_identity(self, obj: Any) -> dict[str, Any]:
+        return {"device_id": obj.pk, "device": obj.name, "user_id": obj.user_id}
+
+    def audit_snapshot(self, obj: Any) -> dict[str, Any]:
+        if not obj.pk:
+            return {}
+        fresh = type(obj)._default_manager.get(pk=obj.pk)  # never the key: it is the secret
+        return {"user_id": fresh.user_id, "name": fresh.name, "confirmed": fresh.confirmed}
+
+
+_AUDITED = ((User, AuditedUserAdmin), (Group, AuditedGroupAdmin), (TOTPDevice, AuditedDeviceAdmin))
+for _model, _admin_class in _AUDITED:
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
     admin.site.register(_model, _admin_class)
