@@ -209,8 +209,8 @@ def general_items(*, request: DataRequest) -> dict[str, str]:
         ),
         "recipients": (
             gettext(
-                "Organisations we have handed copies of images to: %(names)s. For each of your "
-                "images we say below whether it was handed to any of them."
+                "Organisations we have handed copies of images to: %(names)s. With each of your "
+                "images we say whether it was handed to any of them."
             )
             % {"names": ", ".join(recipients)}
             if recipients
@@ -230,7 +230,7 @@ def general_items(*, request: DataRequest) -> dict[str, str]:
         % {"authority": settings.SUPERVISORY_AUTHORITY},
         "source": gettext(
             "We did not collect these images from you: they were collected from publicly accessible "
-            "web pages and platforms. The source of each image is given with it below."
+            "web pages and platforms. The source of each image is given with that image."
         ),
         "automated_decision_making": gettext(
             "We take no decision about you based solely on automated processing that produces legal "

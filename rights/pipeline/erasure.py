@@ -65,7 +65,7 @@ from rights.queries import (
     search_thresholds,
     selfies_usable_vectors,
 )
-from rights.recipients.notices import notices_counts, notices_create_for_erasure
+from rights.recipients.notices import notices_counts, notices_create_for_erasure, notices_recipients_told
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +311,11 @@ def erasure_certificate_issue(
         "erased_count": len([e for e in erased if ALREADY_GONE not in e["removed_from"]]),
         "erased": erased,
         "sources_withheld": not disclosed,
-        "recipients": notices_counts(request_id=request.id),
+        # Who was told, by name, only on a certificate staff approved (like the sources).
+        "recipients": {
+            **notices_counts(request_id=request.id),
+            "told": notices_recipients_told(request_id=request.id) if disclosed else [],
+        },
         "searched_collection": search_coverage(request=request),
         "verification": {
             "searched_at": verification["searched_at"],

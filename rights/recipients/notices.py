@@ -128,6 +128,13 @@ def notices_counts(*, request_id: int) -> dict[str, int]:
     return {"notified": total - waiting, "waiting_for_contact": waiting}
 
 
+def notices_recipients_told(*, request_id: int) -> list[str]:
+    """For the certificate: the names of the recipients told (their notice can go out), sorted."""
+    waiting = notices_without_contact().filter(request_id=request_id).values("id")
+    told = RecipientNotice.objects.filter(request_id=request_id).exclude(id__in=waiting)
+    return sorted(set(told.values_list("recipient__name", flat=True)))
+
+
 def notices_missing_contact_alert(*, request_id: int, notice_ids: list[int], names: list[str]) -> None:
     """Tell the privacy officer that an erasure's notices wait for a recipient's contact."""
     try:

@@ -1,5 +1,6 @@
 """How far an erasure has gone, read from the audit trail, for the request page and the status page;
-and whether it waits for the same person's access answer (rights.pipeline.erasure's one rule).
+whether it waits for the same person's access answer (rights.pipeline.erasure's one rule); and the
+photos refused while others of the same request were used (the person is told which and why).
 
 Read-only.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rights.models import AuditAction, AuditEvent, DataRequest, RequestKind, RequestStatus
+from rights.models import AuditAction, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
 from rights.pipeline.erasure import erasure_waits_for
 
 # While these, an erasure is being carried out (between chunks it waits in APPROVED).
@@ -44,3 +45,11 @@ def erasure_progress(*, request: DataRequest) -> ErasureProgress | None:
 def erasure_waiting_for_access(*, request: DataRequest) -> bool:
     """An approved erasure that waits until the same person's access request is answered."""
     return request.status in UNDER_WAY and bool(erasure_waits_for(request=request))
+
+
+def selfies_refused_among_used(*, request: DataRequest) -> list[Selfie]:
+    """The photos refused (e.g. two faces in it) while at least one other photo was used."""
+    selfies = list(request.selfies.order_by("id"))
+    if not any(s.status == Selfie.Status.USABLE for s in selfies):
+        return []  # then the page asks for another photo instead
+    return [s for s in selfies if s.status == Selfie.Status.REJECTED]
