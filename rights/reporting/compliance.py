@@ -40,6 +40,7 @@ LINE_COLUMNS = [
     "kind",
     "status",
     "received_at",
+    "channel",
     "confirmed_at",
     "due_at",
     "extended_until",
@@ -81,6 +82,7 @@ class ReportError(ValueError):
 class ReportLine:
     request_id: int
     kind: str
+    channel: str  # web, email, post, phone, agent, api: every channel follows the same clock
     status: str
     received_at: datetime
     confirmed_at: datetime | None
@@ -133,6 +135,7 @@ def compliance_report_build(
             ReportLine(
                 request_id=request.id,
                 kind=request.kind,
+                channel=request.channel,
                 status=request.status,
                 received_at=request.received_at,
                 confirmed_at=request.email_verified_at,

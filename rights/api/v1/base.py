@@ -72,7 +72,9 @@ def service_error(exc: Exception) -> Response | None:
     if isinstance(exc, ActionRefused):
         code = {"not_permitted": 403, "not_found": 404}.get(exc.reason_code, 409)
         return Response(error_body(exc.message, {"reason": [exc.reason_code]}), code)
-    if isinstance(exc, (ReviewError, ReportError)):
+    if isinstance(exc, ReportError):
+        return Response(error_body(str(exc)), status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ReviewError):
         return Response(error_body(str(exc)), status.HTTP_409_CONFLICT)
     return None
 

@@ -69,17 +69,20 @@ class RequestFilter(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=RequestChannel.choices)
     received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
     received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label="confirmed, open, past due")
+    # A choice, not BooleanFilter: that one reads an unknown word as "no filter" instead of an error.
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_overdue",
+        label="confirmed, open, past due",
+    )
 
     class Meta:
         model = DataRequest
         fields = ["kind", "status", "channel"]
 
-    def filter_overdue(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
-        if value is None:
-            return queryset
+    def filter_overdue(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         late = requests_overdue(queryset=queryset, now=timezone.now())
-        return late if value else queryset.exclude(id__in=late.values("id"))
+        return late if value == "true" else queryset.exclude(id__in=late.values("id"))
 
 
 class RequestListView(V1View):

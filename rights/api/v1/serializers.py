@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from rights.lifecycle.clock import days_left, request_due_in_force
@@ -150,9 +153,18 @@ class AnswerOutput(serializers.Serializer):
 # --- Report, collection, notices, webhooks -------------------------------------------------------
 
 
+REPORT_FIRST_DAY = date(1970, 1, 1)
+REPORT_LAST_DAY = date(2999, 12, 31)
+
+
 class ReportInput(serializers.Serializer):
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    # Bounded: a day at the calendar's edge would overflow once moved to the local time zone.
+    date_from = serializers.DateField(
+        validators=[MinValueValidator(REPORT_FIRST_DAY), MaxValueValidator(REPORT_LAST_DAY)]
+    )
+    date_to = serializers.DateField(
+        validators=[MinValueValidator(REPORT_FIRST_DAY), MaxValueValidator(REPORT_LAST_DAY)]
+    )
 
 
 class IngestInput(serializers.Serializer):

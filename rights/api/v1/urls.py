@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.throttling import AnonRateThrottle
 
@@ -17,7 +17,7 @@ class _SchemaView(SpectacularAPIView):
     throttle_classes: list[type[AnonRateThrottle]] = [AnonThrottle]
 
 
-class _DocsView(SpectacularSwaggerView):
+class _DocsView(SpectacularSwaggerSplitView):
     throttle_classes: list[type[AnonRateThrottle]] = [AnonThrottle]
 
 

@@ -52,6 +52,7 @@ def test_no_server_error_and_every_response_fits_the_schema(api_schema, staff_to
             max_examples=20,
             deadline=None,
             derandomize=True,
+            database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         )
         def calls(case) -> None:
