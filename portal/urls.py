@@ -3,10 +3,14 @@ from django.urls import include, path
 
 from portal.health import health_view
 from portal.metrics import metrics_view
+from rights.admin.intake import intake_view
 
 urlpatterns = [
     # The staff second factor (portal.otp_views), before the admin site that it guards.
     path("admin/otp/", include("portal.otp_views")),
+    # Staff record a request received by email, post, phone or an agent (before the admin's own
+    # <object_id> pattern, which would take "record" for an id).
+    path("admin/rights/datarequest/record/", admin.site.admin_view(intake_view), name="rights-intake"),
     path("admin/", admin.site.urls),
     path("notices/", include("rights.notice_urls")),
     path("api/v1/", include("rights.api.v1.urls")),
