@@ -159,15 +159,15 @@ class ReviewScreenMixin:
         boxes = [
             list(b) for b in Face.objects.filter(image_id=match.image_id).values_list("x1", "y1", "x2", "y2")
         ]
-        data = _read(match.image.file)
+        data = file_read(match.image.file)
         response = FileResponse(
             io.BytesIO(image_boxed(data=data, boxes=boxes, highlight=match.face_bbox)),
             content_type="image/jpeg",
         )
-        return _private(response)
+        return private_response(response)
 
 
-def _read(file: Any) -> bytes:
+def file_read(file: Any) -> bytes:
     try:
         file.open("rb")
         return file.read()
@@ -177,7 +177,7 @@ def _read(file: Any) -> bytes:
         file.close()
 
 
-def _private(response: HttpResponse) -> HttpResponse:
+def private_response(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "private, no-store"
     response["Content-Disposition"] = "inline"
     return response
@@ -185,5 +185,5 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 def _image_response(file: Any, *, bbox: list[float] | None, crop: bool) -> HttpResponse:
     """The stored image, or a crop around the face; never cached, never a public URL."""
-    data, content_type = image_for_display(data=_read(file), bbox=bbox, crop=crop)
-    return _private(FileResponse(io.BytesIO(data), content_type=content_type))
+    data, content_type = image_for_display(data=file_read(file), bbox=bbox, crop=crop)
+    return private_response(FileResponse(io.BytesIO(data), content_type=content_type))

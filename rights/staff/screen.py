@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
+from rights.lifecycle.audit import REVIEW_SCREEN_VIEWED, actor_for, audit_record
 from rights.models import DataRequest, Match
 
 REVIEW_PAGE_SIZE = 20
@@ -168,3 +171,15 @@ def group_needing_decision(*, request_id: int, key: int) -> list[Match]:
     """The candidates of one group that still need a decision (a bulk decision by group)."""
     needing = matches_needing_decision(request_id=request_id)
     return list(needing.filter(selfie__isnull=True) if key == 0 else needing.filter(selfie_id=key))
+
+
+def collection_image_view_record(*, image_id: int, user: AbstractBaseUser) -> None:
+    """Record that a member of staff opened a collection image (faces boxed) in the collection
+    browser: the same record as the review screen's, with no request and the screen named."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor_for(user),
+            action=REVIEW_SCREEN_VIEWED,
+            request_id=None,
+            detail={"selfies": [], "images": [image_id], "screen": "collection"},
+        )

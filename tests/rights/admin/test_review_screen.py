@@ -172,6 +172,8 @@ def test_the_boxed_full_image_is_audited_and_only_for_reviewers(client, users, u
     assert "no-store" in response["Cache-Control"]
     boxed = PILImage.open(io.BytesIO(b"".join(response.streaming_content))).convert("RGB")
     # The frame is drawn on the matched face's edge: that pixel is the bright frame colour.
+    red, green, blue = PILImage.open(FACES[2]).convert("RGB").getpixel((60, 120))
+    assert not (red > 200 and green < 80 and blue > 150)  # that colour is not in the photo there
     red, green, blue = boxed.getpixel((60, 120))
     assert red > 200 and green < 80 and blue > 150
     [event] = AuditEvent.objects.filter(action="review_screen_viewed")
