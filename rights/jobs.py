@@ -12,7 +12,7 @@ from celery import shared_task
 from django.conf import settings
 
 from rights.lifecycle import audit, enqueue
-from rights.recipients import notices
+from rights.recipients import events, notices
 from rights.upkeep import deadlines, purge, recovery, retention
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,17 @@ def notice_send_task(notice_id: int) -> bool:
 def notice_webhook_task(notice_id: int, chase: bool = False) -> bool:
     # A failing webhook only retries this task: the email went out in its own task.
     return notices.notice_webhook_deliver(notice_id=notice_id, chase=chase)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(notices.WebhookError,),
+    max_retries=8,
+    retry_backoff=60,
+    retry_backoff_max=6 * 3600,
+)
+def event_webhook_task(event: str, request_id: int, endpoint_index: int) -> bool:
+    return events.event_deliver(event=event, request_id=request_id, endpoint_index=endpoint_index)
 
 
 class ChaseIncomplete(Exception):

@@ -33,6 +33,7 @@ NOTICE_SEND = "rights.jobs.notice_send_task"
 NOTICE_WEBHOOK = "rights.jobs.notice_webhook_task"
 RETENTION = "rights.jobs.retention_job"
 OUTBOX_DELIVER = "rights.jobs.outbox_deliver_job"
+EVENT_WEBHOOK = "rights.jobs.event_webhook_task"
 
 
 def task_send(*, name: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> None:
@@ -120,6 +121,12 @@ def notice_send_enqueue(*, notice_id: int) -> None:
 
 def notice_webhook_enqueue(*, notice_id: int, chase: bool = False) -> None:
     task_enqueue(name=NOTICE_WEBHOOK, args=(notice_id,), kwargs={"chase": chase})
+
+
+def event_webhooks_enqueue(*, event: str, request_id: int) -> None:
+    """One delivery per configured endpoint (settings.API_EVENT_WEBHOOKS), after commit."""
+    for index, _ in enumerate(settings.API_EVENT_WEBHOOKS):
+        task_enqueue(name=EVENT_WEBHOOK, args=(event, request_id, index))
 
 
 def retention_enqueue() -> None:

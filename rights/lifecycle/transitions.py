@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from rights.lifecycle import enqueue
 from rights.lifecycle.audit import audit_record
 from rights.lifecycle.clock import pause_length, shift_days
 from rights.models import CLOSED_STATUSES, WAITING_FOR_PERSON_STATUSES, DataRequest, RequestStatus
@@ -63,6 +64,8 @@ def request_transition(
             reason=reason,
             detail=detail,
         )
+        if to_status == RequestStatus.ANSWERED:
+            enqueue.event_webhooks_enqueue(event="request.answered", request_id=request_id)
     return True
 
 

@@ -365,12 +365,23 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 def _webhook_post(*, notice: RecipientNotice) -> int:
-    """POST once to the checked address. Redirects are never followed: a 3xx is a failed delivery."""
-    notice_id = notice.id
-    url = notice.recipient.webhook_url
+    body = json.dumps(notice_webhook_payload(notice=notice)).encode()
+    # One id per (re)sending: a receiver drops a redelivered copy of the same message.
+    msg_id = f"msg_notice_{notice.id}_{notice.chase_count}"
+    return webhook_post_signed(
+        url=notice.recipient.webhook_url,
+        body=body,
+        secret=notice.recipient.webhook_secret,
+        msg_id=msg_id,
+        what=f"notice {notice.id}",
+    )
+
+
+def webhook_post_signed(*, url: str, body: bytes, secret: str, msg_id: str, what: str) -> int:
+    """POST once to the checked address, signed (Standard Webhooks). Redirects are never followed:
+    a 3xx is a failed delivery. Raises WebhookError (naming ``what``, never the URL) on any failure."""
     host, port, address = webhook_addresses_check(url=url)
     parts = urllib.parse.urlsplit(url)
-    body = json.dumps(notice_webhook_payload(notice=notice)).encode()
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(host, port, address=address, timeout=settings.NOTICE_WEBHOOK_TIMEOUT)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -382,25 +393,18 @@ def _webhook_post(*, notice: RecipientNotice) -> int:
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "facerights-notices/1",
-                # One id per (re)sending: a receiver drops a redelivered copy of the same message.
-                **webhook_headers(
-                    secret=notice.recipient.webhook_secret,
-                    msg_id=f"msg_notice_{notice_id}_{notice.chase_count}",
-                    body=body,
-                ),
+                **webhook_headers(secret=secret, msg_id=msg_id, body=body),
             },
         )
         status = connection.getresponse().status
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise WebhookError(f"webhook for notice {notice_id} failed: {exc.__class__.__name__}") from None
+        raise WebhookError(f"webhook for {what} failed: {exc.__class__.__name__}") from None
     finally:
         connection.close()
     if 300 <= status < 400:
-        raise WebhookError(
-            f"webhook for notice {notice_id} answered a redirect (HTTP {status}): not followed"
-        )
+        raise WebhookError(f"webhook for {what} answered a redirect (HTTP {status}): not followed")
     if not 200 <= status < 300:
-        raise WebhookError(f"webhook for notice {notice_id} answered HTTP {status}")
+        raise WebhookError(f"webhook for {what} answered HTTP {status}")
     return status
 
 

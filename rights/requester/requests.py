@@ -279,6 +279,7 @@ def request_submit(
                 to_status=RequestStatus.UNCONFIRMED,
                 detail={"kind": kind, "selfies": len(decoded), "identifiers": len(items), **intake.detail()},
             )
+            enqueue.event_webhooks_enqueue(event="request.received", request_id=request.id)
     except IntegrityError:
         _files_remove(saved)
         existing = None

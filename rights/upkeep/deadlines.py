@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.clock import (
     days_left,
@@ -153,6 +154,7 @@ def request_escalate(*, request_id: int, now: datetime) -> bool:
             request_id=request.id,
             detail={"days_overdue": overdue_days, "due_at": due.isoformat()},
         )
+        enqueue.event_webhooks_enqueue(event="request.overdue", request_id=request.id)
     logger.info("overdue request escalated request=%s days_overdue=%s", request_id, overdue_days)
     return True
 
