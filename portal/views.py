@@ -29,7 +29,7 @@ from rights.lifecycle.clock import days_left, request_due_in_force, request_over
 from rights.models import Answer, DataRequest, RequestKind, RequestStatus
 from rights.requester import requests as requests_service
 from rights.requester import status as status_service
-from rights.requester.progress import selfies_refused_among_used
+from rights.requester.progress import requester_messages, selfies_refused_among_used
 
 SESSION_SENT_TO = "public_request_sent_to"
 
@@ -173,6 +173,7 @@ def _status_render(
         "needs_selfie": data_request.status == RequestStatus.NEEDS_SELFIE,
         "selfie_problem": data_request.selfie_problem or (rejected.problem if rejected else ""),
         "selfies_refused": selfies_refused_among_used(request=data_request),
+        "staff_messages": requester_messages(request=data_request),
         "selfie_form": selfie_form or SelfieForm(),
         "can_follow_up": requests_service.request_followup_allowed(request=data_request),
         "answer": answer,

@@ -5,6 +5,11 @@ class RightsConfig(AppConfig):
     name = "rights"
     verbose_name = "Rights requests"
 
+    def import_models(self) -> None:
+        super().import_models()
+        # Casework's models live in their own module (models.py is at its size limit).
+        import rights.casework  # noqa: F401
+
     def ready(self) -> None:
         from matching.signals import image_ingested
         from rights import signals

@@ -323,6 +323,7 @@ class AuditAction(models.TextChoices):
     ANSWER_ARCHIVES_PURGED = "answer_archives_purged"
     ANSWER_HELD_INCOMPLETE = "answer_held_incomplete"
     ANSWERED = "answered"
+    CASEWORK_RECORDED = "casework_recorded"  # assigned, internal note or message (rights.staff.casework)
     COMPLIANCE_REPORT_EXPORTED = "compliance_report_exported"
     CONFIRMED = "confirmed"
     DUE_SOON_REMINDER = "due_soon_reminder"

@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from rights.admin.casework import CaseworkMixin, casework_context
 from rights.admin.common import (
     ReadOnlyAdminMixin,
     days_left_badge,
@@ -91,9 +92,9 @@ class LinkForm(forms.Form):
 
 
 @admin.register(DataRequest)
-class DataRequestAdmin(QueueMixin, ReviewScreenMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     # Requests are created by people through the public form and changed only through services.
-    list_display = ["request_link", "kind", "status", "received", "due", "days_left", "flags"]
+    list_display = ["request_link", "kind", "status", "received", "due", "days_left", "assigned", "flags"]
     list_display_links = None
     list_filter = [
         QueueFilter,
@@ -157,7 +158,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, ReadOnlyAdminMixin, admin.
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataRequest]:
         # The ordering uses the annotation, so annotate before ordering (super() orders first).
-        queryset = queue_annotate(self.model._default_manager.get_queryset())
+        queryset = queue_annotate(self.model._default_manager.select_related("assignment__assignee"))
         return queryset.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
@@ -179,6 +180,11 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, ReadOnlyAdminMixin, admin.
     @admin.display(description="Days left", ordering="effective_due")
     def days_left(self, obj: DataRequest) -> str:
         return days_left_badge(obj)
+
+    @admin.display(description="Assigned to")
+    def assigned(self, obj: DataRequest) -> str:
+        assignment = getattr(obj, "assignment", None)
+        return assignment.assignee.get_username() if assignment else "—"
 
     @admin.display(description="Flags")
     def flags(self, obj: DataRequest) -> str:
@@ -202,6 +208,9 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, ReadOnlyAdminMixin, admin.
             path("<int:object_id>/extend/", wrap(self.extend_view), name="rights_datarequest_extend"),
             path("<int:object_id>/refuse/", wrap(self.refuse_view), name="rights_datarequest_refuse"),
             path("<int:object_id>/link/", wrap(self.link_view), name="rights_datarequest_link"),
+            path("<int:object_id>/assign/", wrap(self.assign_view), name="rights_datarequest_assign"),
+            path("<int:object_id>/note/", wrap(self.note_view), name="rights_datarequest_note"),
+            path("<int:object_id>/message/", wrap(self.message_view), name="rights_datarequest_message"),
             path(
                 "<int:object_id>/matches/decide/",
                 wrap(self.matches_decide_view),
@@ -263,6 +272,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, ReadOnlyAdminMixin, admin.
                 "paused_days": data_request.paused_seconds // 86400,
             },
             **review_context(request, data_request),
+            **casework_context(request, data_request),
             "erasure_progress": erasure_progress(request=data_request),
             "erasure_waiting": erasure_waiting_for_access(request=data_request),
             "bands": request_bands(request=data_request),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from rights.casework import RequestNote
 from rights.models import AuditAction, AuditEvent, DataRequest, RequestKind, RequestStatus, Selfie
 from rights.pipeline.erasure import erasure_waits_for
 
@@ -53,3 +54,8 @@ def selfies_refused_among_used(*, request: DataRequest) -> list[Selfie]:
     if not any(s.status == Selfie.Status.USABLE for s in selfies):
         return []  # then the page asks for another photo instead
     return [s for s in selfies if s.status == Selfie.Status.REJECTED]
+
+
+def requester_messages(*, request: DataRequest) -> list[RequestNote]:
+    """The messages staff wrote to the person, oldest first (never the internal notes)."""
+    return list(request.notes.filter(kind=RequestNote.Kind.MESSAGE).order_by("created_at", "id"))
