@@ -151,7 +151,7 @@ def summary_charts(*, now: datetime | None = None) -> dict[str, BarChart]:
     kinds = list(RequestKind.values)
     volume = [(m, [float(c[k]) for k in kinds]) for m, c in volume_by_kind(now=now)]
     return {
-        "volume": bar_chart(points=volume, series=[str(label) for label in RequestKind.labels]),
+        "volume": bar_chart(points=volume, series=kinds),  # the short names: the legend has 100 px each
         "backlog": bar_chart(points=[(m, [float(n)]) for m, n in backlog_by_month(now=now)], series=["open"]),
         "median": bar_chart(
             points=[(m, [d]) for m, d in median_days_to_answer(now=now)], series=["median days"]
