@@ -53,3 +53,12 @@ def test_a_bad_filter_gets_400_naming_it(owner, requests, query):
 def test_outsider_and_anonymous_are_refused(outsider, client, requests):
     assert outsider.client.get(URL).status_code == 403
     assert client.get(URL).status_code in (401, 403)
+
+
+def test_received_filters_take_any_offset_and_refuse_dates_out_of_range(owner, requests):
+    # An offset PostgreSQL refuses (+20:42) is read in UTC; a year outside 1970-2999 is a 400.
+    response = owner.client.get(URL, {"received_after": "2000-01-01T00:00:00+20:42"})
+    assert response.status_code == 200 and response.json()["count"] == 3
+    assert owner.client.get(URL, {"received_before": "2000-01-01T00:00:00Z"}).json()["count"] == 0
+    response = owner.client.get(URL, {"received_after": "0245-04-22T06:33:21+20:42"})
+    assert response.status_code == 400 and "received_after" in response.json()["errors"]
