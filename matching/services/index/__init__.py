@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,14 @@ from django.conf import settings
 
 from matching.services.index import shards
 from matching.services.index.scan import GEMM_FROM, snapshot_range_search
-from matching.services.index.store import DIM, Snapshot, readers_clear, snapshot_open, writer_lock
+from matching.services.index.store import (
+    DIM,
+    IndexSyncResult,
+    Snapshot,
+    readers_clear,
+    snapshot_open,
+    writer_lock,
+)
 from matching.services.index.writer import (
     Layout,
     MaintainResult,
@@ -63,15 +69,6 @@ __all__ = [
 
 BATCH_FROM = GEMM_FROM  # the batch size from which one matrix product serves the whole batch
 CHUNK = 20_000  # faces read from the database at a time when rebuilding / syncing
-
-
-@dataclass(frozen=True)
-class IndexSyncResult:
-    added: int
-    removed: int
-    total: int
-    version: int
-    database: int = -1  # Face rows seen by the sync (-1: not counted)
 
 
 def index_folder() -> Path:

@@ -12,14 +12,13 @@ it adds from the database, the record.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db.models import F, QuerySet
 
-if TYPE_CHECKING:
-    from matching.services.index import IndexSyncResult
+from matching.services.index.store import IndexSyncResult
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +113,6 @@ def shards_remove(*, ids: np.ndarray) -> int:
 
 
 def _sync_result(answers: dict[int, dict[str, Any]]) -> IndexSyncResult:
-    from matching.services.index import IndexSyncResult
-
     return IndexSyncResult(
         added=sum(a["added"] for a in answers.values()),
         removed=sum(a["removed"] for a in answers.values()),

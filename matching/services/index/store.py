@@ -50,6 +50,17 @@ class IndexCorrupt(RuntimeError):
 
 
 @dataclass(frozen=True)
+class IndexSyncResult:
+    """What a sync, rebuild or shard answer did (in store: both the package and its shards import it)."""
+
+    added: int
+    removed: int
+    total: int
+    version: int
+    database: int = -1  # Face rows seen by the sync (-1: not counted)
+
+
+@dataclass(frozen=True)
 class SegmentInfo:
     """What the manifest says of one segment."""
 
