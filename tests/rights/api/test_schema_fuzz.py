@@ -49,7 +49,7 @@ def test_no_server_error_and_every_response_fits_the_schema(api_schema, staff_to
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=20,
+            max_examples=50,
             deadline=None,
             derandomize=True,
             database=None,
