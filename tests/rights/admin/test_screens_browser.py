@@ -21,6 +21,23 @@ from tests.rights.staff_helpers import PRIVACY_OFFICER, make_request, staff_logi
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# The contrast of SVG chart text (its fill) against the page's background, below 4.5:1.
+SVG_TEXT_LOW_JS = """
+() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number).slice(0, 3);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const back = lum(rgb(getComputedStyle(document.body).backgroundColor));
+  return [...document.querySelectorAll("svg text")].map((el) => {
+    const a = lum(rgb(getComputedStyle(el).fill));
+    return [(Math.max(a, back) + 0.05) / (Math.min(a, back) + 0.05), el.textContent.trim()];
+  }).filter(([ratio, text]) => text && ratio < 4.5).map(([ratio, text]) => `${ratio.toFixed(2)} "${text}"`);
+}
+"""
+
+
 def contrast_in(selector: str) -> str:
     return LOW_CONTRAST_JS.replace('querySelectorAll("body *")', f'querySelectorAll("{selector}")')
 
@@ -56,6 +73,7 @@ def test_each_staff_screen_loads_reads_and_is_photographed(
         response = page.goto(portal + url)
         assert response.status == 200, name
         assert page.evaluate(contrast_in(panels)) == [], name
+        assert page.evaluate(SVG_TEXT_LOW_JS) == [], name  # the Summary's charts
         page.screenshot(path=shots / f"staff-{name}-{scheme}.png", full_page=True)
     assert refused == []
     context.close()
