@@ -51,6 +51,21 @@ def link_same_person(
         messages.error(request, f"Not linked: {'; '.join(refused)}.")
 
 
+class AssignedFilter(admin.SimpleListFilter):
+    title = "assigned to"
+    parameter_name = "assigned"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("me", "Me"), ("nobody", "No one")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[DataRequest]) -> QuerySet[DataRequest]:
+        if self.value() == "me":
+            return queryset.filter(assignment__assignee=request.user)
+        if self.value() == "nobody":
+            return queryset.filter(assignment__isnull=True)
+        return queryset
+
+
 class QueueMixin:
     """Partial search by email, identifier, image URL or account, or a request's number; who may link."""
 

@@ -31,7 +31,7 @@ from rights.admin.common import (
     request_url,
 )
 from rights.admin.filters import DueThisWeekFilter, HeldFilter, NeedsReviewFilter, OverdueFilter, QueueFilter
-from rights.admin.queue import QueueMixin, export_csv, link_same_person
+from rights.admin.queue import AssignedFilter, QueueMixin, export_csv, link_same_person
 from rights.admin.review import ReviewScreenMixin, pending_refusal_message, review_context
 from rights.lifecycle import clock
 from rights.lifecycle.audit import actor_for, review_screen_view_record
@@ -98,6 +98,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
     list_display_links = None
     list_filter = [
         QueueFilter,
+        AssignedFilter,
         "kind",
         "status",
         OverdueFilter,

@@ -46,7 +46,16 @@ def test_the_officer_assigns_a_request_and_the_queue_shows_it(client, users) -> 
     assert data_request.__class__.objects.get(id=data_request.id).assignment.assignee == reviewer
     queue = client.get(reverse("admin:rights_datarequest_changelist")).content.decode()
     assert '<td class="field-assigned">reviewer</td>' in queue
+    queue_url = reverse("admin:rights_datarequest_changelist")
+    staff_login(client, reviewer)
+    mine = client.get(queue_url, {"assigned": "me"}).context["cl"].result_list
+    assert [r.id for r in mine] == [data_request.id]
+    staff_login(client, users[PRIVACY_OFFICER])
+    assert not client.get(queue_url, {"assigned": "me"}).context["cl"].result_list
     assert "assigned to no one" in post(client, "assign", data_request, {"assignee": ""})
+    assert [r.id for r in client.get(queue_url, {"assigned": "nobody"}).context["cl"].result_list] == [
+        data_request.id
+    ]
     assert casework_events(data_request) == [
         {"what": "assigned", "assignee": "reviewer"},
         {"what": "assigned", "assignee": None},
