@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
 from PIL import Image as PILImage
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.rights.staff_helpers import PRIVACY_OFFICER, REVIEWER, staff_user
 
@@ -35,13 +37,13 @@ def grant(user: User, *codenames: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _rates(settings) -> None:
-    # The throttles stay on (every endpoint has them); rates high enough for a test's calls.
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {k: "10000/min" for k in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]},
-    }
+def _rates(settings, monkeypatch) -> None:
+    # The throttles stay on (every endpoint has them); rates high enough for a test's calls. DRF
+    # reads the rates once, into the throttle classes: set them there.
+    high = {k: "100000/min" for k in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", high)
     settings.LIMITS = {**settings.LIMITS, "api_user": "100000/h"}
+    cache.clear()
 
 
 @pytest.fixture
