@@ -13,7 +13,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When
 
 from rights.lifecycle.audit import REVIEW_SCREEN_VIEWED, actor_for, audit_record
 from rights.models import DataRequest, Match
@@ -124,14 +124,20 @@ def review_page_build(*, request: DataRequest, page: str | int | None, shown: st
         _ordered(queryset.select_related("image", "selfie", "decided_by")), REVIEW_PAGE_SIZE
     )
     current = paginator.get_page(page)
-    pending_by_group: dict[int, int] = {}
-    for match in needing.only("id", "selfie_id"):
-        key = match_group_key(match=match)
-        pending_by_group[key] = pending_by_group.get(key, 0) + 1
-    rows, groups, numbers = [], [], {}
-    # Groups are numbered over the whole request (best candidate first), not per page.
-    for match in _ordered(every).only("id", "selfie_id", "decision", "band", "score"):
-        numbers.setdefault(match_group_key(match=match), len(numbers) + 1)
+    # Counted and numbered in the database: the cost is one page's, whatever the candidates' number.
+    pending_by_group = {
+        row["selfie_id"] or 0: row["n"]
+        for row in needing.order_by().values("selfie_id").annotate(n=Count("id"))
+    }
+    # Groups are numbered over the whole request, best candidate first, not per page.
+    best = (
+        every.order_by()
+        .values("selfie_id")
+        .annotate(best=Max("score"))
+        .order_by(F("best").desc(nulls_last=True))
+    )
+    numbers = {row["selfie_id"] or 0: number for number, row in enumerate(best, start=1)}
+    rows, groups = [], []
     for match in current.object_list:
         key = match_group_key(match=match)
         image = match.image
