@@ -485,6 +485,8 @@ AXES_LOCKOUT_CALLABLE = "portal.staff_auth.lockout_response"
 # first login (/admin/otp/enrol/). Accounts in these roles cannot use the API's Basic auth.
 STAFF_SECOND_FACTOR_GROUPS = env_list("STAFF_SECOND_FACTOR_GROUPS", ["Privacy officer", "Reviewer"])
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "facerights")
+# The device admin never shows a TOTP key: whoever reads it could pass as that staff member.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # A session lasts a working day after its last change (a login, an action); public sessions too:
 # they only carry page notices.
 STAFF_SESSION_HOURS = env_int("STAFF_SESSION_HOURS", 9)

@@ -120,3 +120,13 @@ def test_unconfirming_a_device_in_the_admin_is_audited_as_a_change(admin_client)
     (row,) = _rows("staff_second_factor_changed")
     assert row.actor == "staff:boss" and row.detail["confirmed"] == {"from": True, "to": False}
     assert User.objects.get(pk=rita.pk).is_active  # the account itself is untouched
+
+
+def test_the_device_admin_never_shows_a_devices_key(admin_client):
+    rita = staff_user(REVIEWER, username="rita")
+    phone = TOTPDevice.objects.create(user=rita, name="phone", confirmed=True)
+
+    page = admin_client.get(reverse("admin:otp_totp_totpdevice_change", args=[phone.pk]))
+
+    assert page.status_code == 200
+    assert phone.key not in page.content.decode()
