@@ -19,6 +19,7 @@ class _SchemaView(SpectacularAPIView):
 
 class _DocsView(SpectacularSwaggerSplitView):
     throttle_classes: list[type[AnonRateThrottle]] = [AnonThrottle]
+    template_name = "rights/api/swagger_ui.html"  # its inline style under the CSP's nonce
 
 
 R = "requests/<str:reference>/"

@@ -26,6 +26,14 @@ def test_docs_page_loads_its_assets_from_our_static_files(owner):
 
 
 @pytest.mark.django_db
+def test_docs_page_styles_carry_the_csp_nonce(owner):
+    response = owner.client.get("/api/v1/docs/")
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
+    styles = re.findall(r"<style([^>]*)>", response.content.decode())
+    assert styles and all(f'nonce="{nonce}"' in attributes for attributes in styles)
+
+
+@pytest.mark.django_db
 def test_anonymous_gets_neither(client):
     assert client.get("/api/v1/schema/").status_code in (401, 403)
     assert client.get("/api/v1/docs/").status_code in (401, 403)
