@@ -116,7 +116,8 @@ def test_the_certificate_counts_recipients_told_and_waiting_and_notices_are_unch
     notices = notices_create_for_erasure(request_id=request.id)
     answer = _certificate(request)
 
-    assert answer.payload["recipients"] == {"notified": 1, "waiting_for_contact": 1, "told": []}  # no approval
+    # No staff approval: counts only, nobody named.
+    assert answer.payload["recipients"] == {"notified": 1, "waiting_for_contact": 1, "told": []}
     assert "1 told now, 1 waiting until we have a contact" in answer.archive.read().decode()
     # Recipients' notices still list the hashes they hold, whoever approved the request.
     assert {n.recipient_id: n.image_hashes for n in notices} == {
