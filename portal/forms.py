@@ -1,4 +1,4 @@
-"""Forms of the public pages. They only read what was posted; the rules live in rights.services.requests."""
+"""Forms of the public pages. They only read what was posted; the rules live in rights.requester.requests."""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ TEMPLATES = [
         },
     },
     {
-        # Emails are plain text: rendered without HTML escaping (rights.services.emails).
+        # Email text parts: rendered without HTML escaping (rights.lifecycle.emails).
         "NAME": "email",
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
