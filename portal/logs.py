@@ -79,3 +79,45 @@ def sentry_event_scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str,
         request.pop("cookies", None)
         request.pop("data", None)  # form posts hold emails and photos
     return _value_redact(event)
+
+
+def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
+    """The LOGGING setting: every record through the redaction filter, as plain text or JSON lines."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": "portal.logs.RedactFilter"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+            "json": {"()": "portal.logs.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["redact"]}
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # faiss announces at INFO which CPU build it loaded, in every process.
+            "faiss.loader": {"level": "WARNING"},
+            # Django's own handlers (runserver's request lines, DEBUG's console, mail_admins) skip
+            # the filter: their loggers write through ours instead.
+            "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+def sentry_init(*, dsn: str, environment: str, traces_sample_rate: float) -> None:
+    """Error reporting to Sentry with no personal data: no PII, frame variables or request bodies."""
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        send_default_pii=False,
+        # Frame variables and request bodies hold emails, photos and embeddings: never sent.
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=sentry_event_scrub,
+        before_send_transaction=sentry_event_scrub,
+        traces_sample_rate=traces_sample_rate,
+    )

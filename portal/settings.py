@@ -11,41 +11,25 @@ import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.env import (
+    cache_config,
+    development_key_read,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    private_dirs_make,
+    proxy_header_parse,
+    public_url_parse,
+)
+from portal.logs import logging_config, sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
 
 # --- Where a running portal writes ------------------------------------------------------------
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -55,10 +39,7 @@ MAIL_DIR = Path(env_str("MAIL_DIR", str(VAR_DIR / "mail"))).resolve()
 BROKER_DIR = VAR_DIR / "broker"
 # What a portal writes is personal data (database, photos, index, emails, queue): these folders are
 # the portal user's alone, and the files in them are created 0600 (database, mail, media, key).
-for _private_dir in (VAR_DIR, MEDIA_ROOT, INDEX_DIR, MAIL_DIR, BROKER_DIR):
-    with contextlib.suppress(OSError):  # a mount the process cannot change keeps its own modes
-        _private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _private_dir.chmod(0o700)
+private_dirs_make(VAR_DIR, MEDIA_ROOT, INDEX_DIR, MAIL_DIR, BROKER_DIR)
 
 # --- Core Django ----------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
@@ -66,21 +47,10 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
         raise ImproperlyConfigured("SECRET_KEY must be set in production.")
-    # A per-checkout development key, kept out of the repository: generated once under VAR_DIR.
-    _key_file = VAR_DIR / "secret_key"
-    if not _key_file.exists():
-        import secrets
-
-        VAR_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Created 0600 from the start: never readable by others, not even for a moment.
-        with os.fdopen(os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as _key:
-            _key.write(secrets.token_urlsafe(50))
-    SECRET_KEY = _key_file.read_text().strip()
+    SECRET_KEY = development_key_read(var_dir=VAR_DIR)
 
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-_public_url = urlsplit(PUBLIC_BASE_URL)
-if _public_url.scheme not in ("http", "https") or not _public_url.hostname:
-    raise ImproperlyConfigured(f"PUBLIC_BASE_URL must be an http(s) URL, got {PUBLIC_BASE_URL!r}")
+_public_url = public_url_parse(PUBLIC_BASE_URL)
 # Behind https every transport setting below follows; each has its own variable to override it.
 PUBLIC_HTTPS = _public_url.scheme == "https"
 # localhost stays allowed: the containers' healthchecks call gunicorn directly.
@@ -227,14 +197,9 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and PUBLIC_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # The TLS-terminating proxy (Caddy in docker-compose.yml) says the original scheme here. Trusted
 # only because gunicorn is reachable through the proxy alone, which overwrites a client's header.
-_proxy_header = env_list(
-    "SECURE_PROXY_SSL_HEADER", ["HTTP_X_FORWARDED_PROTO", "https"] if PUBLIC_HTTPS else []
+SECURE_PROXY_SSL_HEADER = proxy_header_parse(
+    env_list("SECURE_PROXY_SSL_HEADER", ["HTTP_X_FORWARDED_PROTO", "https"] if PUBLIC_HTTPS else [])
 )
-if _proxy_header and len(_proxy_header) != 2:
-    raise ImproperlyConfigured(
-        "SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https"
-    )
-SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) if _proxy_header else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PUBLIC_HTTPS)
 # The container healthchecks and a scraper on the compose network call gunicorn in plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
@@ -296,25 +261,19 @@ FACE_MODEL_NAME = env_str("FACE_MODEL_NAME", "buffalo_sc")  # fetched by insight
 FACE_DET_SIZE = env_int("FACE_DET_SIZE", 640)
 FACE_DET_MIN_SCORE = env_float("FACE_DET_MIN_SCORE", 0.5)
 EMBEDDING_DIM = 512
-# Cosine-similarity bands, calibrated on ../shared/faces/lfw-dev by `manage.py calibrate_thresholds`
-# (1,534 images; 2,050 genuine, 1,173,761 impostor pairs; see README "Matching accuracy"). Match at
-# FMR 1e-5 (0.37: FMR 9.4e-06, FNMR 2.2%), not 1e-4 (0.30: FMR 8.4e-05): a per-pair FMR is paid once
-# per face in the collection on every search, and at 0.30 12 of 120 lfw-dev searches showed a
-# stranger in the match band. Review at FMR 1e-2 (0.18: FMR 8.7e-03, FNMR 0.05%) keeps recall.
+# Floors of the two cosine-similarity bands. The bands in force come from matching.services.thresholds
+# for the faces searched (THRESHOLDS_FOR_FACES, else the index's count): expected strangers per request
+# (calibrated FMR x faces, 95% bound) at most these two figures. README: "Matching accuracy".
 MATCH_THRESHOLD = env_float("MATCH_THRESHOLD", 0.37)
 REVIEW_THRESHOLD = env_float("REVIEW_THRESHOLD", 0.18)
-# The bands in force are chosen for the faces searched (matching.services.thresholds): expected
-# strangers per request (calibrated FMR x faces, 95% bound) at most these; the two thresholds above
-# are floors. THRESHOLDS_FOR_FACES fixes the size (0: the index's face count).
 MATCH_EXPECTED_STRANGERS = env_float("MATCH_EXPECTED_STRANGERS", 0.01)
 REVIEW_EXPECTED_STRANGERS = env_float("REVIEW_EXPECTED_STRANGERS", 20.0)
 THRESHOLDS_FOR_FACES = env_int("THRESHOLDS_FOR_FACES", 0)
 THRESHOLDS_CALIBRATION_FILE = env_str(
     "THRESHOLDS_CALIBRATION_FILE", str(BASE_DIR / "matching" / "calibration" / "buffalo_sc.json")
 )
-# The index (matching.services.index): sealed segments of at most this many faces (32 MB each:
-# an erasure rewrites only the segments holding the faces); INDEX_CODES adds 8-bit codes to each
-# sealed segment, scanned first with a proven error bound, for collections larger than memory.
+# The index (matching.services.index): sealed segments of at most this many faces (32 MB: an erasure
+# rewrites only those holding its faces); INDEX_CODES: 8-bit codes scanned first, with a proven bound.
 INDEX_SEGMENT_FACES = env_int("INDEX_SEGMENT_FACES", 16_384)
 INDEX_CODES = env_bool("INDEX_CODES", False)
 # How often beat runs matching.tasks.index_maintain (seal the growing segment, merge small ones).
@@ -452,20 +411,7 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if PUBLIC_BASE_URL.starts
 # Shared by every process: Redis when CACHE_URL is set (redis://host:6379/2), else files under
 # VAR_DIR (one machine; the counters are serialised by LIMITS_LOCK_FILE).
 CACHE_URL = env_str("CACHE_URL")
-if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL.split(':')[0]}://...")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-        if CACHE_URL
-        else {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-            # Culling drops counters at random: keep it far above a flood's distinct keys.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    )
-}
+CACHES = {"default": cache_config(url=CACHE_URL, folder=str(VAR_DIR / "cache"))}
 LIMITS_CACHE = "default"
 LIMITS_LOCK_FILE = VAR_DIR / "limits.lock"
 
@@ -532,28 +478,7 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # Every record passes the redaction filter (portal.logs): no email or bearer token gets out.
-    "filters": {"redact": {"()": "portal.logs.RedactFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "portal.logs.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}
-    },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # faiss announces at INFO which CPU build it loaded, in every process.
-    "loggers": {
-        "faiss.loader": {"level": "WARNING"},
-        # Django's own handlers (runserver's request lines, DEBUG's console, mail_admins) skip the
-        # filter: their loggers write through ours instead.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
 # Celery's worker and beat log through the configuration above (filter, format), not their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -568,18 +493,8 @@ METRICS_RECENT_EVENTS = env_int("METRICS_RECENT_EVENTS", 20_000)
 # --- Error reporting: Sentry when SENTRY_DSN is set, with no personal data ---------------------
 SENTRY_DSN = env_str("SENTRY_DSN")
 if SENTRY_DSN:
-    import sentry_sdk
-
-    from portal.logs import sentry_event_scrub
-
-    sentry_sdk.init(
+    sentry_init(
         dsn=SENTRY_DSN,
         environment=env_str("SENTRY_ENVIRONMENT", "production"),
-        send_default_pii=False,
-        # Frame variables and request bodies hold emails, photos and embeddings: never sent.
-        include_local_variables=False,
-        max_request_body_size="never",
-        before_send=sentry_event_scrub,
-        before_send_transaction=sentry_event_scrub,
         traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
     )
