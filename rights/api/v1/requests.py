@@ -12,11 +12,12 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.limits import LimitExceeded, email_key, limit_check, limit_note
 from rights.api.v1 import serializers as s
 from rights.api.v1.base import Pages, V1View, request_by_reference
 from rights.lifecycle.audit import actor_for
@@ -46,6 +47,12 @@ class RequestSubmitView(V1View):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         evidence = v["agent_evidence"]
+        mailbox = email_key(email=v["email"])
+        try:
+            # The confirmation emails one mailbox gets, whoever sends the requests: as on the form.
+            limit_check(scope="confirmation_mails", key=mailbox)
+        except LimitExceeded as exc:
+            raise Throttled(wait=exc.retry_after) from None
         created = request_submit(
             kind=v["kind"],
             email=v["email"],
@@ -62,6 +69,7 @@ class RequestSubmitView(V1View):
                 recorded_by=actor_for(request.user),
             ),
         )
+        limit_note(scope="confirmation_mails", key=mailbox)
         return Response(s.SubmitOutput(created).data, status=status.HTTP_201_CREATED)
 
 

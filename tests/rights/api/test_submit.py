@@ -93,3 +93,29 @@ def test_teammate_and_outsider_may_not_submit_and_anonymous_is_refused(teammate,
     assert outsider.client.post(URL, data, format="multipart").status_code == 403
     assert client.post(URL, data).status_code in (401, 403)
     assert DataRequest.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_one_mailbox_gets_no_more_confirmation_mails_than_the_form_allows(owner, mailoutbox, settings):
+    settings.LIMITS = {**settings.LIMITS, "confirmation_mails": "2/h"}
+    sent = [
+        owner.client.post(
+            URL,
+            {
+                "kind": "access",
+                "email": "victim@example.org",
+                "selfies": [jpeg(colour=(100 + 40 * n, 140, 120))],
+            },
+            format="multipart",
+        )
+        for n in range(3)
+    ]
+
+    assert [r.status_code for r in sent] == [201, 201, 429]
+    assert int(sent[2]["Retry-After"]) > 0 and sent[2].json()["detail"]
+    assert len(mailoutbox) == 2  # the third post sent nothing and stored nothing
+    assert DataRequest.objects.filter(email="victim@example.org").count() == 2
+    other = owner.client.post(
+        URL, {"kind": "access", "email": "someone@example.org", "selfies": [jpeg()]}, format="multipart"
+    )
+    assert other.status_code == 201  # another person is not affected
