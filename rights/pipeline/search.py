@@ -20,7 +20,13 @@ from matching.models import Face, Image
 from matching.services.embedding import DetectedFace, embedding_to_bytes, faces_detect
 from matching.services.imaging import ImageRejected, image_decode
 from matching.services.index import index_sync_if_changed
-from matching.services.search import FaceHit, faces_search, images_by_identifiers, person_search
+from matching.services.search import (
+    FaceHit,
+    faces_group,
+    faces_search,
+    images_by_identifiers,
+    person_search,
+)
 from matching.services.thresholds import MAX_FUSED, Thresholds, thresholds_current
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
@@ -243,7 +249,22 @@ def _matches_record(
                 match.band = cand.band if rank[cand.band] >= rank[match.band] else match.band
                 match.save(update_fields=["image", "face_id", "face_bbox", "score", "band", "selfie"])
                 counts["updated"] += 1
+        _groups_record(request=request)
     return counts
+
+
+def _groups_record(*, request: DataRequest) -> None:
+    """Set each face candidate's group from ``faces_group`` over all the request's candidate faces
+    (best first), so a re-search regroups the old rows with the new; identifier finds keep none."""
+    rows = list(request.matches.filter(face_id__isnull=False).order_by("-score", "id"))
+    groups = faces_group(face_ids=[m.face_id for m in rows])
+    changed = []
+    for match in rows:
+        group = groups.get(match.face_id)  # None: the face left the collection since
+        if match.group != group:
+            match.group = group
+            changed.append(match)
+    Match.objects.bulk_update(changed, ["group"])
 
 
 def request_search_run(*, request_id: int) -> str | None:

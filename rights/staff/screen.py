@@ -1,8 +1,8 @@
 """What the review screen shows: each candidate with its provenance, those needing a decision first,
 in pages, in groups staff can decide at once, and the words that name them as the screen does.
 
-Read-only: decisions go through rights.staff.review. Groups: Match holds no group of its own yet,
-so a group is the candidates found by the same selfie (one photo of the person, one group).
+Read-only: decisions go through rights.staff.review. Groups: the face group the search recorded
+(faces matching each other, ``Match.group``); a row searched before groups has the selfie that found it.
 """
 
 from __future__ import annotations
@@ -37,8 +37,21 @@ def match_needs_decision(*, match: Match) -> bool:
 
 
 def match_group_key(*, match: Match) -> int:
-    """The group a candidate is decided with: the selfie that found it (0: found by identifier)."""
-    return match.selfie_id or 0
+    """The group a candidate is decided with: its face group (positive), else minus the selfie that
+    found it (a row searched before groups), else 0 (found by identifier)."""
+    if match.group:
+        return match.group
+    return -match.selfie_id if match.selfie_id else 0
+
+
+def _group_key_expression() -> Case:
+    # The same key as ``match_group_key``, computed in the database to count and number groups.
+    return Case(
+        When(group__gt=0, then=F("group")),
+        When(selfie__isnull=False, then=-F("selfie_id")),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
 
 
 def match_label(*, match: Match) -> str:
@@ -76,7 +89,8 @@ class ReviewRow:
 class ReviewGroup:
     key: int
     number: int  # 1, 2, ... in the order the screen shows them
-    selfie_id: int | None
+    selfie_id: int | None  # the selfie that found a group searched before face groups
+    faces: bool  # a face group: candidate faces that match each other
     pending: int  # candidates of the group still needing a decision, on every page
 
 
@@ -126,17 +140,21 @@ def review_page_build(*, request: DataRequest, page: str | int | None, shown: st
     current = paginator.get_page(page)
     # Counted and numbered in the database: the cost is one page's, whatever the candidates' number.
     pending_by_group = {
-        row["selfie_id"] or 0: row["n"]
-        for row in needing.order_by().values("selfie_id").annotate(n=Count("id"))
+        row["key"]: row["n"]
+        for row in needing.order_by()
+        .annotate(key=_group_key_expression())
+        .values("key")
+        .annotate(n=Count("id"))
     }
     # Groups are numbered over the whole request, best candidate first, not per page.
     best = (
         every.order_by()
-        .values("selfie_id")
+        .annotate(key=_group_key_expression())
+        .values("key")
         .annotate(best=Max("score"))
-        .order_by(F("best").desc(nulls_last=True))
+        .order_by(F("best").desc(nulls_last=True), "key")
     )
-    numbers = {row["selfie_id"] or 0: number for number, row in enumerate(best, start=1)}
+    numbers = {row["key"]: number for number, row in enumerate(best, start=1)}
     rows, groups = [], []
     for match in current.object_list:
         key = match_group_key(match=match)
@@ -158,7 +176,8 @@ def review_page_build(*, request: DataRequest, page: str | int | None, shown: st
                 ReviewGroup(
                     key=key,
                     number=numbers[key],
-                    selfie_id=match.selfie_id,
+                    selfie_id=match.selfie_id if key < 0 else None,
+                    faces=key > 0,
                     pending=pending_by_group.get(key, 0),
                 )
             )
@@ -176,7 +195,7 @@ def review_page_build(*, request: DataRequest, page: str | int | None, shown: st
 def group_needing_decision(*, request_id: int, key: int) -> list[Match]:
     """The candidates of one group that still need a decision (a bulk decision by group)."""
     needing = matches_needing_decision(request_id=request_id)
-    return list(needing.filter(selfie__isnull=True) if key == 0 else needing.filter(selfie_id=key))
+    return list(needing.annotate(key=_group_key_expression()).filter(key=key))
 
 
 def collection_image_view_record(*, image_id: int, user: AbstractBaseUser) -> None:

@@ -116,18 +116,37 @@ def test_approval_refused_names_the_candidates_by_image(client, users, under_rev
     assert DataRequest.objects.get(id=under_review.id).status == RequestStatus.REVIEW
 
 
+def test_a_face_group_is_decided_at_once_and_the_other_group_is_left(client, users, under_review) -> None:
+    """Groups are the face groups the search recorded, whatever selfie found them."""
+    selfie = under_review.selfies.get()
+    sure, first, second = under_review.matches.order_by("-score")
+    under_review.matches.update(selfie=selfie)
+    under_review.matches.filter(id__in=[sure.id, second.id]).update(group=1)
+    under_review.matches.filter(id=first.id).update(group=2)
+    staff_login(client, users[REVIEWER])
+    html = page_of(client, under_review)
+    assert "Group 1 (faces that match each other): 1 needing" in html
+    assert "Group 2 (faces that match each other): 1 needing" in html and "found by selfie" not in html
+    response = decide(client, under_review, {"group": 1, "decision": "rejected", "review_page": "1"})
+    assert response.status_code == 302
+    decisions = dict(under_review.matches.values_list("id", "decision"))
+    assert decisions == {sure.id: "pending", first.id: "pending", second.id: "rejected"}
+
+
 def test_a_group_is_decided_at_once_and_the_match_band_is_left(client, users, under_review) -> None:
+    """Rows searched before face groups: grouped by the selfie that found them (key minus its id)."""
     selfie = under_review.selfies.get()
     under_review.matches.update(selfie=selfie)
     staff_login(client, users[REVIEWER])
     html = page_of(client, under_review)
     assert "Group 1 (found by selfie" in html and "Reject the group's 2" in html
-    response = decide(client, under_review, {"group": selfie.id, "decision": "rejected", "review_page": "1"})
+    assert f'name="group" value="{-selfie.id}"' in html
+    response = decide(client, under_review, {"group": -selfie.id, "decision": "rejected", "review_page": "1"})
     assert response.status_code == 302 and response["Location"].endswith("?review_page=1#review")
     decisions = dict(under_review.matches.values_list("band", "decision").distinct())
     assert decisions == {"review": "rejected", "match": "pending"}
     # Again: nothing left in the group, a clear refusal, nothing changes.
-    response = decide(client, under_review, {"group": selfie.id, "decision": "confirmed"}, follow=True)
+    response = decide(client, under_review, {"group": -selfie.id, "decision": "confirmed"}, follow=True)
     assert "Not done: Nothing in that group needs a decision" in str(list(response.context["messages"])[-1])
     assert not under_review.matches.filter(decision="confirmed").exists()
 

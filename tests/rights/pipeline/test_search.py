@@ -312,6 +312,25 @@ def test_a_face_match_records_which_selfie_matched(collection):
     assert by_identifier.exists() and set(by_identifier.values_list("selfie_id", flat=True)) == {None}
 
 
+def test_the_search_records_face_groups_the_persons_images_share(collection):
+    """faces_group over the candidates: the person's own images fall in at most 2 groups, no other
+    candidate shares one of theirs, and an identifier-only find has no group."""
+    who = "Charles_Moose"  # their search also brings strangers in the review band (two, when measured)
+    request = request_make(
+        selfies=[selfie_bytes(collection.selfies[who])], identifiers=collection.account("Al_Sharpton")
+    )
+    request_search_run(request_id=request.id)
+    theirs = request.matches.filter(image_id__in=collection.images[who])
+    assert theirs.count() == len(collection.images[who]) >= 2
+    groups = set(theirs.values_list("group", flat=True))
+    assert None not in groups and 1 <= len(groups) <= 2
+    others = request.matches.exclude(image_id__in=collection.images[who])
+    assert not others.filter(group__in=groups).exists()
+    by_identifier = request.matches.filter(band=Match.Band.IDENTIFIER)
+    assert by_identifier.exists() and set(by_identifier.values_list("group", flat=True)) == {None}
+    assert not request.matches.filter(face_id__isnull=False, group__isnull=True).exists()
+
+
 def test_a_search_whose_index_lacked_faces_is_recorded_as_not_whole(collection, monkeypatch):
     from matching.services.index import IndexSyncResult
 
