@@ -257,7 +257,8 @@ def test_the_answer_pages_show_the_images_and_fit_a_phone(browser, portal, shots
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     page.goto(portal + f"/answer/{access.download_token}/")
     image = page.get_by_role("img", name="Image 1 of you")
-    assert image.evaluate("img => img.complete && img.naturalWidth") == 250  # served through the token view
+    image.scroll_into_view_if_needed()  # the images load lazily: bring the first into view, then wait
+    assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 250  # via the token view
     assert no_horizontal_scroll(page)  # 64-character hashes and long addresses wrap
     page.screenshot(path=shots / "answer-access-phone.png", full_page=True)
     page.goto(portal + f"/answer/{certificate.download_token}/")
