@@ -5,6 +5,7 @@ received (the clock starts then) and the agent's evidence; the request then foll
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -40,6 +41,10 @@ class IntakeForm(forms.Form):
     )
     kind = forms.ChoiceField(choices=RequestKind.choices)
     email = forms.CharField(max_length=254, help_text="Where the confirmation and the answer go.")
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES,
+        help_text="The requester's language: every email, letter and answer to them is written in it.",
+    )
     selfies = MultipleFileField(widget=MultipleFileInput(), help_text="The photos sent with the request.")
     identifiers = forms.CharField(widget=forms.Textarea, required=False)
     country = forms.CharField(max_length=2, required=False)
@@ -63,6 +68,7 @@ def intake_view(request: HttpRequest) -> HttpResponse:
                 identifiers=data["identifiers"],
                 country=data["country"],
                 suppression_consent=data["suppression_consent"],
+                language=data["language"],  # theirs, not the staff member's page language
                 intake=Intake(
                     channel=data["channel"],
                     received_at=data["received_at"],

@@ -31,6 +31,7 @@ def _data(**changes):
         "received_at": received.strftime("%Y-%m-%d %H:%M"),
         "kind": "erasure",
         "email": "writer@example.org",
+        "language": "en",
         "selfies": _jpeg(),
     }
     data.update(changes)
@@ -62,6 +63,7 @@ def test_officer_records_a_letter_and_the_clock_starts_when_it_arrived(client, m
         ({"received_at": "2999-01-01 10:00"}, "future"),
         ({"selfies": None}, "required"),
         ({"channel": "web"}, "valid choice"),  # the web form records itself
+        ({"language": "klingon"}, "valid choice"),  # only the five languages answers are written in
     ],
 )
 def test_each_bad_input_is_shown_on_the_form_and_nothing_is_recorded(client, changes, message):
@@ -71,6 +73,20 @@ def test_each_bad_input_is_shown_on_the_form_and_nothing_is_recorded(client, cha
     response = client.post(URL, _data(**changes))
     assert response.status_code == 200 and message in response.content.decode()
     assert not DataRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_requesters_language_is_stored_and_written_in_not_the_staff_members(client, mailoutbox):
+    officer = staff_user(PRIVACY_OFFICER, username="officer")
+    grant_perm(officer, "rights.add_datarequest")
+    staff_login(client, officer)
+
+    response = client.post(URL, _data(language="ja"), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert DataRequest.objects.get().language == "ja"
+    (email,) = mailoutbox
+    assert any("\u3040" <= c <= "\u30ff" for c in email.body)  # kana: the confirmation is in Japanese
 
 
 @pytest.mark.django_db
