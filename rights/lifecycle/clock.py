@@ -65,6 +65,11 @@ def days_left(*, due_at: datetime, now: datetime | None = None) -> int:
     return (timezone.localtime(due_at).date() - today).days
 
 
+def days_to_answer(*, received_at: datetime, answered_at: datetime) -> int:
+    """Calendar days from receipt to answer, in local time: the compliance report and the charts alike."""
+    return (timezone.localtime(answered_at).date() - timezone.localtime(received_at).date()).days
+
+
 def pause_length(*, waiting_since: datetime, now: datetime) -> timedelta:
     return max(now - waiting_since, timedelta(0))
 

@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from rights.lifecycle.clock import days_to_answer
 from rights.models import DataRequest, RequestKind
 
 MONTHS = 12
@@ -68,12 +69,13 @@ def backlog_by_month(*, now: datetime | None = None, months: int = MONTHS) -> li
 def median_days_to_answer(
     *, now: datetime | None = None, months: int = MONTHS
 ) -> list[tuple[date, float | None]]:
-    """The median days from receipt to answer of the requests answered in each month (None: none)."""
+    """The median calendar days from receipt to answer of the requests answered in each month (None: none)."""
     points = []
     for start in _month_starts(now=now or timezone.now(), months=months):
         answered = DataRequest.objects.filter(answered_at__gte=start, answered_at__lt=_next_month(start))
         days = [
-            (a - r).total_seconds() / 86400 for r, a in answered.values_list("received_at", "answered_at")
+            days_to_answer(received_at=r, answered_at=a)
+            for r, a in answered.values_list("received_at", "answered_at")
         ]
         points.append((start.date(), round(statistics.median(days), 1) if days else None))
     return points

@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from rights.lifecycle.audit import audit_record
+from rights.lifecycle.clock import days_to_answer
 from rights.models import AuditAction
 from rights.reporting.cnil import (
     CnilFigures,
@@ -127,10 +128,11 @@ def compliance_report_build(
     lines = []
     for request in requests:
         answers = sorted(request.answers.all(), key=lambda a: (a.created_at, a.id))
-        days_taken = None
-        if request.answered_at is not None:
-            received_day = timezone.localtime(request.received_at).date()
-            days_taken = (timezone.localtime(request.answered_at).date() - received_day).days
+        days_taken = (
+            days_to_answer(received_at=request.received_at, answered_at=request.answered_at)
+            if request.answered_at is not None
+            else None
+        )
         lines.append(
             ReportLine(
                 request_id=request.id,

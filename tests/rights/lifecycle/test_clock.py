@@ -536,3 +536,11 @@ def test_the_extension_error_explains_the_clamped_two_month_rule(officer, receiv
     assert "a due date of 28 February can be extended to 28 April at the most, not 30 April" in str(
         refused.value
     )
+
+
+def test_days_to_answer_counts_local_calendar_days() -> None:
+    from rights.lifecycle.clock import days_to_answer
+
+    # 20 minutes across local midnight is a day; 23 hours within one local day is none.
+    assert days_to_answer(received_at=local(2026, 3, 1, 23, 50), answered_at=local(2026, 3, 2, 0, 10)) == 1
+    assert days_to_answer(received_at=local(2026, 3, 1, 0, 30), answered_at=local(2026, 3, 1, 23, 30)) == 0
