@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from matching.models import Face, Image
 from matching.services.thresholds import (
     CalibrationUnavailable,
     thresholds_cache_clear,
@@ -115,6 +116,9 @@ def test_the_rule_on_a_known_curve(defaults, tmp_path):
 def test_thresholds_current_counts_the_index_unless_the_size_is_fixed(defaults, db):
     for vector in unit_vectors(3, seed=5):
         image_with_faces(vectors=[vector])
+    assert thresholds_current().faces_planned_for == 3
+    # The index's own count, not the table's: a face row the index does not hold yet is not searched.
+    Face.objects.create(image=Image.objects.first(), x1=0, y1=0, x2=1, y2=1, det_score=0.9, embedding=b"")
     assert thresholds_current().faces_planned_for == 3
     assert thresholds_current(indexed_faces=12_345).faces_planned_for == 12_345
     defaults.THRESHOLDS_FOR_FACES = 1_000_000

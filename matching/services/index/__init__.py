@@ -87,6 +87,14 @@ def index_load() -> tuple[int, Snapshot]:
     return snapshot.version, snapshot
 
 
+def index_face_count() -> int:
+    """Faces the index holds, from its manifest (no scan of the vectors or the Face table); sharded,
+    every shard's total."""
+    if shards.shards_remote():
+        return shards.shards_sync_if_changed().total
+    return index_load()[1].ntotal
+
+
 def index_ids(*, index: Snapshot) -> np.ndarray:
     return index.ids()
 
