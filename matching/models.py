@@ -97,3 +97,20 @@ class ErasedImage(models.Model):
 
     def __str__(self) -> str:
         return f"Erased image {self.sha256[:12]}"
+
+
+class IndexPending(models.Model):
+    """A face whose index write may still be owed: the index's outbox.
+
+    Written in the transaction that adds or deletes the Face row, deleted once the index holds the
+    change. A crash between the commit and the index write leaves the row, and the next search's
+    ``index_sync_if_changed`` applies just those faces: the check costs the change, not the collection.
+    """
+
+    # No foreign key: a removal's row outlives the Face row it names.
+    face_id = models.BigIntegerField(primary_key=True)
+    removal = models.BooleanField(default=False)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Index {'removal' if self.removal else 'addition'} pending for face {self.face_id}"

@@ -83,6 +83,19 @@ def index_maintain() -> dict[str, int]:
     return {"sealed": result.sealed, "merged": result.merged, "version": result.version}
 
 
+@shared_task(acks_late=True, autoretry_for=(DatabaseError, OSError), max_retries=3, retry_backoff=True)
+def index_reconcile() -> dict[str, int]:
+    """Nightly: compare the whole index with the Face table and repair it (``index_sync``).
+
+    The searches' own check costs the change and sees what the writers' outbox records; this
+    catches the rest (an index entry lost by other means, a row deleted outside the services).
+    Idempotent: a second run finds nothing to do.
+    """
+    from matching.services.index import index_sync
+
+    return _sync_figures(index_sync())
+
+
 def _sync_figures(result: Any) -> dict[str, int]:
     return {k: int(getattr(result, k)) for k in ("added", "removed", "total", "version", "database")}
 
@@ -135,8 +148,17 @@ def index_shard_sync(*, shard: int, only_if_changed: bool) -> dict[str, int]:
     from matching.services.index.shards import shard_check
 
     shard_check(shard=shard)
-    result = index_sync_if_changed() if only_if_changed else index_sync(full=True)
+    result = index_sync_if_changed() if only_if_changed else index_sync()
     return {"shard": shard, **_sync_figures(result)}
+
+
+@shared_task(acks_late=True, ignore_result=False, autoretry_for=(DatabaseError,), max_retries=3)
+def index_shard_coverage(*, shard: int) -> dict[str, int]:
+    from matching.services.index import index_coverage
+    from matching.services.index.shards import shard_check
+
+    shard_check(shard=shard)
+    return {"shard": shard, **_sync_figures(index_coverage())}
 
 
 @shared_task(acks_late=True, ignore_result=False, autoretry_for=(DatabaseError,), max_retries=3)

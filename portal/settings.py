@@ -298,7 +298,7 @@ SELFIE_MAX_PIXELS_WEBP = env_int("SELFIE_MAX_PIXELS_WEBP", 4_000_000)
 # A PNG has no reduced decoding (JPEG has): its every pixel is inflated. A PNG selfie is a screenshot.
 SELFIE_MAX_PIXELS_PNG = env_int("SELFIE_MAX_PIXELS_PNG", 8_000_000)
 SELFIE_DECODE_SIDE = env_int("SELFIE_DECODE_SIDE", 1280)
-# Hour (local) of the sweep deleting collection files left without an Image row by a crash.
+# Hour (local) of the nightly orphan sweeps: collection files without an Image row, index entries.
 ORPHAN_SWEEP_HOUR = env_int("ORPHAN_SWEEP_HOUR", 4)
 
 # --- Rights requests -----------------------------------------------------------------------

@@ -36,6 +36,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "rights.jobs.requests_purge_job",
         "schedule": crontab(minute=30, hour=settings.PURGE_HOUR),
     },
+    # Agents' mandate files past AGENT_EVIDENCE_RETENTION_DAYS after their request closed.
+    "purge-agent-evidence": {
+        "task": "rights.jobs.agent_evidence_purge_job",
+        "schedule": crontab(minute=40, hour=settings.PURGE_HOUR),
+    },
     # Recipients that have not acknowledged an erasure notice are sent it again.
     "chase-recipient-notices": {
         "task": "rights.jobs.notices_chase_job",
@@ -60,6 +65,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "collection-orphans": {
         "task": "matching.tasks.collection_orphans_sweep",
         "schedule": crontab(minute=45, hour=settings.ORPHAN_SWEEP_HOUR),
+    },
+    # The index compared with the whole Face table, after the file sweep (matching's own task).
+    "index-reconcile": {
+        "task": "matching.tasks.index_reconcile",
+        "schedule": crontab(minute=55, hour=settings.ORPHAN_SWEEP_HOUR),
     },
     # The index's sealing and merging, off the request path (matching's own task).
     "index-maintain": {

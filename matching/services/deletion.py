@@ -6,9 +6,11 @@ Order matters for a crash half-way, and every step may be re-run:
 1. the file goes first: while the Image row exists, a re-run knows which file to remove, and a
    missing file is not an error; it is removed once more after step 2, for an ingestion of the
    same bytes that wrote it back meanwhile;
-2. then the Face rows (with their embeddings) and the Image row, in one transaction;
-3. then the index ids. If we crash before this step, the ids left in the index point at nothing:
-   searches drop ids without a Face row, and the next ``index_sync`` removes them.
+2. then the Face rows (with their embeddings) and the Image row, in one transaction that also
+   records the faces' index removal as owed (``IndexPending``);
+3. then the index ids, physically. If we crash before this step, the ids left in the index point
+   at nothing (searches drop ids without a Face row) and the next search's
+   ``index_sync_if_changed`` removes them from disk, before any erasure is verified.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.db import transaction
 
 from matching.models import Face, Image
 from matching.services.erased import erased_image_record
-from matching.services.index import index_remove
+from matching.services.index import index_remove, pending_clear, pending_record
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ def images_delete(*, image_ids: list[int], erased_by: str = "") -> list[ImageDel
         removed.append("file")
         with transaction.atomic():
             face_ids = list(Face.objects.filter(image_id=image_id).values_list("pk", flat=True))
+            pending_record(face_ids=face_ids, removal=True)
             Face.objects.filter(image_id=image_id).delete()
             Image.objects.filter(pk=image_id).delete()
         # Again, now that no row names it: an ingestion of the same bytes may have written the file
@@ -89,6 +92,7 @@ def images_delete(*, image_ids: list[int], erased_by: str = "") -> list[ImageDel
         logger.info("delete: image %s removed (%s faces)", image_id, len(face_ids))
     if all_face_ids:
         index_remove(ids=all_face_ids)
+        pending_clear(face_ids=all_face_ids, removal=True)
         for result in results:
             if result.faces:
                 result.removed_from.append("index")

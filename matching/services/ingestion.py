@@ -38,7 +38,7 @@ from matching.services.analysis import (
 )
 from matching.services.embedding import default_threads_for, embedding_to_bytes
 from matching.services.erased import erased_image_refuse, erased_images_find
-from matching.services.index import index_add, index_sync
+from matching.services.index import index_add, index_sync_if_changed, pending_clear, pending_record
 from matching.services.search import account_normalise, platform_normalise, source_url_normalise
 from matching.services.suppression import suppression_match, suppression_templates
 from matching.signals import image_ingested
@@ -286,6 +286,7 @@ def _image_store(
                     for f in analysis.faces
                 ]
             )
+            pending_record(face_ids=[face.pk for face in faces], removal=False)
             image_id = image.pk
             transaction.on_commit(
                 lambda: _ingested_announce(image_id=image_id, extra=extra, warnings=warnings)
@@ -388,8 +389,8 @@ def images_ingest(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     if sync and any(o.status == ADDED for o in outcomes):
-        # Repairs any index write lost to a crash, ours or an earlier run's.
-        index_sync()
+        # Applies any index write still owed after a crash, ours or an earlier run's.
+        index_sync_if_changed()
     return outcomes
 
 
@@ -473,6 +474,7 @@ def _batch_store(batch: _Pending, progress: Callable[[IngestOutcome], None] | No
             progress(outcome)
     if new_ids:
         index_add(ids=new_ids, vectors=np.stack(new_vectors))
+        pending_clear(face_ids=new_ids, removal=False)
     return outcomes
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext, gettext_noop
 from matching.models import Face, Image
 from matching.services.embedding import DetectedFace, embedding_to_bytes, faces_detect
 from matching.services.imaging import ImageRejected, image_decode
-from matching.services.index import index_sync_if_changed
+from matching.services.index import index_coverage
 from matching.services.search import (
     FaceHit,
     faces_group,
@@ -290,8 +290,8 @@ def request_search_run(*, request_id: int) -> str | None:
     requests_link_by_face(request=request)
 
     # What this search covers: the index's vectors after its sync, beside the collection's faces
-    # counted in the same sync. Unequal means the search did not cover the whole collection.
-    coverage = index_sync_if_changed()
+    # counted at the same moment. Unequal means the search did not cover the whole collection.
+    coverage = index_coverage()
     span = collection_span()
     bands = search_bands(selfies=int(vectors.shape[0]), indexed_faces=coverage.total)
     candidates = collection_candidates(vectors=vectors, identifiers=request_identifiers(request=request))

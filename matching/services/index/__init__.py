@@ -11,10 +11,11 @@ files before it returns (the vectors are gone from disk when the erasure is veri
 merging run in the background (``index_maintain``, a Celery task). Past one machine, shards by face
 id are served by Celery workers (shards.py).
 
-The database is the record. A crash between a database commit and the index write is repaired by
-``index_sync``, which adds whatever the database has and the index lacks and removes ids whose
-faces are gone; ids in the index without a face are harmless to searches (``faces_search`` drops
-them).
+The database is the record. Writers record each face's owed index change in the transaction that
+adds or deletes its row (``IndexPending``, pending.py) and clear it after the index write, so a
+crash in between is repaired by the next search's ``index_sync_if_changed`` at the cost of the
+faces concerned. ``index_sync`` compares the whole Face table (nightly, after a restore); ids in the
+index without a face are harmless to searches (``faces_search`` drops them).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import numpy as np
 from django.conf import settings
 
 from matching.services.index import shards
+from matching.services.index.pending import pending_clear, pending_owed, pending_record
 from matching.services.index.scan import GEMM_FROM, snapshot_range_search
 from matching.services.index.store import (
     DIM,
     IndexSyncResult,
+    Manifest,
     Snapshot,
     readers_clear,
     snapshot_open,
@@ -57,6 +60,7 @@ __all__ = [
     "Snapshot",
     "index_add",
     "index_cache_clear",
+    "index_coverage",
     "index_ids",
     "index_load",
     "index_maintain",
@@ -65,6 +69,8 @@ __all__ = [
     "index_remove",
     "index_sync",
     "index_sync_if_changed",
+    "pending_clear",
+    "pending_record",
 ]
 
 BATCH_FROM = GEMM_FROM  # the batch size from which one matrix product serves the whole batch
@@ -181,13 +187,13 @@ def index_rebuild() -> IndexSyncResult:
     )
 
 
-def index_sync(*, full: bool = False) -> IndexSyncResult:
-    """Reconcile the index with the database: add missing faces, drop ids whose faces are gone.
+def index_sync() -> IndexSyncResult:
+    """Reconcile the index with the whole Face table: add missing faces, drop ids whose faces are gone.
 
-    Cheap when nothing is missing: the Face table's (count, sum of ids), one aggregate query, is
-    compared with the manifest's first (see ``index_sync_if_changed``); only a difference, or
-    ``full``, reads every id. The database is read while holding the writer lock: every id already
-    in the index was then committed before we look, so no concurrent ingestion is taken for an orphan.
+    Reads every id (the cost of the collection): for a restore, a rebuild's check and the nightly
+    reconcile (``matching.tasks.index_reconcile``). Searches call ``index_sync_if_changed``, which
+    costs the change. The database is read while holding the writer lock: every id already in the
+    index was then committed before we look, so no concurrent ingestion is taken for an orphan.
     """
     if shards.shards_remote():
         return shards.shards_sync()
@@ -195,14 +201,8 @@ def index_sync(*, full: bool = False) -> IndexSyncResult:
 
     folder = index_folder()
     with writer_lock(folder):
+        owed_before = pending_owed(limit=None)
         snapshot = snapshot_open(folder)
-        manifest = snapshot.manifest
-        if not full and manifest.version != 0:
-            db_figures = _db_fingerprint()
-            if (manifest.total, manifest.id_sum) == db_figures:
-                return IndexSyncResult(
-                    added=0, removed=0, total=manifest.total, version=manifest.version, database=db_figures[0]
-                )
         in_index = snapshot.ids()
         in_db = np.fromiter(
             shards.shard_faces(Face.objects.all()).values_list("pk", flat=True).iterator(chunk_size=CHUNK),
@@ -210,14 +210,12 @@ def index_sync(*, full: bool = False) -> IndexSyncResult:
         )
         missing = np.setdiff1d(in_db, in_index)
         orphans = np.setdiff1d(in_index, in_db)
-        manifest, added, removed = snapshot.manifest, 0, 0
-        for ids, vectors in db_faces(missing) if missing.size else ():
-            manifest, count = segments_add(folder=folder, ids=ids, vectors=vectors)
-            added += count
-        if orphans.size:
-            manifest, removed = segments_remove(folder=folder, ids=orphans, layout=_layout())
-        if manifest.version == 0:  # an empty collection: write the empty manifest once
-            manifest = segments_init(folder=folder)
+        manifest, added, removed = _changes_apply(
+            folder=folder, manifest=snapshot.manifest, add=missing, remove=orphans
+        )
+        # Owed changes recorded before the read above are now in the index; later ones stay owed.
+        pending_clear(face_ids=owed_before[0], removal=False)
+        pending_clear(face_ids=owed_before[1], removal=True)
         if added or removed:
             logger.info("index: sync added %s, removed %s (version %s)", added, removed, manifest.version)
     return IndexSyncResult(
@@ -225,35 +223,95 @@ def index_sync(*, full: bool = False) -> IndexSyncResult:
     )
 
 
-def _db_fingerprint() -> tuple[int, int]:
-    """(count, sum of ids) of this index's Face rows, in one aggregate query."""
-    from django.db.models import Count, Sum
+def _changes_apply(
+    *, folder: Path, manifest: Manifest, add: np.ndarray, remove: np.ndarray
+) -> tuple[Manifest, int, int]:
+    """Add these faces (vectors read from their Face rows, where they still exist) and remove those.
+    Under the writer lock. An empty collection's index gets its empty manifest written once."""
+    added = removed = 0
+    for ids, vectors in db_faces(add) if add.size else ():
+        manifest, count = segments_add(folder=folder, ids=ids, vectors=vectors)
+        added += count
+    if remove.size:
+        manifest, removed = segments_remove(folder=folder, ids=remove, layout=_layout())
+    if manifest.version == 0:
+        manifest = segments_init(folder=folder)
+    return manifest, added, removed
 
+
+def _db_newest_face_id() -> int:
+    """The newest Face id of this index (its shard's), -1 when none: one step down the primary key."""
     from matching.models import Face
 
-    row = shards.shard_faces(Face.objects.all()).aggregate(count=Count("pk"), total=Sum("pk"))
-    return int(row["count"] or 0), int(row["total"] or 0)
+    newest = shards.shard_faces(Face.objects.all()).order_by("-pk").values_list("pk", flat=True).first()
+    return -1 if newest is None else int(newest)
 
 
 def index_sync_if_changed() -> IndexSyncResult:
-    """``index_sync`` only when the Face table and the index differ; cheap when nothing changed.
+    """Bring the index up to date at the cost of the change, not of the collection.
 
-    Compares (count, sum of ids) of the Face table (one aggregate query) with the same figures the
-    manifest holds. Ids only grow, so a face added and another removed cannot leave both equal
-    unless the index both lacks committed faces and holds deleted ones of exactly the same sum; the
-    writers keep the index in step, and a crash between their database commit and index write
-    shows here as a difference, which the full sync then repairs.
+    First a look at the newest Face id, then the changes still owed (``IndexPending``: a writer that
+    died, or is still between its commit and its index write), applied under the writer lock. Face
+    ids only grow, so a newest id the index still lacks after that is a face added without the
+    outbox (a direct insert, a restore): only then does the full ``index_sync`` run. What neither
+    sees (a face lost from the middle of the index by other means) the nightly reconcile repairs.
     """
     if shards.shards_remote():
         return shards.shards_sync_if_changed()
-    _, snapshot = index_load()
-    db_figures = _db_fingerprint()
-    manifest = snapshot.manifest
-    if manifest.version != 0 and (manifest.total, manifest.id_sum) == db_figures:
-        return IndexSyncResult(
-            added=0, removed=0, total=manifest.total, version=manifest.version, database=db_figures[0]
+    folder = index_folder()
+    newest = _db_newest_face_id()  # before the owed rows: a face committed by then is owed or held
+    manifest = index_load()[1].manifest
+    added = removed = 0
+    if _pending_any():
+        with writer_lock(folder):
+            manifest, added, removed = _owed_apply(folder=folder)
+    if manifest.version == 0 or newest > manifest.max_id:
+        return index_sync()
+    return IndexSyncResult(added=added, removed=removed, total=manifest.total, version=manifest.version)
+
+
+def index_coverage() -> IndexSyncResult:
+    """The index brought up to date with the Face rows counted at the same moment, under the writer
+    lock: ``database == total`` proves a rights search covers the whole collection.
+
+    Counts the table, the cost of one search (which reads every vector anyway): once per request,
+    never per ingestion batch. A count the owed changes cannot explain runs the full ``index_sync``.
+    """
+    if shards.shards_remote():
+        return shards.shards_coverage()
+    from matching.models import Face
+
+    folder = index_folder()
+    with writer_lock(folder):
+        counted = shards.shard_faces(Face.objects.all()).count()  # before the owed rows, as above
+        manifest, added, removed = _owed_apply(folder=folder)
+    if manifest.version == 0 or manifest.total != counted:
+        return index_sync()
+    return IndexSyncResult(
+        added=added, removed=removed, total=manifest.total, version=manifest.version, database=counted
+    )
+
+
+def _pending_any() -> bool:
+    additions, removals = pending_owed(limit=1)
+    return bool(additions.size or removals.size)
+
+
+def _owed_apply(*, folder: Path) -> tuple[Manifest, int, int]:
+    """Apply every owed change (``IndexPending``), chunk by chunk, and clear it. Under the writer lock."""
+    manifest = snapshot_open(folder).manifest
+    added = removed = 0
+    while True:
+        additions, removals = pending_owed()
+        if not additions.size and not removals.size:
+            return manifest, added, removed
+        manifest, count_added, count_removed = _changes_apply(
+            folder=folder, manifest=manifest, add=additions, remove=removals
         )
-    return index_sync()  # compares again under the writer lock, then repairs
+        pending_clear(face_ids=additions, removal=False)
+        pending_clear(face_ids=removals, removal=True)
+        added, removed = added + count_added, removed + count_removed
+        logger.info("index: owed changes applied: %s added, %s removed", count_added, count_removed)
 
 
 def index_maintain(*, seal_all: bool = False) -> MaintainResult:

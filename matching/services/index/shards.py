@@ -118,7 +118,10 @@ def _sync_result(answers: dict[int, dict[str, Any]]) -> IndexSyncResult:
         removed=sum(a["removed"] for a in answers.values()),
         total=sum(a["total"] for a in answers.values()),
         version=sum(a["version"] for a in answers.values()),  # grows whenever any shard changes
-        database=sum(a["database"] for a in answers.values()),
+        # Counted only when every shard counted its rows (-1: a cheap check that reads no count).
+        database=-1
+        if any(a["database"] < 0 for a in answers.values())
+        else sum(a["database"] for a in answers.values()),
     )
 
 
@@ -126,6 +129,10 @@ def shards_sync(*, only_if_changed: bool = False) -> IndexSyncResult:
     return _sync_result(
         _gather("matching.tasks.index_shard_sync", _all_shards(only_if_changed=only_if_changed))
     )
+
+
+def shards_coverage() -> IndexSyncResult:
+    return _sync_result(_gather("matching.tasks.index_shard_coverage", _all_shards()))
 
 
 def shards_sync_if_changed() -> IndexSyncResult:

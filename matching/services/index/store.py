@@ -101,6 +101,12 @@ class Manifest:
     def id_sum(self) -> int:
         return sum(s.id_sum for s in self.segments)
 
+    @property
+    def max_id(self) -> int:
+        """The newest face id held (-1 when empty): face ids only grow, so a newer one in the
+        Face table is a face the index never heard of."""
+        return max((s.max_id for s in self.segments if s.count), default=-1)
+
     def to_json(self) -> bytes:
         body = {
             "format": 1,
