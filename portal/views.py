@@ -27,6 +27,7 @@ from portal.limits import email_key, limit_check, limit_note, limited
 from portal.uploads import upload_refusal_show
 from rights.lifecycle.clock import days_left, request_due_in_force, request_overdue
 from rights.models import Answer, DataRequest, RequestKind, RequestStatus
+from rights.pipeline.access_items import general_items_read
 from rights.requester import requests as requests_service
 from rights.requester import status as status_service
 from rights.requester.progress import requester_messages, selfies_refused_among_used
@@ -265,6 +266,8 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
             "answer": found,
             "data_request": found.request,
             "payload": found.payload,
+            # The Art. 15(1) items written now, in the reader's language.
+            "general": general_items_read(payload=found.payload),
             "images": images,
             "download_open": open_,
             "has_archive": bool(found.archive),

@@ -75,6 +75,7 @@ GENERAL_LABELS = {
     "automated_decision_making": gettext_lazy("Automated decisions"),
     "transfers": gettext_lazy("Transfers outside the EU"),
     "search_coverage": gettext_lazy("What we searched"),
+    "search_bands": gettext_lazy("How faces were compared"),
 }
 
 

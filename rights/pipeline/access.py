@@ -5,7 +5,8 @@ recognition and which carries no metadata (Art. 15(4): the copy must not adverse
 rights of others), with where it came from, when it was collected, why we hold it, who it was
 shared with and how long it is kept. Then the Art. 15(1) items for the whole processing, the right
 to complain, and a statement that the search covered the whole collection whatever the
-collection date (CNIL SAN-2022-019).
+collection date (CNIL SAN-2022-019); those items are stored as data and written in the reader's
+language when shown (rights.pipeline.access_items).
 
 Nothing goes out partial: a completeness check reads back what was built (every confirmed image
 present in the ZIP and the HTML, every item filled, no other face detectable in any copy); if it
@@ -19,14 +20,13 @@ import json
 import logging
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import formats, timezone, translation
+from django.utils import formats, timezone
 from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.translation import gettext, gettext_noop
@@ -37,15 +37,25 @@ from matching.services.imaging import ImageRejected, image_decode
 from matching.services.redaction import OWN_FACE_IOU, box_iou, face_regions_blur, jpeg_encode
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.language import language_of
-from rights.models import Answer, AuditAction, DataRequest, Match, Recipient, Release, RequestStatus, Selfie
+from rights.models import Answer, AuditAction, DataRequest, Match, Release, RequestStatus, Selfie
+from rights.pipeline.access_items import (  # noqa: F401 (bands_text, general_items: importable here too)
+    GENERAL_KEYS,
+    REPORT_VERSION,
+    bands_text,
+    date_text,
+    general_item_gaps,
+    general_item_text,
+    general_items,
+    general_items_data,
+    general_items_read,
+    retention_text,
+)
 from rights.pipeline.answers import answer_store, request_answered
 from rights.pipeline.erasure import erasures_waiting_resume
 from rights.pipeline.failures import request_hold
-from rights.queries import matches_confirmed, search_coverage, search_thresholds, search_whole_collection
+from rights.queries import matches_confirmed, search_coverage
 
 logger = logging.getLogger(__name__)
-
-REPORT_VERSION = 1
 
 ITEM_TEXT_KEYS = (
     "file",
@@ -58,20 +68,6 @@ ITEM_TEXT_KEYS = (
     "recipients_text",
     "retention",
     "how_found",
-)
-GENERAL_KEYS = (
-    "controller",
-    "purposes",
-    "categories",
-    "recipients",
-    "retention",
-    "rights",
-    "complaint",
-    "source",
-    "automated_decision_making",
-    "transfers",
-    "search_coverage",
-    "search_bands",
 )
 NOT_RECORDED = gettext_noop("Not recorded: we did not keep this when the image was collected.")
 
@@ -129,122 +125,6 @@ def image_copy_for_requester(*, image: Image, own_face: Face | None) -> Requeste
 
 
 # --- The report's content -------------------------------------------------------------------
-
-
-def _date(value: datetime | None) -> str:
-    if not value:
-        return ""
-    # English keeps the record's own wording ("05 March 2020"); other languages write dates their way.
-    if translation.get_language() in (None, "en"):
-        return timezone.localtime(value).strftime("%d %B %Y")
-    return date_format(timezone.localtime(value), "DATE_FORMAT")
-
-
-def retention_text(*, collected_at: datetime | None) -> str:
-    days = settings.COLLECTION_RETENTION_DAYS
-    if days and days > 0:
-        until = _date(collected_at + timedelta(days=days)) if collected_at else gettext("an unknown date")
-        return gettext(
-            "Kept for %(days)s days after collection (until %(until)s), or until you ask us to erase it."
-        ) % {"days": days, "until": until}
-    return gettext(
-        "Kept until it is erased: no fixed retention period applies. You can ask us to erase it at any time."
-    )
-
-
-def bands_text(*, thresholds: dict[str, Any] | None) -> str:
-    """The bands the search used and why, in words (``searched_collection.thresholds``: the figures)."""
-    if not thresholds:
-        return gettext("The similarity thresholds this search used were not recorded.")
-    figures = {k: formats.number_format(float(thresholds[k]), 3) for k in ("match", "review")}
-    for key in ("match_expected_strangers", "review_expected_strangers"):  # two significant digits
-        figures[key] = formats.number_format(float(f"{float(thresholds[key]):.2g}"))
-    faces = formats.number_format(int(thresholds["faces_planned_for"]), 0, force_grouping=True)
-    return gettext(
-        "Faces were compared with two similarity thresholds, chosen for the %(faces)s faces searched: "
-        "from %(match)s an image counted as yours (at most %(match_expected_strangers)s other people "
-        "expected to score that high, per request); from %(review)s a member of our staff checked it "
-        "(at most %(review_expected_strangers)s more). Why these: we measured how often two different "
-        "people's faces look that alike; multiplied by the number of faces searched, this says how many "
-        "strangers each threshold lets through, and we chose the lowest thresholds that keep it that small."
-    ) % {"faces": faces, **figures}
-
-
-def general_items(*, request: DataRequest) -> dict[str, str]:
-    """The Art. 15(1) items for the whole processing, in plain words."""
-    recipients = list(Recipient.objects.order_by("name").values_list("name", flat=True))
-    span_from, span_to = request.searched_collection_from, request.searched_collection_to
-    size = request.searched_collection_size or 0
-    if not search_whole_collection(request=request):
-        coverage = gettext(
-            "Our search did not cover the whole collection: the index searched held "
-            "%(index_faces)s faces of the collection's %(collection_faces)s."
-        ) % {
-            "index_faces": request.searched_index_faces,
-            "collection_faces": request.searched_collection_faces,
-        }
-    elif size:
-        coverage = gettext(
-            "We searched the whole collection, whatever the date an image was collected: "
-            "all %(size)s images, collected between %(first)s and %(last)s. "
-            "No image was left out because of its age or its source."
-        ) % {"size": size, "first": _date(span_from), "last": _date(span_to)}
-    else:
-        coverage = gettext(
-            "We searched the whole collection, whatever the collection date; it held no images."
-        )
-    return {
-        "controller": gettext("%(name)s, %(address)s. Contact: %(email)s.")
-        % {
-            "name": settings.ORGANISATION_NAME,
-            "address": settings.ORGANISATION_ADDRESS,
-            "email": settings.DEFAULT_FROM_EMAIL,
-        },
-        "purposes": settings.PROCESSING_PURPOSES,
-        "categories": gettext(
-            "Photographs showing your face; the face template (a list of numbers computed from "
-            "each face, used to compare faces); for each photograph, the address of the page it was "
-            "collected from, the platform and account name that published it, and the date we "
-            "collected it."
-        ),
-        "recipients": (
-            gettext(
-                "Organisations we have handed copies of images to: %(names)s. With each of your "
-                "images we say whether it was handed to any of them."
-            )
-            % {"names": ", ".join(recipients)}
-            if recipients
-            else gettext("We have not handed copies of images to any other organisation.")
-        ),
-        "retention": retention_text(collected_at=None),
-        "rights": gettext(
-            "You may ask us to correct inaccurate data about you (rectification, Art. 16), to erase "
-            "it (Art. 17), to restrict its processing (Art. 18) and you may object to its processing "
-            "(Art. 21). You can make each of these requests through the same portal, free of charge, "
-            "as often as you wish."
-        ),
-        "complaint": gettext(
-            "You have the right to lodge a complaint with a supervisory authority, in particular in "
-            "the country where you live or work. Ours is: %(authority)s."
-        )
-        % {"authority": settings.SUPERVISORY_AUTHORITY},
-        "source": gettext(
-            "We did not collect these images from you: they were collected from publicly accessible "
-            "web pages and platforms. The source of each image is given with that image."
-        ),
-        "automated_decision_making": gettext(
-            "We take no decision about you based solely on automated processing that produces legal "
-            "effects or similarly affects you (Art. 22). Faces are compared automatically to find "
-            "images in the collection; doubtful results were checked by a member of our staff before "
-            "this answer was sent."
-        ),
-        "transfers": gettext(
-            "Safeguards for transfers to countries outside the EU (Art. 15(2)): %(safeguards)s"
-        )
-        % {"safeguards": settings.TRANSFER_SAFEGUARDS},
-        "search_coverage": coverage,
-        "search_bands": bands_text(thresholds=search_thresholds(request=request)),
-    }
 
 
 def _how_found(match: Match) -> str:
@@ -324,7 +204,7 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
                 "platform": image.platform or gettext(NOT_RECORDED),
                 "account": image.account or gettext(NOT_RECORDED),
                 "collected_at": image.collected_at.isoformat(),
-                "collected_on": _date(image.collected_at),
+                "collected_on": date_text(image.collected_at),
                 "purposes": settings.PROCESSING_PURPOSES,
                 "recipients": recipients,
                 "recipients_text": (
@@ -361,7 +241,7 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
         "image_count": len(expected),
         "images": images,
         "no_longer_held": no_longer_held,
-        "general": general_items(request=request),
+        "general": general_items_data(request=request),
     }
     # The report file is written once, in the requester's language; the answer page is rendered in
     # the reader's at each visit.
@@ -369,7 +249,12 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
         generated_on = date_format(timezone.localtime(now), "DATE_FORMAT")
         html = render_to_string(
             "rights/report/access_report.html",
-            {"report": payload, "image_base": "", "generated_on": generated_on},
+            {
+                "report": payload,
+                "general": general_items_read(payload=payload),
+                "image_base": "",
+                "generated_on": generated_on,
+            },
         )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -439,15 +324,31 @@ def access_report_check(*, request: DataRequest, built: BuiltReport) -> list[str
         problems.append(f"{len(extra)} image(s) in the report were not confirmed matches")
     if report.get("image_count") != len(set(items) & confirmed):
         problems.append("the image count does not match the confirmed images")
-    general = report.get("general", {})
-    for key in GENERAL_KEYS:
-        value = str(general.get(key) or "").strip()
-        if not value:
-            problems.append(f"Art. 15(1) item '{key}' is empty")
-        elif escape(value) not in built.html:
-            problems.append(f"Art. 15(1) item '{key}' is not in the HTML report")
+    problems.extend(general_items_problems(report=report, html=built.html))
     if not report.get("searched_collection", {}).get("whole_collection"):
         problems.append("the report does not state that the whole collection was searched")
+    return problems
+
+
+def general_items_problems(*, report: dict[str, Any], html: str) -> list[str]:
+    """Every Art. 15(1) item present with its facts, and its words (in the report's language) in the HTML."""
+    problems: list[str] = []
+    general = report.get("general")
+    general = general if isinstance(general, dict) else {}
+    with language_of(language=report.get("language")):
+        for key in GENERAL_KEYS:
+            if key not in general:
+                problems.append(f"Art. 15(1) item '{key}' is missing")
+                continue
+            gaps = general_item_gaps(key=key, data=general[key])
+            if gaps:
+                problems.append(f"Art. 15(1) item '{key}' is empty (no {', '.join(gaps)})")
+                continue
+            text = general_item_text(key=key, data=general[key]).strip()
+            if not text:
+                problems.append(f"Art. 15(1) item '{key}' has data no sentence says")
+            elif escape(text) not in html:
+                problems.append(f"Art. 15(1) item '{key}' is not in the HTML report")
     return problems
 
 
