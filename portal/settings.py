@@ -349,8 +349,8 @@ STUCK_QUEUED_AFTER = timedelta(minutes=env_int("STUCK_QUEUED_AFTER_MINUTES", 6 *
 SUPPRESSION_CHECK_OVERLAP = env_int("SUPPRESSION_CHECK_OVERLAP", 5_000)
 NOTICE_CHASE_AFTER = timedelta(days=env_int("NOTICE_CHASE_AFTER_DAYS", 7))
 NOTICE_WEBHOOK_TIMEOUT = env_float("NOTICE_WEBHOOK_TIMEOUT_SECONDS", 10.0)
-# Other systems told of request events (rights.recipients.events): "URL whsec_<base64>" entries,
-# comma-separated; each POST is signed with its secret (Standard Webhooks). Empty: none.
+# Event webhooks are rights.EventEndpoint rows (admin, API). These "URL whsec_..." entries are only a
+# one-time seed (migration rights 0012) and name the endpoints of deliveries queued before it.
 API_EVENT_WEBHOOKS = env_list("API_EVENT_WEBHOOKS", [])
 # Recipient webhooks on loopback, link-local or private addresses are refused (checked at each send,
 # every resolved address) unless this is on (a test bench, or a recipient inside the same network).

@@ -25,6 +25,9 @@ class AuditAction(models.TextChoices):
     ERASURE_WAITING_FOR_ACCESS = "erasure_waiting_for_access"
     ERASURES_REPLAYED = "erasures_replayed"
     EXPIRED_UNCONFIRMED = "expired_unconfirmed"
+    EVENT_ENDPOINT_CHANGED = "event_endpoint_changed"  # url, events, active (rights.recipients.events)
+    EVENT_ENDPOINT_CREATED = "event_endpoint_created"
+    EVENT_ENDPOINT_SECRET_ROTATED = "event_endpoint_secret_rotated"  # never the secret
     EXTENDED = "extended"
     EXTENSION_LETTER_FAILED = "extension_letter_failed"
     FOLLOWUP = "followup"

@@ -42,8 +42,20 @@ def notice_webhook_task(notice_id: int, chase: bool = False) -> bool:
     retry_backoff=60,
     retry_backoff_max=6 * 3600,
 )
+def event_deliver_task(event: str, request_id: int, endpoint_id: int) -> bool:
+    return events.event_deliver(event=event, request_id=request_id, endpoint_id=endpoint_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(notices.WebhookError,),
+    max_retries=8,
+    retry_backoff=60,
+    retry_backoff_max=6 * 3600,
+)
 def event_webhook_task(event: str, request_id: int, endpoint_index: int) -> bool:
-    return events.event_deliver(event=event, request_id=request_id, endpoint_index=endpoint_index)
+    # Queued before endpoints were data (an API_EVENT_WEBHOOKS index): rights.recipients.events.
+    return events.event_deliver_legacy(event=event, request_id=request_id, endpoint_index=endpoint_index)
 
 
 class ChaseIncomplete(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import uuid
 
 import numpy as np
 from django.conf import settings
@@ -354,6 +355,35 @@ class Recipient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EventType(models.TextChoices):
+    RECEIVED = "request.received", _("A request was received")
+    ANSWERED = "request.answered", _("A request was answered")
+    OVERDUE = "request.overdue", _("A request is overdue")
+
+
+class EventEndpoint(models.Model):
+    """Another system told of request events, signed with its own secret (rights.recipients.events)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the API's name for it
+    url = models.URLField(_("URL"), max_length=2000)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    # Standard Webhooks secret made by us, shown once (on creation and on each rotation).
+    secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+    events = models.JSONField(_("events"), default=list)  # values of EventType
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    last_delivery_status = models.CharField(max_length=200, blank=True)  # "HTTP 204" or why it failed
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    def wants(self, event: str) -> bool:
+        """The one rule of who gets an event: active, and subscribed to it (checked again at send)."""
+        return self.active and event in self.events
 
 
 class Release(models.Model):

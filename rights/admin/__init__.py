@@ -8,7 +8,8 @@ Requests are never edited as forms: their fields only change through services.
 Holds: common (permissions, links, read-only admins), filters (the queue's), requests (the queue,
 the request page and its actions, the summary and the compliance report), review (the review screen
 and its images), queue (bulk actions, search), collection (the read-only collection browser), records
-(audit trail and ledgers), recipients (recipients, releases, notices), accounts (staff users and
+(audit trail and ledgers), recipients (recipients, releases, notices), events (event webhook
+endpoints), accounts (staff users and
 groups, audited).
 May import: the use-case folders, rights.queries, rights.lifecycle, rights.models,
 matching.models and matching.services.redaction. Nothing imports it but Django's admin autodiscovery.
@@ -17,7 +18,7 @@ matching.models and matching.services.redaction. Nothing imports it but Django's
 # Django's autodiscovery imports this package: registering each module's admins is importing it.
 from django.contrib import admin
 
-from rights.admin import accounts, collection, recipients, records, requests  # noqa: F401
+from rights.admin import accounts, collection, events, recipients, records, requests  # noqa: F401
 
 # The admin home links the queue and the Summary (rights/templates/admin/rights/index.html).
 admin.site.index_template = "admin/rights/index.html"

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from rights.models import TaskOutbox
+from rights.models import EventEndpoint, TaskOutbox
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ NOTICE_SEND = "rights.jobs.notice_send_task"
 NOTICE_WEBHOOK = "rights.jobs.notice_webhook_task"
 RETENTION = "rights.jobs.retention_job"
 OUTBOX_DELIVER = "rights.jobs.outbox_deliver_job"
+# Deliveries queued before endpoints were data name an API_EVENT_WEBHOOKS index; still served.
 EVENT_WEBHOOK = "rights.jobs.event_webhook_task"
+EVENT_DELIVER = "rights.jobs.event_deliver_task"
 
 
 def task_send(*, name: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> None:
@@ -124,9 +126,10 @@ def notice_webhook_enqueue(*, notice_id: int, chase: bool = False) -> None:
 
 
 def event_webhooks_enqueue(*, event: str, request_id: int) -> None:
-    """One delivery per configured endpoint (settings.API_EVENT_WEBHOOKS), after commit."""
-    for index, _ in enumerate(settings.API_EVENT_WEBHOOKS):
-        task_enqueue(name=EVENT_WEBHOOK, args=(event, request_id, index))
+    """One delivery per active endpoint that wants the event (EventEndpoint.wants), after commit."""
+    for endpoint in EventEndpoint.objects.filter(active=True).order_by("id"):
+        if endpoint.wants(event):
+            task_enqueue(name=EVENT_DELIVER, args=(event, request_id, endpoint.id))
 
 
 def retention_enqueue() -> None:

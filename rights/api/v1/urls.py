@@ -1,4 +1,5 @@
-"""The v1 URLs: requests by public reference, the report, the collection, notices, schema and docs."""
+"""The v1 URLs: requests by public reference, the report, the collection, notices, event endpoints (by
+public id), schema and docs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.throttling import AnonRateThrottle
 
-from rights.api.v1 import collection, requests
+from rights.api.v1 import collection, endpoints, requests
 from rights.api.v1.base import AnonThrottle
 
 app_name = "v1"
@@ -23,6 +24,7 @@ class _DocsView(SpectacularSwaggerSplitView):
 
 
 R = "requests/<str:reference>/"
+E = "event-endpoints/<str:public_id>/"
 
 urlpatterns = [
     path("requests/", requests.RequestListView.as_view(), name="request-list"),
@@ -39,6 +41,12 @@ urlpatterns = [
     path("images/", collection.ImageIngestView.as_view(), name="image-ingest"),
     path("releases/", collection.ReleaseRecordView.as_view(), name="release-record"),
     path("notices/acknowledge/", collection.NoticeAcknowledgeView.as_view(), name="notice-acknowledge"),
+    path("event-endpoints/", endpoints.EndpointListView.as_view(), name="event-endpoint-list"),
+    path("event-endpoints/create/", endpoints.EndpointCreateView.as_view(), name="event-endpoint-create"),
+    path(E, endpoints.EndpointDetailView.as_view(), name="event-endpoint-detail"),
+    path(E + "update/", endpoints.EndpointUpdateView.as_view(), name="event-endpoint-update"),
+    path(E + "rotate/", endpoints.EndpointRotateView.as_view(), name="event-endpoint-rotate"),
+    path(E + "deactivate/", endpoints.EndpointDeactivateView.as_view(), name="event-endpoint-deactivate"),
     # Signed-in accounts only, like the endpoints they describe; Swagger UI's assets come from
     # drf-spectacular-sidecar under STATIC_URL, never a CDN.
     path(
