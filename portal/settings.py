@@ -323,6 +323,8 @@ SELFIE_MIN_DET_SCORE = env_float("SELFIE_MIN_DET_SCORE", 0.6)
 CONFIRMATION_MAX_AGE = timedelta(days=env_int("CONFIRMATION_MAX_AGE_DAYS", 7))
 DOWNLOAD_LINK_MAX_AGE = timedelta(days=env_int("DOWNLOAD_LINK_MAX_AGE_DAYS", 30))
 SELFIE_RETENTION_DAYS = env_int("SELFIE_RETENTION_DAYS", 30)  # after the request closes
+# An agent's mandate file, kept this long after its request closes (5 years; rights.upkeep.retention).
+AGENT_EVIDENCE_RETENTION_DAYS = env_int("AGENT_EVIDENCE_RETENTION_DAYS", 5 * 365 + 1)
 # A request whose email is still unconfirmed this long after receipt expires (closed, selfies deleted
 # at once). Never shorter than a confirmation link's life: a link still valid always confirms.
 UNCONFIRMED_EXPIRY_DAYS = env_int("UNCONFIRMED_EXPIRY_DAYS", 14)

@@ -11,6 +11,7 @@ class AuditAction(models.TextChoices):
     back, and a renamed value would silently drop old rows from a regulator's figure); add new ones."""
 
     ACCESS_REPORT_BUILT = "access_report_built"
+    AGENT_EVIDENCE_PURGED = "agent_evidence_purged"  # the agent's mandate file, its sha256 kept
     ANSWER_ARCHIVES_PURGED = "answer_archives_purged"
     ANSWER_HELD_INCOMPLETE = "answer_held_incomplete"
     ANSWERED = "answered"
@@ -24,10 +25,10 @@ class AuditAction(models.TextChoices):
     ERASURE_VERIFICATION_FAILED = "erasure_verification_failed"
     ERASURE_WAITING_FOR_ACCESS = "erasure_waiting_for_access"
     ERASURES_REPLAYED = "erasures_replayed"
-    EXPIRED_UNCONFIRMED = "expired_unconfirmed"
     EVENT_ENDPOINT_CHANGED = "event_endpoint_changed"  # url, events, active (rights.recipients.events)
     EVENT_ENDPOINT_CREATED = "event_endpoint_created"
     EVENT_ENDPOINT_SECRET_ROTATED = "event_endpoint_secret_rotated"  # never the secret
+    EXPIRED_UNCONFIRMED = "expired_unconfirmed"
     EXTENDED = "extended"
     EXTENSION_LETTER_FAILED = "extension_letter_failed"
     FOLLOWUP = "followup"

@@ -110,6 +110,11 @@ def requests_purge_job() -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
+def agent_evidence_purge_job() -> int:
+    return retention.agent_evidence_purge_due()
+
+
+@shared_task(acks_late=True)
 def suppression_check_job() -> dict[str, int]:
     result = retention.suppression_check()
     return {

@@ -9,10 +9,13 @@
   erasure of the objecting request and notified to the image's recipients.
 - Retention: when settings.COLLECTION_RETENTION_DAYS > 0, images collected longer ago than that
   are deleted, in chunks; images still part of an open request are left until it closes.
+- The agent's mandate file: deleted settings.AGENT_EVIDENCE_RETENTION_DAYS after its request
+  closes (at the end of this module), its sha256 kept on the audit row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +23,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from matching.models import Face, Image, IngestionSkip, SuppressedFace
@@ -29,7 +33,16 @@ from matching.services.search import faces_search
 from matching.services.suppression import suppression_templates
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.ledger_copy import ledger_copy_append
-from rights.models import OPEN_STATUSES, AuditAction, DataRequest, ErasureRecord, JobCursor, Match
+from rights.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    AuditAction,
+    DataRequest,
+    ErasureRecord,
+    JobCursor,
+    Match,
+    RequestStatus,
+)
 from rights.recipients.notices import notices_create_for_erasure
 
 logger = logging.getLogger(__name__)
@@ -293,3 +306,92 @@ def retention_delete_chunk(*, now: datetime | None = None, chunk: int = RETENTIO
             )
     logger.info("retention: %s images collected before %s deleted; more=%s", deleted, cutoff.date(), more)
     return RetentionResult(deleted=deleted, more=more)
+
+
+# --- The agent's mandate file ---------------------------------------------------------------------
+#
+# It proves that disclosing to the agent (or acting on the agent's word) was authorised, so it is
+# kept while that can still be challenged: settings.AGENT_EVIDENCE_RETENTION_DAYS after the request
+# closes (the request's own record is kept without a set end: nothing deletes or anonymises it),
+# and never while the request is open. A request closed without ever being confirmed (EXPIRED)
+# disclosed nothing on the mandate's authority: its file goes at once. What stays is the record
+# that the file existed and which bytes it was: its sha256 on the audit row.
+
+
+def agent_evidence_cutoff(*, now: datetime) -> datetime:
+    return now - timedelta(days=settings.AGENT_EVIDENCE_RETENTION_DAYS)
+
+
+def _agent_evidence_due(*, now: datetime) -> Q:
+    closed = Q(status__in=CLOSED_STATUSES, closed_at__isnull=False) & ~Q(agent_evidence="")
+    return closed & (
+        Q(closed_at__lte=agent_evidence_cutoff(now=now)) | Q(status=RequestStatus.EXPIRED, closed_at__lte=now)
+    )
+
+
+def _file_sha256(field_file: FieldFile) -> str | None:
+    """The stored file's sha256, or None when the file is already gone from storage."""
+    digest = hashlib.sha256()
+    try:
+        with field_file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except (FileNotFoundError, OSError):
+        return None
+    return digest.hexdigest()
+
+
+def request_agent_evidence_purge(*, request_id: int, now: datetime | None = None) -> str | None:
+    """Delete one closed request's mandate file once its retention is over, audited with its sha256.
+
+    Returns the sha256 (or "" for a file already missing from storage), None when the request is
+    gone, open, has no file, is still within the period, or another worker holds it (so running
+    it twice does nothing the second time).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        request = (
+            DataRequest.objects.select_for_update(skip_locked=True)
+            .filter(_agent_evidence_due(now=now), id=request_id)
+            .first()
+        )
+        if request is None or not request.is_closed:
+            return None
+        name = request.agent_evidence.name
+        sha256 = _file_sha256(request.agent_evidence)
+        # Storage.delete ignores a file already gone; the row changes in this transaction.
+        request.agent_evidence.delete(save=False)
+        request.agent_evidence = ""
+        request.save(update_fields=["agent_evidence"])
+        audit_record(
+            actor=SYSTEM,
+            action=AuditAction.AGENT_EVIDENCE_PURGED,
+            request_id=request.id,
+            reason=(
+                "The agent's evidence of authority was deleted: the request closed "
+                f"{request.closed_at:%Y-%m-%d} and the evidence's retention period ended."
+            ),
+            detail={
+                "sha256": sha256,
+                "file_missing": sha256 is None,
+                "extension": name.rpartition(".")[2].lower() if "." in name else "",
+                "closed_at": request.closed_at.isoformat(),
+                "status": request.status,
+                "retention_days": settings.AGENT_EVIDENCE_RETENTION_DAYS,
+            },
+        )
+    logger.info("agent evidence purged request=%s missing=%s", request_id, sha256 is None)
+    return sha256 or ""
+
+
+def agent_evidence_purge_due(*, now: datetime | None = None) -> int:
+    """Purge every mandate file past its retention; returns how many requests had theirs deleted."""
+    now = now or timezone.now()
+    due = list(
+        DataRequest.objects.filter(_agent_evidence_due(now=now))
+        .order_by("closed_at")
+        .values_list("id", flat=True)
+    )
+    return sum(
+        1 for request_id in due if request_agent_evidence_purge(request_id=request_id, now=now) is not None
+    )

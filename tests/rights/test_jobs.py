@@ -74,6 +74,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "recover-stuck-requests",
         "expire-unconfirmed-requests",
         "purge-verification-data",
+        "purge-agent-evidence",
         "chase-recipient-notices",
         "suppression-check",
         "collection-retention",
