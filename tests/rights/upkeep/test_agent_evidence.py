@@ -127,3 +127,18 @@ def test_a_request_another_worker_holds_is_left_to_it():
         assert request_agent_evidence_purge(request_id=request.id, now=_after_retention()) is None
     assert _path(request).exists()
     assert request_agent_evidence_purge(request_id=request.id, now=_after_retention()) is not None
+
+
+def test_the_selfie_purge_leaves_the_mandate_file_to_its_own_period():
+    # The selfies and verification data go SELFIE_RETENTION_DAYS after closing; the mandate stays,
+    # as it proves the disclosure to the agent was authorised.
+    from rights.upkeep.purge import request_purge
+
+    request = _agent_request()
+    assert request_purge(
+        request_id=request.id, now=CLOSED + timedelta(days=settings.SELFIE_RETENTION_DAYS + 1)
+    )
+    request.refresh_from_db()
+    assert request.purged_at is not None and request.agent_evidence and _path(request).exists()
+    assert agent_evidence_purge_due(now=_after_retention()) == 1
+    assert not _path(request).exists()
