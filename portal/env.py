@@ -6,6 +6,7 @@ An unset or empty variable gives the default, so `.env.example`'s blank lines ch
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -97,3 +98,58 @@ def public_url_parse(url: str) -> SplitResult:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImproperlyConfigured(f"PUBLIC_BASE_URL must be an http(s) URL, got {url!r}")
     return parts
+
+
+def _language_key(code: str) -> str:
+    """ "zh_Hans", "ZH-HANS" -> "zh-hans": the spelling of settings.LANGUAGES."""
+    return code.strip().lower().replace("_", "-")
+
+
+def env_language(name: str, default: str, *, languages: list[str]) -> str:
+    """One of the portal's languages (``languages``: the codes of settings.LANGUAGES)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    code = _language_key(os.environ.get(name) or default)
+    if code not in languages:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(languages)}, got {code!r}")
+    return code
+
+
+def env_texts(name: str, *, languages: list[str], default_language: str) -> str | dict[str, str]:
+    """A text requesters read (rights.lifecycle.language.setting_text shows it in their language).
+
+    Unset: the default of portal/texts.py (marked for translation, translated when shown). One
+    string: that text in every language. A JSON object: a text per language ({"en": "...", "fr":
+    "..."}), which must give ``default_language``'s text, shown in any language it leaves out."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal.texts import TEXT_DEFAULTS
+
+    raw = os.environ.get(name) or ""
+    if not raw.strip():
+        return TEXT_DEFAULTS[name]
+    if not raw.lstrip().startswith("{"):
+        return raw
+    example = f'{{"{default_language}": "...", "fr": "..."}}'
+    try:
+        given = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(
+            f"{name} starts with '{{' but is not valid JSON ({exc.msg}, character {exc.pos}): "
+            f"give one text for every language, or a JSON object of texts by language, e.g. {example}"
+        ) from None
+    if not isinstance(given, dict):
+        raise ImproperlyConfigured(f"{name} must be one text or a JSON object of texts by language")
+    texts: dict[str, str] = {}
+    for key, text in given.items():
+        code = _language_key(str(key))
+        if code not in languages:
+            raise ImproperlyConfigured(f"{name}: {key!r} is not one of the languages {', '.join(languages)}")
+        if not isinstance(text, str) or not text.strip():
+            raise ImproperlyConfigured(f"{name}: the {code} text must be a non-empty string")
+        texts[code] = text
+    if default_language not in texts:
+        raise ImproperlyConfigured(
+            f"{name} must give the {default_language} text, shown in the languages it leaves out: {example}"
+        )
+    return texts

@@ -21,8 +21,10 @@ from portal.env import (
     env_bool,
     env_float,
     env_int,
+    env_language,
     env_list,
     env_str,
+    env_texts,
     private_dirs_make,
     proxy_header_parse,
     public_url_parse,
@@ -164,6 +166,7 @@ LANGUAGES = [
     ("ja", "日本語"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+_CODES = [code for code, _name in LANGUAGES]
 # English dates written the British way (1 December 2026, 14:30); other languages use Django's own.
 FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Paris")
@@ -225,6 +228,8 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@facerights.example")
 PRIVACY_OFFICER_EMAIL = env_str("PRIVACY_OFFICER_EMAIL", "dpo@facerights.example")
+# Staff emails: in the language a staff account with that address chose, else this (a team address).
+STAFF_LANGUAGE = env_language("STAFF_LANGUAGE", LANGUAGE_CODE, languages=_CODES)
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -304,11 +309,11 @@ ORPHAN_SWEEP_HOUR = env_int("ORPHAN_SWEEP_HOUR", 4)
 # --- Rights requests -----------------------------------------------------------------------
 ORGANISATION_NAME = env_str("ORGANISATION_NAME", "Example Face Search Ltd")
 ORGANISATION_ADDRESS = env_str("ORGANISATION_ADDRESS", "1 Example Street, 75000 Paris, France")
-SUPERVISORY_AUTHORITY = env_str(
-    "SUPERVISORY_AUTHORITY",
-    "Commission Nationale de l'Informatique et des Libertés (CNIL), 3 Place de Fontenoy, "
-    "TSA 80715, 75334 Paris Cedex 07, https://www.cnil.fr/en/plaintes",
-)
+# Texts requesters read (rights.lifecycle.language.setting_text): one text for every language, or JSON
+# by language ({"en": "...", "fr": "..."}, en required); unset: portal/texts.py's, translated.
+SUPERVISORY_AUTHORITY = env_texts("SUPERVISORY_AUTHORITY", languages=_CODES, default_language=LANGUAGE_CODE)
+TRANSFER_SAFEGUARDS = env_texts("TRANSFER_SAFEGUARDS", languages=_CODES, default_language=LANGUAGE_CODE)
+PROCESSING_PURPOSES = env_texts("PROCESSING_PURPOSES", languages=_CODES, default_language=LANGUAGE_CODE)
 ACCESS_REQUIRES_APPROVAL = env_bool("ACCESS_REQUIRES_APPROVAL", True)
 SELFIES_MAX = 3
 # A request body larger than this is no longer read (portal.uploads): the most the form accepts.
@@ -382,15 +387,6 @@ ERASURE_LEDGER_FILE = Path(env_str("ERASURE_LEDGER_FILE", str(VAR_DIR / "erasure
 ERASURE_ACCESS_WAIT_CUTOFF_DAYS = env_int("ERASURE_ACCESS_WAIT_CUTOFF_DAYS", 7)
 # Images an erasure or objection deletes per task run; a larger one re-enqueues itself for the rest.
 ERASURE_CHUNK = env_int("ERASURE_CHUNK", 200)
-# Art. 15(2): the safeguards for transfers to third countries, stated in every access answer.
-TRANSFER_SAFEGUARDS = env_str(
-    "TRANSFER_SAFEGUARDS",
-    "Images are not transferred outside the European Economic Area.",
-)
-PROCESSING_PURPOSES = env_str(
-    "PROCESSING_PURPOSES",
-    "Providing a face search service to our customers; improving face recognition models.",
-)
 
 # --- Abuse limits (portal.limits) and the cache they count in ---------------------------------
 # A limit slows a flood and says when to try again (429, Retry-After); it never caps the requests a

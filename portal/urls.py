@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portal.account_views import account_view
 from portal.health import health_view
 from portal.metrics import metrics_view
 from rights.admin.intake import intake_view
@@ -11,6 +12,8 @@ urlpatterns = [
     # Staff record a request received by email, post, phone or an agent (before the admin's own
     # <object_id> pattern, which would take "record" for an id).
     path("admin/rights/datarequest/record/", admin.site.admin_view(intake_view), name="rights-intake"),
+    # A staff member's own account page (the language of the emails sent to them).
+    path("admin/account/", admin.site.admin_view(account_view), name="staff-account"),
     path("admin/", admin.site.urls),
     path("notices/", include("rights.notice_urls")),
     path("api/v1/", include("rights.api.v1.urls")),

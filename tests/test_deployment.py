@@ -214,7 +214,7 @@ def test_build_context_leaves_out_personal_data_and_the_checkout_state() -> None
 
 def _settings_variables() -> set[str]:
     text = (ROOT / "portal" / "settings.py").read_text()
-    return set(re.findall(r"env_(?:str|bool|int|float|list)\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
+    return set(re.findall(r"env_(?:str|bool|int|float|list|language|texts)\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
 
 
 def test_every_setting_can_be_set_through_the_env_file() -> None:

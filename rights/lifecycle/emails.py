@@ -1,7 +1,9 @@
 """Every email the portal sends, rendered from templates under rights/templates/rights/email/.
 
 A template's first line is the subject; the rest is the plain-text body. Callers pass ids and
-links, and logs name the template and request id, never the address.
+links, and logs name the template and request id, never the address. A requester's email is
+written in the request's language; an email only staff receive (``staff_email_send``) in the
+language of the staff member it goes to (portal.staff_language).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from rights.lifecycle.language import language_of
+from portal.staff_language import staff_language_for_address
+from rights.lifecycle.language import language_of, setting_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +44,14 @@ def email_send(
 
     Written in ``language`` (a requester's email: ``request.language``); without it, in the portal's
     default language, whatever the language of the page or worker that sends it."""
-    full_context = {
-        "organisation_name": settings.ORGANISATION_NAME,
-        "organisation_address": settings.ORGANISATION_ADDRESS,
-        "supervisory_authority": settings.SUPERVISORY_AUTHORITY,
-        "privacy_email": settings.DEFAULT_FROM_EMAIL,
-        **context,
-    }
     with language_of(language=language):
+        full_context = {
+            "organisation_name": settings.ORGANISATION_NAME,
+            "organisation_address": settings.ORGANISATION_ADDRESS,
+            "supervisory_authority": setting_text(name="SUPERVISORY_AUTHORITY"),
+            "privacy_email": settings.DEFAULT_FROM_EMAIL,
+            **context,
+        }
         rendered = render_to_string(f"rights/email/{template}.txt", full_context, using="email").lstrip()
         subject, _, body = rendered.partition("\n")
         subject, body = subject.strip(), body.lstrip("\n")
@@ -65,3 +68,18 @@ def email_send(
         message.attach(filename, content, mimetype)
     message.send(fail_silently=False)
     logger.info("email sent template=%s request=%s", template, request_id)
+
+
+def staff_email_send(
+    *, to: str, template: str, context: dict[str, Any], request_id: int | None = None
+) -> None:
+    """An email only staff receive (a reminder, an escalation, an alert), rendered as ``email_send``
+    does, in the language of whoever reads ``to``: the staff account with that address's own choice,
+    else settings.STAFF_LANGUAGE (a team address). Raises if the mail server refuses it."""
+    email_send(
+        to=to,
+        template=template,
+        context=context,
+        request_id=request_id,
+        language=staff_language_for_address(address=to),
+    )

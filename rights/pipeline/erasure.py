@@ -41,7 +41,7 @@ from matching.services.thresholds import thresholds_current
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.clock import request_due_in_force
-from rights.lifecycle.language import language_of
+from rights.lifecycle.language import language_of, setting_text
 from rights.lifecycle.ledger_copy import ledger_copy_append
 from rights.lifecycle.linking import access_requests_same_verified_person, requests_same_person
 from rights.lifecycle.transitions import request_transition
@@ -281,6 +281,12 @@ def erasure_sources_disclosed(*, request: DataRequest) -> bool:
     ).exists()
 
 
+def _authority_in(*, language: str) -> str:
+    """The supervisory authority, as the certificate names it to the requester (in their language)."""
+    with language_of(language=language):
+        return setting_text(name="SUPERVISORY_AUTHORITY")
+
+
 def erasure_certificate_issue(
     *, request: DataRequest, records: list[ErasureRecord], verification: dict[str, Any], extra: dict[str, Any]
 ) -> Answer:
@@ -328,7 +334,7 @@ def erasure_certificate_issue(
             "kept_as_not_you": verification["kept_as_not_you"],
             "result": "No image of you remains in the collection.",
         },
-        "complaint": settings.SUPERVISORY_AUTHORITY,
+        "complaint": _authority_in(language=request.language),
         **extra,
     }
     with language_of(language=request.language):  # the certificate file, in the requester's language

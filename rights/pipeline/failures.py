@@ -9,20 +9,21 @@ from django.conf import settings
 from django.db.models import F
 
 from rights.lifecycle.audit import SYSTEM
-from rights.lifecycle.emails import email_send
+from rights.lifecycle.emails import staff_email_send
 from rights.lifecycle.transitions import request_transition
 from rights.models import AuditAction, DataRequest, RequestStatus
 
 logger = logging.getLogger(__name__)
 
 
-def staff_alert(*, request_id: int, subject: str, reason: str) -> None:
-    """Tell the privacy officer that a request needs a person (held answer, failed erasure)."""
+def staff_alert(*, request_id: int, reason: str) -> None:
+    """Tell the privacy officer that a request is held for a person (held answer, failed erasure), in
+    their language; the reason is quoted as the audit trail records it."""
     try:
-        email_send(
+        staff_email_send(
             to=settings.PRIVACY_OFFICER_EMAIL,
             template="pipeline_alert",
-            context={"request_id": request_id, "subject": subject, "reason": reason},
+            context={"request_id": request_id, "reason": reason},
             request_id=request_id,
         )
     except Exception as exc:  # the hold itself is the record; a mail outage must not hide it
@@ -43,7 +44,7 @@ def request_hold(*, request_id: int, from_statuses: list[str], reason: str, acti
     )
     if moved:
         logger.error("request %s held: %s", request_id, action)
-        staff_alert(request_id=request_id, subject=f"Request {request_id} held", reason=reason)
+        staff_alert(request_id=request_id, reason=reason)
     return moved
 
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.lifecycle.emails import email_send, public_url, url_for
+from rights.lifecycle.emails import email_send, public_url, staff_email_send, url_for
 from rights.lifecycle.webhooks import webhook_headers
 from rights.models import AuditAction, ErasureRecord, Recipient, RecipientNotice, Release
 from rights.recipients.recipients import CONTACT_UNKNOWN, recipient_contact_missing
@@ -138,7 +138,7 @@ def notices_recipients_told(*, request_id: int) -> list[str]:
 def notices_missing_contact_alert(*, request_id: int, notice_ids: list[int], names: list[str]) -> None:
     """Tell the privacy officer that an erasure's notices wait for a recipient's contact."""
     try:
-        email_send(
+        staff_email_send(
             to=settings.PRIVACY_OFFICER_EMAIL,
             template="recipients_missing_contact",
             context={

@@ -27,7 +27,7 @@ from rights.lifecycle.clock import (
     requests_due_between,
     requests_overdue,
 )
-from rights.lifecycle.emails import email_send, public_url
+from rights.lifecycle.emails import public_url, staff_email_send
 from rights.models import (
     CONFIRMED_OPEN_STATUSES,
     AuditAction,
@@ -97,7 +97,7 @@ def request_remind(*, request_id: int, now: datetime) -> bool:
             return False
         due = request_due_in_force(request=request, now=now)
         left = days_left(due_at=due, now=now)
-        email_send(
+        staff_email_send(
             to=settings.STAFF_REMINDER_EMAIL,
             template="reminder",
             context={
@@ -136,7 +136,7 @@ def request_escalate(*, request_id: int, now: datetime) -> bool:
         if due >= now:
             return False
         overdue_days = -days_left(due_at=due, now=now)
-        email_send(
+        staff_email_send(
             to=settings.PRIVACY_OFFICER_EMAIL,
             template="escalation",
             context={
