@@ -25,7 +25,7 @@ from django.db import transaction
 
 from matching.models import Face, Image
 from matching.services.erased import erased_image_record
-from matching.services.index import index_remove, pending_clear, pending_record
+from matching.services.index import index_remove_owed, pending_record
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,7 @@ def images_delete(*, image_ids: list[int], erased_by: str = "") -> list[ImageDel
         )
         logger.info("delete: image %s removed (%s faces)", image_id, len(face_ids))
     if all_face_ids:
-        index_remove(ids=all_face_ids)
-        pending_clear(face_ids=all_face_ids, removal=True)
+        index_remove_owed(ids=all_face_ids)
         for result in results:
             if result.faces:
                 result.removed_from.append("index")

@@ -38,7 +38,7 @@ from matching.services.analysis import (
 )
 from matching.services.embedding import default_threads_for, embedding_to_bytes
 from matching.services.erased import erased_image_refuse, erased_images_find
-from matching.services.index import index_add, index_sync_if_changed, pending_clear, pending_record
+from matching.services.index import index_add_owed, index_sync_if_changed, pending_record
 from matching.services.search import account_normalise, platform_normalise, source_url_normalise
 from matching.services.suppression import suppression_match, suppression_templates
 from matching.signals import image_ingested
@@ -389,8 +389,7 @@ def images_ingest(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     if sync and any(o.status == ADDED for o in outcomes):
-        # Applies any index write still owed after a crash, ours or an earlier run's.
-        index_sync_if_changed()
+        index_sync_if_changed()  # any index write still owed after a crash, ours or an earlier run's
     return outcomes
 
 
@@ -473,8 +472,7 @@ def _batch_store(batch: _Pending, progress: Callable[[IngestOutcome], None] | No
         if progress is not None:
             progress(outcome)
     if new_ids:
-        index_add(ids=new_ids, vectors=np.stack(new_vectors))
-        pending_clear(face_ids=new_ids, removal=False)
+        index_add_owed(ids=new_ids, vectors=np.stack(new_vectors))
     return outcomes
 
 

@@ -13,7 +13,7 @@ from matching.services import index as index_service
 from matching.services import ingestion
 from matching.services.deletion import image_delete
 from matching.services.index import (
-    index_add,
+    index_add_owed,
     index_coverage,
     index_load,
     index_remove,
@@ -172,7 +172,7 @@ def test_a_deletion_dying_before_its_index_write_leaves_the_removal_owed(monkeyp
     def die(**_kwargs):
         raise OSError("killed")
 
-    monkeypatch.setattr(deletion, "index_remove", die)
+    monkeypatch.setattr(deletion, "index_remove_owed", die)
     with pytest.raises(OSError):
         image_delete(image_id=image.pk)
     assert list(IndexPending.objects.values_list("face_id", "removal")) == [(face_id, True)]
@@ -188,12 +188,12 @@ def test_an_ingestion_dying_before_its_index_write_leaves_the_addition_owed(monk
     def die(**_kwargs):
         raise OSError("killed")
 
-    monkeypatch.setattr(ingestion, "index_add", die)
+    monkeypatch.setattr(ingestion, "index_add_owed", die)
     with pytest.raises(OSError):
         image_ingest(data=sample.read_bytes(), name="lost.jpg")
     faces = list(Face.objects.values_list("pk", flat=True))
     assert faces and set(IndexPending.objects.values_list("face_id", flat=True)) == set(faces)
-    monkeypatch.setattr(ingestion, "index_add", index_add)
+    monkeypatch.setattr(ingestion, "index_add_owed", index_add_owed)
     full_syncs.clear()
     vector = Face.objects.get(pk=faces[0]).vector
     (hits,) = faces_search(vectors=vector[None, :])

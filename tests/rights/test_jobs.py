@@ -80,6 +80,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "collection-retention",
         "collection-orphans",
         "index-maintain",
+        "index-reconcile",
         "audit-anchor",
     }
     for name, entry in BEAT_SCHEDULE.items():

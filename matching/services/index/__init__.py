@@ -59,6 +59,7 @@ __all__ = [
     "MaintainResult",
     "Snapshot",
     "index_add",
+    "index_add_owed",
     "index_cache_clear",
     "index_coverage",
     "index_ids",
@@ -67,6 +68,7 @@ __all__ = [
     "index_range_search",
     "index_rebuild",
     "index_remove",
+    "index_remove_owed",
     "index_sync",
     "index_sync_if_changed",
     "pending_clear",
@@ -140,6 +142,23 @@ def index_remove(*, ids: Iterable[int]) -> int:
     with writer_lock(folder):
         manifest, removed = segments_remove(folder=folder, ids=id_array, layout=_layout())
     logger.info("index: removed %s faces (version %s)", removed, manifest.version)
+    return removed
+
+
+def index_add_owed(*, ids: Iterable[int], vectors: np.ndarray) -> int:
+    """``index_add`` for faces a writer recorded as owed (``pending_record``), then the record cleared."""
+    id_array = _ids_array(ids)
+    added = index_add(ids=id_array, vectors=vectors)
+    pending_clear(face_ids=id_array, removal=False)
+    return added
+
+
+def index_remove_owed(*, ids: Iterable[int]) -> int:
+    """``index_remove`` for faces a deletion recorded as owed (``pending_record``), then the record
+    cleared."""
+    id_array = _ids_array(ids)
+    removed = index_remove(ids=id_array)
+    pending_clear(face_ids=id_array, removal=True)
     return removed
 
 
