@@ -28,3 +28,12 @@ ensure_chromium() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
 }
+
+# GNU gettext for the catalogue test (tests/portal/test_catalogues.py runs makemessages).
+ensure_gettext() {
+  if ! command -v xgettext >/dev/null; then
+    echo "Installing gettext for the catalogue test..."
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null
+  fi
+}
