@@ -36,7 +36,7 @@ from matching.services.embedding import faces_detect
 from matching.services.imaging import ImageRejected, image_decode
 from matching.services.redaction import OWN_FACE_IOU, box_iou, face_regions_blur, jpeg_encode
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.lifecycle.language import language_of
+from rights.lifecycle.language import language_of, setting_text
 from rights.models import Answer, AuditAction, DataRequest, Match, Release, RequestStatus, Selfie
 from rights.pipeline.access_items import (  # noqa: F401 (bands_text, general_items: importable here too)
     GENERAL_KEYS,
@@ -205,7 +205,7 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
                 "account": image.account or gettext(NOT_RECORDED),
                 "collected_at": image.collected_at.isoformat(),
                 "collected_on": date_text(image.collected_at),
-                "purposes": settings.PROCESSING_PURPOSES,
+                "purposes": setting_text(name="PROCESSING_PURPOSES"),
                 "recipients": recipients,
                 "recipients_text": (
                     gettext("Handed to: %(list)s")

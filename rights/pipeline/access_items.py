@@ -8,7 +8,7 @@ answer's items reads them through ``general_items_read``, under the reader's lan
 page at each visit, the report.html file of the ZIP once, in the requester's language.
 
 Texts the settings give requesters (``PROCESSING_PURPOSES``, ``TRANSFER_SAFEGUARDS``,
-``SUPERVISORY_AUTHORITY``) are facts of the answer too: they are kept as they
+``SUPERVISORY_AUTHORITY``: ``setting_text``) are facts of the answer too: they are kept as they
 read in each language when the answer was built (one string when the same in all), and shown in
 the reader's. The organisation's name and address are kept as the settings give them.
 """
@@ -23,7 +23,7 @@ from django.utils import formats, timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
-from rights.lifecycle.language import language_of
+from rights.lifecycle.language import language_of, setting_text
 from rights.models import DataRequest, Recipient
 from rights.queries import search_thresholds, search_whole_collection
 
@@ -134,7 +134,7 @@ def _setting_texts(name: str) -> str | dict[str, str]:
     texts = {}
     for code, _name in settings.LANGUAGES:
         with language_of(language=code):
-            texts[code] = str(getattr(settings, name))
+            texts[code] = setting_text(name=name)
     return texts[settings.LANGUAGE_CODE] if len(set(texts.values())) == 1 else texts
 
 

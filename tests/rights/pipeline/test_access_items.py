@@ -222,6 +222,20 @@ def test_a_partial_search_and_no_recorded_bands_are_written_from_their_data():
         )
 
 
+def test_a_deployments_text_by_language_is_kept_in_each_and_shown_in_the_readers(settings):
+    settings.TRANSFER_SAFEGUARDS = {"en": "Kept in the EEA.", "ja": "EEA内で保管します。"}
+    data = general_items_data(request=searched_request())["transfers"]
+    assert (
+        data["safeguards"]["en"] == "Kept in the EEA." and data["safeguards"]["ja"] == "EEA内で保管します。"
+    )
+    assert data["safeguards"]["fr"] == "Kept in the EEA."  # a language it leaves out: the default's
+    settings.TRANSFER_SAFEGUARDS = "Changed since."  # the answer keeps what it said when it was built
+    with language_of(language="ja"):
+        assert "EEA内で保管します。" in general_item_text(key="transfers", data=data)
+    with language_of(language="fr"):
+        assert "Kept in the EEA." in general_item_text(key="transfers", data=data)
+
+
 # --- Old answers ---------------------------------------------------------------------------------
 
 
