@@ -23,7 +23,9 @@ import numpy as np
 DIM = 512
 _U = 2.0**-24
 GAMMA = DIM * _U / (1 - DIM * _U)
-_DECODE_ROWS = 8192  # codes decoded to float32 at a time: 16 MB, stays in cache-friendly blocks
+# Codes decoded at a time (an 8 MB float32 block): one thread scanned 4.6 GB/s of codes with 4096 rows,
+# 3.2 GB/s with 8192 (codes_candidates on 131,072 random unit vectors, best of 5, this machine).
+_DECODE_ROWS = 4096
 
 
 def codes_encode(*, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
