@@ -27,6 +27,7 @@ from portal.limits import email_key, limit_check, limit_note, limited
 from portal.uploads import upload_refusal_show
 from rights.lifecycle.clock import days_left, request_due_in_force, request_overdue
 from rights.models import Answer, DataRequest, RequestKind, RequestStatus
+from rights.pipeline.access_image_items import image_items_read
 from rights.pipeline.access_items import general_items_read
 from rights.requester import requests as requests_service
 from rights.requester import status as status_service
@@ -258,7 +259,14 @@ def followup(request: HttpRequest, token: str) -> HttpResponse:
 def answer(request: HttpRequest, token: str) -> HttpResponse:
     found = _answer_or_404(token)
     open_ = status_service.answer_download_open(answer=found)
-    images = status_service.answer_images(answer=found)
+    # Each image's items written now, in the reader's language, beside its file in the archive (both
+    # lists hold the payload's images in order).
+    images = [
+        {**member, **shown}
+        for member, shown in zip(
+            status_service.answer_images(answer=found), image_items_read(payload=found.payload), strict=True
+        )
+    ]
     return render(
         request,
         "public/answer.html",

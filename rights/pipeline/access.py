@@ -5,12 +5,13 @@ recognition and which carries no metadata (Art. 15(4): the copy must not adverse
 rights of others), with where it came from, when it was collected, why we hold it, who it was
 shared with and how long it is kept. Then the Art. 15(1) items for the whole processing, the right
 to complain, and a statement that the search covered the whole collection whatever the
-collection date (CNIL SAN-2022-019); those items are stored as data and written in the reader's
-language when shown (rights.pipeline.access_items).
+collection date (CNIL SAN-2022-019). Every item, the images' and the general ones, is stored as
+data and written in the reader's language when shown (rights.pipeline.access_image_items,
+rights.pipeline.access_items).
 
 Nothing goes out partial: a completeness check reads back what was built (every confirmed image
-present in the ZIP and the HTML, every item filled, no other face detectable in any copy); if it
-fails the request is HELD and staff are alerted.
+present in the ZIP and the HTML, every item's facts filled and its words in the HTML, no other
+face detectable in any copy); if it fails the request is HELD and staff are alerted.
 """
 
 from __future__ import annotations
@@ -20,35 +21,40 @@ import json
 import logging
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import escape
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import ImageRejected, image_decode
 from matching.services.redaction import OWN_FACE_IOU, box_iou, face_regions_blur, jpeg_encode
 from rights.lifecycle.audit import SYSTEM, audit_record
-from rights.lifecycle.language import language_of, setting_text
-from rights.models import Answer, AuditAction, DataRequest, Match, Release, RequestStatus, Selfie
+from rights.lifecycle.language import language_of
+from rights.models import Answer, AuditAction, DataRequest, RequestStatus, Selfie
+from rights.pipeline.access_image_items import (  # noqa: F401 (image_releases_listed: importable here too)
+    image_items_data,
+    image_items_problems,
+    image_items_read,
+    image_releases_listed,
+)
 from rights.pipeline.access_items import (  # noqa: F401 (bands_text, general_items: importable here too)
     GENERAL_KEYS,
     REPORT_VERSION,
     bands_text,
-    date_text,
     general_item_gaps,
     general_item_text,
     general_items,
     general_items_data,
     general_items_read,
-    retention_text,
 )
 from rights.pipeline.answers import answer_store, request_answered
 from rights.pipeline.erasure import erasures_waiting_resume
@@ -56,21 +62,6 @@ from rights.pipeline.failures import request_hold
 from rights.queries import matches_confirmed, search_coverage
 
 logger = logging.getLogger(__name__)
-
-ITEM_TEXT_KEYS = (
-    "file",
-    "image_sha256",
-    "source_url",
-    "platform",
-    "account",
-    "collected_at",
-    "purposes",
-    "recipients_text",
-    "retention",
-    "how_found",
-)
-NOT_RECORDED = gettext_noop("Not recorded: we did not keep this when the image was collected.")
-
 
 # --- The requester's copy of each image ----------------------------------------------------
 
@@ -127,35 +118,6 @@ def image_copy_for_requester(*, image: Image, own_face: Face | None) -> Requeste
 # --- The report's content -------------------------------------------------------------------
 
 
-def _how_found(match: Match) -> str:
-    if match.band == Match.Band.IDENTIFIER:
-        return gettext(
-            "Found by one of the identifiers you gave (address or account name), checked by our staff."
-        )
-    score = formats.number_format(match.score, 2)
-    if match.decision == Match.Decision.CONFIRMED:
-        return gettext("Found by comparing faces (similarity %(score)s), confirmed by our staff.") % {
-            "score": score
-        }
-    return gettext("Found by comparing faces (similarity %(score)s).") % {"score": score}
-
-
-def image_releases_listed(*, image: Image) -> list[dict[str, str]]:
-    """Who the image was handed to, and the day, as the manifest or staff gave it."""
-    # The day in the zone the dates were given in (TIME_ZONE): a date-only 30 November is stored as
-    # midnight there, which is 29 November in UTC (and in any zone west of it).
-    return [
-        {
-            "name": name,
-            "released_at": released_at.isoformat(),
-            "released_on": timezone.localdate(released_at, timezone.get_default_timezone()).isoformat(),
-        }
-        for name, released_at in Release.objects.filter(image_sha256=image.sha256)
-        .order_by("released_at")
-        .values_list("recipient__name", "released_at")
-    ]
-
-
 @dataclass
 class BuiltReport:
     payload: dict[str, Any]
@@ -195,29 +157,14 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
             continue
         name = f"images/{number:03d}-{image.sha256[:16]}.jpg"
         files[name] = copy.jpeg
-        recipients = image_releases_listed(image=image)
         images.append(
-            {
-                "file": name,
-                "image_sha256": image.sha256,
-                "source_url": image.source_url or gettext(NOT_RECORDED),
-                "platform": image.platform or gettext(NOT_RECORDED),
-                "account": image.account or gettext(NOT_RECORDED),
-                "collected_at": image.collected_at.isoformat(),
-                "collected_on": date_text(image.collected_at),
-                "purposes": setting_text(name="PROCESSING_PURPOSES"),
-                "recipients": recipients,
-                "recipients_text": (
-                    gettext("Handed to: %(list)s")
-                    % {"list": ", ".join(f"{r['name']} ({r['released_on']})" for r in recipients)}
-                    if recipients
-                    else gettext("Not handed to anyone.")
-                ),
-                "retention": retention_text(collected_at=image.collected_at),
-                "how_found": _how_found(match),
-                "your_face": copy.own_bbox,
-                "other_faces_blurred": copy.blurred,
-            }
+            image_items_data(
+                image=image,
+                match=match,
+                file=name,
+                your_face=copy.own_bbox,
+                other_faces_blurred=copy.blurred,
+            )
         )
     now = timezone.now()
     payload: dict[str, Any] = {
@@ -243,19 +190,7 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
         "no_longer_held": no_longer_held,
         "general": general_items_data(request=request),
     }
-    # The report file is written once, in the requester's language; the answer page is rendered in
-    # the reader's at each visit.
-    with language_of(language=request.language):
-        generated_on = date_format(timezone.localtime(now), "DATE_FORMAT")
-        html = render_to_string(
-            "rights/report/access_report.html",
-            {
-                "report": payload,
-                "general": general_items_read(payload=payload),
-                "image_base": "",
-                "generated_on": generated_on,
-            },
-        )
+    html = report_html_render(payload=payload, generated_at=now)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("report.json", json.dumps(payload, indent=2, ensure_ascii=False))
@@ -264,6 +199,22 @@ def access_report_build(*, request: DataRequest) -> BuiltReport:
             # JPEG is already compressed: stored as is.
             archive.writestr(zipfile.ZipInfo(name, date_time=now.timetuple()[:6]), data, zipfile.ZIP_STORED)
     return BuiltReport(payload=payload, archive=buffer.getvalue(), html=html, expected_hashes=expected)
+
+
+def report_html_render(*, payload: dict[str, Any], generated_at: datetime) -> str:
+    """The report.html of the ZIP: written once, in the requester's language (``payload["language"]``),
+    from the payload's data; the answer page writes the same data in the reader's at each visit."""
+    with language_of(language=payload.get("language")):
+        return render_to_string(
+            "rights/report/access_report.html",
+            {
+                "report": payload,
+                "general": general_items_read(payload=payload),
+                "images": image_items_read(payload=payload),
+                "image_base": "",
+                "generated_on": date_format(timezone.localtime(generated_at), "DATE_FORMAT"),
+            },
+        )
 
 
 # --- The completeness check -----------------------------------------------------------------
@@ -299,15 +250,11 @@ def access_report_check(*, request: DataRequest, built: BuiltReport) -> list[str
         problems.append(f"image {sha[:12]} is listed as no longer held but was not a confirmed match")
     for sha in sorted(set(items) & confirmed):
         item = items[sha]
-        for key in ITEM_TEXT_KEYS:
-            if not str(item.get(key) or "").strip():
-                problems.append(f"image {sha[:12]}: '{key}' is empty")
+        problems.extend(image_items_problems(item=item, html=built.html, language=report.get("language")))
         name = item.get("file", "")
         if name not in names:
             problems.append(f"image {sha[:12]}: its copy is missing from the ZIP")
             continue
-        if name not in built.html or sha not in built.html:
-            problems.append(f"image {sha[:12]}: not shown in the HTML report")
         try:
             copy = image_decode(data=archive.read(name))
         except ImageRejected:

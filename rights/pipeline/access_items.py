@@ -11,11 +11,15 @@ Texts the settings give requesters (``PROCESSING_PURPOSES``, ``TRANSFER_SAFEGUAR
 ``SUPERVISORY_AUTHORITY``: ``setting_text``) are facts of the answer too: they are kept as they
 read in each language when the answer was built (one string when the same in all), and shown in
 the reader's. The organisation's name and address are kept as the settings give them.
+
+Each image's own items (how it was found, who it was handed to, how long it is kept...) are data
+too, from version 3: rights.pipeline.access_image_items, which writes its dates, the retention
+sentence and the deployment's texts with the helpers here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +31,11 @@ from rights.lifecycle.language import language_of, setting_text
 from rights.models import DataRequest, Recipient
 from rights.queries import search_thresholds, search_whole_collection
 
-# 2: the Art. 15(1) items are data (this module); 1 (or none): they were stored as sentences.
-REPORT_VERSION = 2
+# The payload's shape. 3: each image's items are data too (rights.pipeline.access_image_items);
+# 2: the Art. 15(1) items are data (this module), each image's were sentences; 1 (or none): both
+# were stored as sentences, in the requester's language.
+REPORT_VERSION = 3
+GENERAL_AS_DATA = 2
 
 GENERAL_KEYS = (
     "controller",
@@ -91,7 +98,8 @@ def date_text(value: datetime | None) -> str:
     return date_format(timezone.localtime(value), "DATE_FORMAT")
 
 
-def _retention_words(*, days: int | None, until: datetime | None) -> str:
+def retention_words(*, days: int | None, until: datetime | None) -> str:
+    """How long an image is kept: ``days`` after collection, until the day ``until`` (None: unknown)."""
     if days and days > 0:
         until_text = date_text(until) if until else gettext("an unknown date")
         return gettext(
@@ -100,12 +108,6 @@ def _retention_words(*, days: int | None, until: datetime | None) -> str:
     return gettext(
         "Kept until it is erased: no fixed retention period applies. You can ask us to erase it at any time."
     )
-
-
-def retention_text(*, collected_at: datetime | None) -> str:
-    days = settings.COLLECTION_RETENTION_DAYS
-    until = collected_at + timedelta(days=days) if collected_at and days and days > 0 else None
-    return _retention_words(days=days, until=until)
 
 
 def bands_text(*, thresholds: dict[str, Any] | None) -> str:
@@ -129,7 +131,7 @@ def bands_text(*, thresholds: dict[str, Any] | None) -> str:
 # --- The items' data -----------------------------------------------------------------------------
 
 
-def _setting_texts(name: str) -> str | dict[str, str]:
+def setting_texts(name: str) -> str | dict[str, str]:
     """A text the deployment sets, as it reads in each language now (one string when the same in all)."""
     texts = {}
     for code, _name in settings.LANGUAGES:
@@ -175,27 +177,27 @@ def general_items_data(*, request: DataRequest) -> dict[str, dict[str, Any]]:
             "address": settings.ORGANISATION_ADDRESS,
             "email": settings.DEFAULT_FROM_EMAIL,
         },
-        "purposes": {"text": _setting_texts("PROCESSING_PURPOSES")},
+        "purposes": {"text": setting_texts("PROCESSING_PURPOSES")},
         "categories": {"held": list(CATEGORIES_HELD)},
         "recipients": {"names": list(Recipient.objects.order_by("name").values_list("name", flat=True))},
         "retention": {"days": days if days and days > 0 else 0},
         "rights": {"articles": list(RIGHTS_ARTICLES)},
-        "complaint": {"authority": _setting_texts("SUPERVISORY_AUTHORITY")},
+        "complaint": {"authority": setting_texts("SUPERVISORY_AUTHORITY")},
         "source": {"collected_from": SOURCE_PUBLIC_WEB},
         "automated_decision_making": {"solely_automated_decisions": False, "doubtful_checked_by_staff": True},
-        "transfers": {"safeguards": _setting_texts("TRANSFER_SAFEGUARDS")},
+        "transfers": {"safeguards": setting_texts("TRANSFER_SAFEGUARDS")},
         "search_coverage": _coverage_data(request=request),
         "search_bands": _bands_data(request=request),
     }
 
 
-def _blank(value: Any) -> bool:
+def blank(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
         return not value.strip()
     if isinstance(value, dict):  # a deployment's text in each language
-        return all(_blank(text) for text in value.values())
+        return all(blank(text) for text in value.values())
     return False
 
 
@@ -208,20 +210,20 @@ def general_item_gaps(*, key: str, data: Any) -> list[str]:
         needed = needed + COVERAGE_FIELDS.get(data.get("kind"), ())
     elif key == "search_bands" and data.get("recorded"):
         needed = needed + BANDS_FIELDS
-    return [field for field in needed if field not in data or _blank(data[field])]
+    return [field for field in needed if field not in data or blank(data[field])]
 
 
 # --- The items in words --------------------------------------------------------------------------
 
 
-def _localised(value: Any) -> str:
+def text_localised(value: Any) -> str:
     """A deployment's text as kept in the answer: in the active language, else the default, else any."""
     if not isinstance(value, dict):
         return "" if value is None else str(value)
     for code in (translation.get_language(), settings.LANGUAGE_CODE):
-        if not _blank(value.get(code)):
+        if not blank(value.get(code)):
             return str(value[code])
-    return next((str(text) for text in value.values() if not _blank(text)), "")
+    return next((str(text) for text in value.values() if not blank(text)), "")
 
 
 def _day(value: str) -> str:
@@ -230,8 +232,8 @@ def _day(value: str) -> str:
 
 def _controller(data: dict[str, Any]) -> str:
     return gettext("%(name)s, %(address)s. Contact: %(email)s.") % {
-        "name": _localised(data["name"]),
-        "address": _localised(data["address"]),
+        "name": text_localised(data["name"]),
+        "address": text_localised(data["address"]),
         "email": data["email"],
     }
 
@@ -272,7 +274,7 @@ def _complaint(data: dict[str, Any]) -> str:
     return gettext(
         "You have the right to lodge a complaint with a supervisory authority, in particular in "
         "the country where you live or work. Ours is: %(authority)s."
-    ) % {"authority": _localised(data["authority"])}
+    ) % {"authority": text_localised(data["authority"])}
 
 
 def _source(data: dict[str, Any]) -> str:
@@ -297,7 +299,7 @@ def _automated_decision_making(data: dict[str, Any]) -> str:
 
 def _transfers(data: dict[str, Any]) -> str:
     return gettext("Safeguards for transfers to countries outside the EU (Art. 15(2)): %(safeguards)s") % {
-        "safeguards": _localised(data["safeguards"])
+        "safeguards": text_localised(data["safeguards"])
     }
 
 
@@ -324,10 +326,10 @@ def _search_bands(data: dict[str, Any]) -> str:
 
 RENDERERS = {
     "controller": _controller,
-    "purposes": lambda data: _localised(data["text"]),
+    "purposes": lambda data: text_localised(data["text"]),
     "categories": _categories,
     "recipients": _recipients,
-    "retention": lambda data: _retention_words(days=data["days"], until=None),
+    "retention": lambda data: retention_words(days=data["days"], until=None),
     "rights": _rights,
     "complaint": _complaint,
     "source": _source,
@@ -352,15 +354,15 @@ def general_item_text(*, key: str, data: Any) -> str:
 def general_items_read(*, payload: dict[str, Any]) -> dict[str, str]:
     """An access answer's Art. 15(1) items, each in words in the active language, in the report's order.
 
-    Both shapes stored: version 2 keeps each item's data and writes it now; the OLD shape (version 1,
-    or an answer without a version) kept sentences already written in the requester's language, shown
-    as they were stored.
+    Both shapes stored: from version 2 the answer keeps each item's data, written now; the OLD shape
+    (version 1, or an answer without a version) kept sentences already written in the requester's
+    language, shown as they were stored.
     """
     general = payload.get("general") if isinstance(payload, dict) else None
     if not isinstance(general, dict):
         return {}
     version = payload.get("version")
-    if not isinstance(version, int) or version < REPORT_VERSION:
+    if not isinstance(version, int) or version < GENERAL_AS_DATA:
         return {str(key): str(value) for key, value in general.items() if value}
     return {key: general_item_text(key=key, data=general[key]) for key in GENERAL_KEYS if key in general}
 

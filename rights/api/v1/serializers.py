@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from rights.lifecycle.clock import days_left, request_due_in_force
 from rights.models import Match, RequestChannel, RequestKind
+from rights.pipeline.access_image_items import IMAGE_SHOWN, image_items_read
 from rights.pipeline.access_items import general_items_read
 
 
@@ -150,12 +151,21 @@ class AnswerOutput(serializers.Serializer):
         help_text="An access report's Art. 15(1) items (payload.general: data) in words, in the language "
         "the call asks for (Accept-Language); empty for other answers"
     )
+    images_text = serializers.SerializerMethodField(
+        help_text="An access report's images (payload.images: data), each with its items in words in the "
+        "language the call asks for (Accept-Language): "
+        + ", ".join(IMAGE_SHOWN)
+        + "; empty for other answers"
+    )
 
     def get_has_archive(self, obj) -> bool:  # type: ignore[no-untyped-def]
         return bool(obj.archive)
 
     def get_general_text(self, obj) -> dict[str, str]:  # type: ignore[no-untyped-def]
         return general_items_read(payload=obj.payload)
+
+    def get_images_text(self, obj) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+        return [{name: item[name] for name in IMAGE_SHOWN} for item in image_items_read(payload=obj.payload)]
 
 
 # --- Report, collection, notices, webhooks -------------------------------------------------------

@@ -128,7 +128,7 @@ def test_the_answer_stores_each_item_as_data_never_a_sentence(mailoutbox):
 
     answer = access_answer_run(request_id=request.id)
 
-    assert answer is not None and answer.payload["version"] == REPORT_VERSION == 2
+    assert answer is not None and answer.payload["version"] == REPORT_VERSION == 3
     general = answer.payload["general"]
     assert list(general) == list(GENERAL_KEYS)
     assert general["recipients"] == {"names": ["Partner Analytics"]}

@@ -5,31 +5,38 @@ Real models and faces: the person's images come from a collection ingested throu
 
 from __future__ import annotations
 
+import html as html_text
 import io
 import json
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
-from django.utils import timezone
+from django.test import Client
+from django.urls import reverse
+from django.utils import formats, timezone, translation
 from django.utils.html import escape
+from django.utils.translation import gettext
 from PIL import Image as PILImage
 
 from matching.models import Face, Image
 from matching.services.embedding import faces_detect
 from matching.services.imaging import image_decode
 from matching.services.redaction import box_grow, face_regions_blur
+from rights.lifecycle.language import language_of, setting_text
 from rights.models import Answer, AuditEvent, Match, Recipient, Release, RequestKind, RequestStatus
 from rights.pipeline.access import (
     GENERAL_KEYS,
-    ITEM_TEXT_KEYS,
+    BuiltReport,
     access_answer_run,
     access_report_build,
     access_report_check,
     bands_text,
 )
+from rights.pipeline.access_image_items import IMAGE_KEYS, IMAGE_SHOWN, image_items_read
 from rights.pipeline.access_items import general_items_read
 from tests.rights.pipeline_helpers import (
     PEOPLE,
@@ -98,14 +105,18 @@ def test_access_answer_holds_every_image_with_other_faces_blurred(collection, ma
     assert report["image_count"] == theirs.count() == len(report["images"])
     by_hash = {item["image_sha256"]: item for item in report["images"]}
     assert set(by_hash) == set(theirs.values_list("sha256", flat=True))
+    with language_of(language=request.language):  # each image's items in words, as report.html has them
+        shown = {item["image_sha256"]: item for item in image_items_read(payload=report)}
+        purposes = setting_text(name="PROCESSING_PURPOSES")
     blurred_faces = 0
     for image in theirs:
         item = by_hash[image.sha256]
-        for key in ITEM_TEXT_KEYS:
-            assert str(item[key]).strip(), key
+        assert all(key in item for key in IMAGE_KEYS)
+        assert all(shown[image.sha256][name].strip() for name in IMAGE_SHOWN)
+        assert all(escape(shown[image.sha256][name]) in html for name in IMAGE_SHOWN)
         assert item["source_url"] == image.source_url and item["account"] == image.account
         assert item["platform"] == image.platform and item["collected_at"] == image.collected_at.isoformat()
-        assert item["purposes"] == settings.PROCESSING_PURPOSES
+        assert shown[image.sha256]["purposes"] == purposes
         assert item["file"] in html and image.source_url in html
         data = archive.read(item["file"])
         assert "exif" not in PILImage.open(io.BytesIO(data)).info  # no metadata on the copy
@@ -123,10 +134,10 @@ def test_access_answer_holds_every_image_with_other_faces_blurred(collection, ma
     assert blurred_faces >= 2  # the test would prove nothing without other people in her photos
 
     assert by_hash[released.sha256]["recipients"][0]["name"] == "Partner Analytics"
-    assert "Partner Analytics" in by_hash[released.sha256]["recipients_text"]
+    assert "Partner Analytics" in shown[released.sha256]["recipients_text"]
     assert all(
         item["recipients_text"] == "Not handed to anyone."
-        for h, item in by_hash.items()
+        for h, item in shown.items()
         if h != released.sha256
     )
     general = general_items_read(payload=report)  # the items' data, in words
@@ -215,7 +226,9 @@ def test_image_found_by_identifier_blurs_all_but_the_face_like_the_selfie(collec
     assert item["your_face"] is None and item["other_faces_blurred"] >= 1
     copy = image_decode(data=zip_open(answer.archive.read()).read(item["file"])).rgb
     assert faces_detect(rgb=copy) == []
-    assert "identifiers you gave" in item["how_found"]
+    assert (item["how_found"]["band"], item["how_found"]["decision"]) == ("identifier", "confirmed")
+    (shown,) = [i for i in image_items_read(payload=answer.payload) if i["image_sha256"] == hit.image_sha256]
+    assert "identifiers you gave" in shown["how_found"]
 
 
 def test_incomplete_answer_is_held_and_staff_alerted_never_sent(collection, mailoutbox, settings):
@@ -302,3 +315,72 @@ def test_a_search_that_did_not_cover_the_whole_collection_holds_the_answer(colle
     request.refresh_from_db()
     assert request.status == RequestStatus.HELD
     assert "the report does not state that the whole collection was searched" in request.hold_reason
+
+
+# --- Each image's items: data, written in the reader's language (issue 12) ------------------------
+
+FACES = "Found by comparing faces (similarity %(score)s)."
+CONFIRMED = "Found by comparing faces (similarity %(score)s), confirmed by our staff."
+
+
+def test_an_answer_built_in_french_shows_each_images_items_in_japanese_to_a_japanese_reader(collection):
+    """Before, each image's sentences were stored in French and every reader got them in French."""
+    recipient = Recipient.objects.create(name="Partner Analytics")
+    released = Image.objects.get(pk=collection.images["Frank_Solich"][0])
+    Release.objects.create(
+        recipient=recipient, image=released, image_sha256=released.sha256, released_at=timezone.now()
+    )
+    request = searched_and_decided(collection=collection, who="Frank_Solich", language="fr")
+    answer = access_answer_run(request_id=request.id)
+    assert answer is not None and answer.payload["images"]
+
+    page = Client(HTTP_ACCEPT_LANGUAGE="ja").get(reverse("public:answer", args=[answer.download_token]))
+    translation.deactivate()
+    text = html_text.unescape(page.content.decode())
+    report = html_text.unescape(zip_open(answer.archive.read()).read("report.html").decode())
+    words = {}
+    for code in ("ja", "fr"):
+        with language_of(language=code):
+            words[code] = image_items_read(payload=answer.payload)
+    for ja, fr, item in zip(words["ja"], words["fr"], answer.payload["images"], strict=True):
+        with language_of(language="ja"):
+            score = formats.number_format(item["how_found"]["score"], 2)
+            assert ja["how_found"] in (
+                gettext(FACES) % {"score": score},
+                gettext(CONFIRMED) % {"score": score},
+            )
+        for name in ("how_found", "recipients_text", "retention", "collected_on"):
+            assert ja[name] != fr[name], name
+            assert ja[name] in text and fr[name] not in text, name  # the page: the reader's words
+            assert fr[name] in report and ja[name] not in report, name  # the file: the requester's
+    assert (
+        "Partner Analytics"
+        in next(w for w in words["ja"] if w["image_sha256"] == released.sha256)["recipients_text"]
+    )
+
+
+def _with_payload(built: BuiltReport, payload: dict) -> BuiltReport:
+    """The same answer (its images, its HTML) with another report.json."""
+    source = zip_open(built.archive)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in source.namelist():
+            data = json.dumps(payload).encode() if name == "report.json" else source.read(name)
+            archive.writestr(name, data)
+    return BuiltReport(payload=payload, archive=buffer.getvalue(), html=built.html, expected_hashes=[])
+
+
+def test_the_check_names_a_missing_and_an_empty_item_of_an_image_by_its_key(collection):
+    request = searched_and_decided(collection=collection, who="Al_Sharpton")
+    built = access_report_build(request=request)
+    assert access_report_check(request=request, built=built) == []
+    payload = json.loads(json.dumps(built.payload))
+    first, second = payload["images"][:2]
+    del first["retention"]
+    second["how_found"] = {}
+    assert sorted(access_report_check(request=request, built=_with_payload(built, payload))) == sorted(
+        [
+            f"image {first['image_sha256'][:12]}: 'retention' is missing",
+            f"image {second['image_sha256'][:12]}: 'how_found' is empty (no band, decision)",
+        ]
+    )
