@@ -54,3 +54,21 @@ def test_a_codes_first_search_gives_exactly_the_brute_force_answer(settings, see
                 np.testing.assert_allclose(
                     got_scores, np.sort(brute[brute >= np.float32(threshold)])[::-1], atol=1e-6
                 )
+
+
+def test_the_integer_product_is_exact_even_at_the_extremes_and_the_query_error_bounds_it():
+    from matching.services.index.codes_int import _int_session, queries_quantise
+
+    rng = np.random.default_rng(9)
+    # Every code at +-127 and every query code at +-63: the sums an AVX2 kernel could saturate.
+    codes = np.vstack([np.full((4, 512), 127, np.int8), np.full((4, 512), -127, np.int8)])
+    codes = np.vstack([codes, rng.integers(-127, 128, size=(600, 512), dtype=np.int8)])
+    queries = np.vstack([np.full(512, 0.04), -np.full(512, 0.04), unit_vectors(14, seed=10)])
+    query_codes, query_scales, query_errors = queries_quantise(queries=queries)
+    assert np.abs(query_codes).max() <= 63
+    (products,) = _int_session().run(
+        None, {"codes": codes.view(np.uint8) ^ np.uint8(0x80), "queries": query_codes}
+    )
+    assert np.array_equal(products, codes.astype(np.int64) @ query_codes.astype(np.int64))
+    decoded = (query_codes.astype(np.float64) * query_scales[None, :]).T
+    assert np.all(np.linalg.norm(queries - decoded, axis=1) <= query_errors)
