@@ -59,20 +59,20 @@ def codes_candidates(
         np.copyto(part, codes[start:stop], casting="unsafe")
         scores = (part @ queries.T) * scales[start:stop, None]  # (rows, nq), float32
         err = errors[start:stop].astype(np.float64)
-        coarse = _lowered(threshold=threshold, norms=norms, errors=float(err.max()))
+        coarse = lowered_bound(threshold=threshold, norms=norms, errors=float(err.max()))
         # Rounded to float32 and stepped down once: never above the float64 bound it stands for.
         coarse32 = np.nextafter(coarse.astype(np.float32), np.float32(-np.inf))
         rows, cols = np.nonzero(scores >= coarse32[None, :])
         if rows.size == 0:
             continue
-        keep = scores[rows, cols] >= _lowered(threshold=threshold, norms=norms[cols], errors=err[rows])
+        keep = scores[rows, cols] >= lowered_bound(threshold=threshold, norms=norms[cols], errors=err[rows])
         rows, cols = rows[keep], cols[keep]
         for q in np.unique(cols).tolist():
             found[q].append(rows[cols == q] + start)
     return [np.concatenate(f) if f else np.empty(0, np.int64) for f in found]
 
 
-def _lowered(*, threshold: float, norms: np.ndarray, errors: np.ndarray | float) -> np.ndarray:
+def lowered_bound(*, threshold: float, norms: np.ndarray, errors: np.ndarray | float) -> np.ndarray:
     """t - ||q|| e - slack (module docstring), in float64: below it no face can reach t in float32."""
     slack = 3 * GAMMA * norms * (1 + errors) + 2 * _U * (abs(threshold) + 1)
     return threshold - norms * errors - slack
