@@ -161,7 +161,7 @@ def test_an_error_quoting_an_email_address_reaches_neither_the_audit_trail_nor_t
     leak = "victim@example.org"
     smtp = RuntimeError(f"550 5.1.1 <{leak}>: Recipient address rejected")
     request = request_make(kind=RequestKind.ERASURE, status=RequestStatus.FULFILLING, email=leak)
-    monkeypatch.setattr(fulfilment, "email_send", mock.Mock(side_effect=smtp))
+    monkeypatch.setattr(fulfilment, "staff_email_send", mock.Mock(side_effect=smtp))
     monkeypatch.setattr(search, "email_send", mock.Mock(side_effect=smtp))
     caplog.set_level("DEBUG")
 

@@ -338,7 +338,7 @@ def test_a_search_whose_index_lacked_faces_is_recorded_as_not_whole(collection, 
     # As if the index searched held one face fewer than the collection (a failed sync).
     monkeypatch.setattr(
         search,
-        "index_sync_if_changed",
+        "index_coverage",
         lambda: IndexSyncResult(added=0, removed=0, total=faces - 1, version=1, database=faces),
     )
     request = request_make(selfies=[selfie_bytes(collection.selfies["Clay_Aiken"])])
