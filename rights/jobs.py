@@ -7,6 +7,7 @@ at the same time as another run. The schedule is declared in ``rights.schedule``
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -23,36 +24,29 @@ def notice_send_task(notice_id: int) -> bool:
     return notices.notice_send(notice_id=notice_id)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(notices.WebhookError,),
-    max_retries=8,
-    retry_backoff=60,
-    retry_backoff_max=6 * 3600,
-)
+# A webhook POST (recipient notice or event): retried with backoff, up to 8 times, at most 6 hours
+# apart; then the notice's chase and the endpoint's delivery status take over.
+WEBHOOK_RETRIES: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (notices.WebhookError,),
+    "max_retries": 8,
+    "retry_backoff": 60,
+    "retry_backoff_max": 6 * 3600,
+}
+
+
+@shared_task(**WEBHOOK_RETRIES)
 def notice_webhook_task(notice_id: int, chase: bool = False) -> bool:
     # A failing webhook only retries this task: the email went out in its own task.
     return notices.notice_webhook_deliver(notice_id=notice_id, chase=chase)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(notices.WebhookError,),
-    max_retries=8,
-    retry_backoff=60,
-    retry_backoff_max=6 * 3600,
-)
+@shared_task(**WEBHOOK_RETRIES)
 def event_deliver_task(event: str, request_id: int, endpoint_id: int) -> bool:
     return events.event_deliver(event=event, request_id=request_id, endpoint_id=endpoint_id)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(notices.WebhookError,),
-    max_retries=8,
-    retry_backoff=60,
-    retry_backoff_max=6 * 3600,
-)
+@shared_task(**WEBHOOK_RETRIES)
 def event_webhook_task(event: str, request_id: int, endpoint_index: int) -> bool:
     # Queued before endpoints were data (an API_EVENT_WEBHOOKS index): rights.recipients.events.
     return events.event_deliver_legacy(event=event, request_id=request_id, endpoint_index=endpoint_index)

@@ -28,7 +28,14 @@ from django.utils.translation import gettext, gettext_noop
 from matching.models import Image
 from rights.lifecycle.language import language_of
 from rights.models import Match, Release
-from rights.pipeline.access_items import blank, date_text, retention_words, setting_texts, text_localised
+from rights.pipeline.access_items import (
+    blank,
+    date_text,
+    item_render,
+    retention_words,
+    setting_texts,
+    text_localised,
+)
 
 # The first payload version whose images keep data (rights.pipeline.access_items.REPORT_VERSION).
 IMAGES_AS_DATA = 3
@@ -197,13 +204,7 @@ RENDERERS = {
 def image_item_text(*, key: str, data: Any) -> str:
     """One item of an image written from its data in the active language; empty when its data
     cannot say it."""
-    render = RENDERERS.get(key)
-    if render is None or image_item_gaps(key=key, data=data):
-        return ""
-    try:
-        return render(data)
-    except (KeyError, TypeError, ValueError):  # facts of the wrong type (a date that is no date...)
-        return ""
+    return item_render(renderers=RENDERERS, gaps=image_item_gaps(key=key, data=data), key=key, data=data)
 
 
 def image_items_read(*, payload: dict[str, Any]) -> list[dict[str, Any]]:

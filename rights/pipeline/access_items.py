@@ -19,6 +19,7 @@ sentence and the deployment's texts with the helpers here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -342,12 +343,18 @@ RENDERERS = {
 
 def general_item_text(*, key: str, data: Any) -> str:
     """One item written from its data in the active language; empty when its data cannot say it."""
-    render = RENDERERS.get(key)
-    if render is None or general_item_gaps(key=key, data=data):
+    return item_render(renderers=RENDERERS, gaps=general_item_gaps(key=key, data=data), key=key, data=data)
+
+
+def item_render(*, renderers: dict[str, Callable[[Any], str]], gaps: list[str], key: str, data: Any) -> str:
+    """An answer item in words by its renderer; empty when it has none, its data has gaps, or its
+    facts are of the wrong type (a date that is no date...)."""
+    render = renderers.get(key)
+    if render is None or gaps:
         return ""
     try:
         return render(data)
-    except (KeyError, TypeError, ValueError):  # facts of the wrong type (a date that is no date...)
+    except (KeyError, TypeError, ValueError):
         return ""
 
 
