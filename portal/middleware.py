@@ -1,4 +1,4 @@
-"""Middleware for every page: the Content-Security-Policy, and the staff side's session rules."""
+"""Middleware for every page: the Content-Security-Policy, and the staff side's session rules and language."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
 
 from portal import staff_auth
+from portal.staff_language import staff_language_stored
 
 
 class ContentSecurityPolicyMiddleware:
@@ -65,3 +67,22 @@ class StaffSecondFactorMiddleware:
             reverse("staff_otp:enrol"),
         )
         return path not in open_
+
+
+class StaffLanguageMiddleware:
+    """The admin pages of a signed-in staff member who chose a language on their account page are in
+    that language (after LocaleMiddleware, which sets the browser's or the switcher's); every other
+    page, and staff who have not chosen, keep the browser/switcher rule."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        staff = user is not None and user.is_authenticated and user.is_staff
+        if staff and request.path.startswith(reverse("admin:index")):
+            chosen = staff_language_stored(user=user)
+            if chosen:
+                translation.activate(chosen)
+                request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)

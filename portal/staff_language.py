@@ -22,10 +22,16 @@ def staff_languages() -> list[str]:
     return [code for code, _name in settings.LANGUAGES]
 
 
+def staff_language_stored(*, user: AbstractBaseUser) -> str | None:
+    """The language this staff member chose on their account page (their emails and admin pages);
+    None until they choose (or for a code no longer in settings.LANGUAGES)."""
+    chosen = StaffPreference.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
+    return chosen if chosen in staff_languages() else None
+
+
 def staff_language_get(*, user: AbstractBaseUser) -> str:
     """The language this staff member chose for their emails; settings.LANGUAGE_CODE until they do."""
-    chosen = StaffPreference.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
-    return chosen or settings.LANGUAGE_CODE
+    return staff_language_stored(user=user) or settings.LANGUAGE_CODE
 
 
 def staff_language_set(*, user: AbstractBaseUser, language: str) -> str:

@@ -10,6 +10,8 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from rights.admin.common import permission_require, request_url
 from rights.lifecycle.audit import actor_for
@@ -35,22 +37,30 @@ class MultipleFileField(forms.FileField):
 
 
 class IntakeForm(forms.Form):
-    channel = forms.ChoiceField(choices=STAFF_CHANNELS)
+    channel = forms.ChoiceField(label=_("Channel"), choices=STAFF_CHANNELS)
     received_at = forms.DateTimeField(
-        help_text="When it reached us (the statutory clock starts then), e.g. 2026-11-28 09:30."
+        label=_("Received at"),
+        help_text=_("When it reached us (the statutory clock starts then), e.g. 2026-11-28 09:30."),
     )
-    kind = forms.ChoiceField(choices=RequestKind.choices)
-    email = forms.CharField(max_length=254, help_text="Where the confirmation and the answer go.")
+    kind = forms.ChoiceField(label=_("Kind"), choices=RequestKind.choices)
+    email = forms.CharField(
+        label=_("Email"), max_length=254, help_text=_("Where the confirmation and the answer go.")
+    )
     language = forms.ChoiceField(
+        label=_("Language"),
         choices=settings.LANGUAGES,
-        help_text="The requester's language: every email, letter and answer to them is written in it.",
+        help_text=_("The requester's language: every email, letter and answer to them is written in it."),
     )
-    selfies = MultipleFileField(widget=MultipleFileInput(), help_text="The photos sent with the request.")
-    identifiers = forms.CharField(widget=forms.Textarea, required=False)
-    country = forms.CharField(max_length=2, required=False)
-    suppression_consent = forms.BooleanField(required=False)
-    agent_name = forms.CharField(max_length=200, required=False)
-    agent_evidence = forms.FileField(required=False, help_text="The agent's mandate (PDF, JPEG or PNG).")
+    selfies = MultipleFileField(
+        label=_("Selfies"), widget=MultipleFileInput(), help_text=_("The photos sent with the request.")
+    )
+    identifiers = forms.CharField(label=_("Identifiers"), widget=forms.Textarea, required=False)
+    country = forms.CharField(label=_("Country"), max_length=2, required=False)
+    suppression_consent = forms.BooleanField(label=_("Suppression consent"), required=False)
+    agent_name = forms.CharField(label=_("Agent name"), max_length=200, required=False)
+    agent_evidence = forms.FileField(
+        label=_("Agent evidence"), required=False, help_text=_("The agent's mandate (PDF, JPEG or PNG).")
+    )
 
 
 def intake_view(request: HttpRequest) -> HttpResponse:
@@ -83,12 +93,14 @@ def intake_view(request: HttpRequest) -> HttpResponse:
                     form.add_error(field if field in form.fields else None, error)
         else:
             messages.success(
-                request, f"Request {created.reference} recorded; the confirmation email went out."
+                request,
+                gettext("Request %(reference)s recorded; the confirmation email went out.")
+                % {"reference": created.reference},
             )
             return HttpResponseRedirect(request_url(created.id))
     context = {
         **admin.site.each_context(request),
-        "title": "Record a request received by email, post, phone or an agent",
+        "title": gettext("Record a request received by email, post, phone or an agent"),
         "form": form,
         "opts": DataRequest._meta,
         "now": timezone.localtime(),

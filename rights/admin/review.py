@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from matching.models import Face
@@ -45,14 +46,16 @@ def pending_refusal_message(*, request_id: int) -> str | None:
     if not pending:
         return None
     total = matches_needing_decision(request_id=request_id).count()
-    names = ", ".join(str(m.image_id) if m.image_id else "an erased one" for m in pending)
-    more = f" and {total - len(pending)} more" if total > len(pending) else ""
-    plural = "s" if total != 1 else ""
-    return (
-        f"{total} candidate{plural} still need{'' if plural else 's'} a decision "
-        f"(image{plural} {names}{more}, marked 'Pending review' on the review screen): "
-        "confirm or reject each before approving."
-    )
+    names = ", ".join(str(m.image_id) if m.image_id else gettext("an erased one") for m in pending)
+    if total > len(pending):
+        names = gettext("%(names)s and %(more)s more") % {"names": names, "more": total - len(pending)}
+    return ngettext(
+        "%(total)s candidate still needs a decision (image %(names)s, marked 'Pending review' on the "
+        "review screen): confirm or reject each before approving.",
+        "%(total)s candidates still need a decision (images %(names)s, marked 'Pending review' on the "
+        "review screen): confirm or reject each before approving.",
+        total,
+    ) % {"total": total, "names": names}
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -85,9 +88,10 @@ class ReviewScreenMixin:
             decided = matches_decide(match_ids=[m.id for m in targets], decision=decision, user=request.user)
             ok, text = True, f"{matches_describe(matches=targets, verb=DECISIONS[decision])}."
         except (ReviewError, ActionRefused) as error:
-            ok, text = False, f"Not done: {error.message if isinstance(error, ActionRefused) else error}"
+            reason = error.message if isinstance(error, ActionRefused) else error
+            ok, text = False, gettext("Not done: %(reason)s") % {"reason": reason}
         except ValueError:
-            ok, text = False, "Not done: the form was not understood."
+            ok, text = False, gettext("Not done: the form was not understood.")
         if _wants_json(request):
             pending = matches_needing_decision(request_id=object_id).count()
             return JsonResponse(
@@ -116,22 +120,24 @@ class ReviewScreenMixin:
             row, _, decision = single.partition(":")
             targets = list(mine.filter(id=int(row)))
             if not targets:
-                raise ActionRefused("bad_match", "That candidate is not one of this request's.")
+                raise ActionRefused("bad_match", gettext("That candidate is not one of this request's."))
         elif request.POST.get("group"):
             decision = request.POST.get("decision", "")
             targets = group_needing_decision(request_id=object_id, key=int(request.POST["group"]))
             if not targets:
-                raise ActionRefused("no_match", "Nothing in that group needs a decision any more.")
+                raise ActionRefused("no_match", gettext("Nothing in that group needs a decision any more."))
         else:
             ids = {int(value) for value in request.POST.getlist("match_ids")}
             decision = request.POST.get("decision", "")
             if not ids:
-                raise ActionRefused("no_match", "Tick the candidates to decide first.")
+                raise ActionRefused("no_match", gettext("Tick the candidates to decide first."))
             targets = list(mine.filter(id__in=ids).order_by("-score", "id"))
             if len(targets) != len(ids):
-                raise ActionRefused("bad_match", "Some of the ticked candidates are not this request's.")
+                raise ActionRefused(
+                    "bad_match", gettext("Some of the ticked candidates are not this request's.")
+                )
         if decision not in DECISIONS:
-            raise ActionRefused("bad_decision", "Choose confirm or reject.")
+            raise ActionRefused("bad_decision", gettext("Choose confirm or reject."))
         return targets, decision
 
     # --- Images, served through permission-checked views ---
