@@ -58,8 +58,19 @@ def test_a_staff_member_who_chose_japanese_gets_the_intake_screen_in_japanese() 
     assert "Record the request" not in html and "Where the confirmation and the answer go." not in html
 
 
+def request_page(client: Client, data_request) -> str:
+    response = client.get(reverse("admin:rights_datarequest_change", args=[data_request.id]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def test_a_staff_member_who_chose_japanese_gets_the_review_screen_in_japanese(under_review) -> None:
     client = officer_in("ja", browser="en")
+    html = request_page(client, under_review)
+    for japanese in ("自撮り写真と並べた候補画像", "すべての候補", "法定期限", "不採用"):
+        assert japanese in html
+    assert '候補 3 件、うち判断待ち <span class="review-pending-count">2</span> 件。' in html
+    assert "Review: candidate images beside the selfie" not in html and "all candidates" not in html
     message = review_refusal(client, under_review)
     assert message.startswith("実行されませんでした")
     assert "先に判断する候補にチェックを入れてください" in message
@@ -70,6 +81,9 @@ def test_a_staff_member_who_chose_french_gets_the_screens_in_french(under_review
     html = intake_page(client)
     assert '<html lang="fr"' in html
     assert "Enregistrer la demande" in html and "Canal" in html and "Record the request" not in html
+    html = request_page(client, under_review)
+    assert "Examen : les images candidates à côté du selfie" in html and "Délai légal" in html
+    assert "Review: candidate images beside the selfie" not in html
     assert review_refusal(client, under_review) == "Non effectué : Cochez d'abord les candidates à décider."
 
 
@@ -77,7 +91,10 @@ def test_english_by_default_and_the_browser_until_a_language_is_chosen(under_rev
     html = intake_page(officer_in(None))
     assert '<html lang="en' in html
     assert "Record the request" in html and "Where the confirmation and the answer go." in html
-    assert review_refusal(officer_in(None), under_review) == "Not done: Tick the candidates to decide first."
+    client = officer_in(None)
+    assert review_refusal(client, under_review) == "Not done: Tick the candidates to decide first."
+    html = request_page(client, under_review)
+    assert "Review: candidate images beside the selfie" in html and "Statutory clock" in html
     assert "Enregistrer la demande" in intake_page(officer_in(None, browser="fr"))
 
 
