@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from rights.admin.common import request_url
@@ -49,21 +50,24 @@ class CaseworkMixin:
             assignee_id = int(value) if value else None
             assignment = request_assign(request_id=object_id, assignee_id=assignee_id, user=request.user)
         except ValueError:
-            messages.error(request, "Not done: choose someone from the list.")
+            messages.error(request, gettext("Not done: choose someone from the list."))
         except ActionRefused as error:
-            messages.error(request, f"Not done: {error.message}")
+            messages.error(request, gettext("Not done: %(reason)s") % {"reason": error.message})
         else:
-            who = assignment.assignee.get_username() if assignment else "no one"
-            messages.success(request, f"Request #{object_id} is assigned to {who}.")
+            who = assignment.assignee.get_username() if assignment else gettext("no one")
+            messages.success(
+                request,
+                gettext("Request #%(number)s is assigned to %(who)s.") % {"number": object_id, "who": who},
+            )
         return self._back(object_id)
 
     def _note(self, request: HttpRequest, object_id: int) -> HttpResponse:
         try:
             request_note_add(request_id=object_id, text=request.POST.get("text", ""), user=request.user)
         except ActionRefused as error:
-            messages.error(request, f"Not done: {error.message}")
+            messages.error(request, gettext("Not done: %(reason)s") % {"reason": error.message})
         else:
-            messages.success(request, "Internal note added (staff only).")
+            messages.success(request, gettext("Internal note added (staff only)."))
         return self._back(object_id)
 
     def _message(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -72,12 +76,15 @@ class CaseworkMixin:
                 request_id=object_id, text=request.POST.get("text", ""), user=request.user
             )
         except ActionRefused as error:
-            messages.error(request, f"Not done: {error.message}")
+            messages.error(request, gettext("Not done: %(reason)s") % {"reason": error.message})
         else:
             if note.emailed_at:
-                messages.success(request, "Message sent: emailed and shown on the person's status page.")
+                messages.success(
+                    request, gettext("Message sent: emailed and shown on the person's status page.")
+                )
             else:
                 messages.warning(
-                    request, "Message shown on the person's status page, but the email could not be sent."
+                    request,
+                    gettext("Message shown on the person's status page, but the email could not be sent."),
                 )
         return self._back(object_id)

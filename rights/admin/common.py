@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 
 from rights.lifecycle import clock
 from rights.models import (
@@ -75,29 +76,30 @@ def days_left_badge(data_request: DataRequest, *, now: Any = None) -> str:
     """Days left until the effective due date: red when overdue, amber when due within 7 days."""
     if data_request.status == RequestStatus.EXPIRED:
         # Closed unanswered because it was never confirmed: neither answered nor late.
-        return format_html('<span class="days-left closed expired">{}</span>', "never confirmed, expired")
+        expired = gettext("never confirmed, expired")
+        return format_html('<span class="days-left closed expired">{}</span>', expired)
     if data_request.is_closed:
         answered = data_request.answered_at or data_request.closed_at
         if answered and answered > clock.request_due_in_force(request=data_request, now=answered):
-            return format_html('<span class="days-left closed late">{}, late</span>', data_request.status)
+            late = gettext("%(status)s, late") % {"status": data_request.status}
+            return format_html('<span class="days-left closed late">{}</span>', late)
         return format_html('<span class="days-left closed">{}</span>', data_request.status)
     if data_request.status == RequestStatus.UNCONFIRMED:
-        return format_html('<span class="days-left unconfirmed">{}</span>', "email not confirmed")
+        return format_html('<span class="days-left unconfirmed">{}</span>', gettext("email not confirmed"))
     now = now or timezone.now()
     due = clock.request_due_in_force(request=data_request, now=now)
     left = clock.days_left(due_at=due, now=now)
     if clock.request_overdue(request=data_request, now=now):
         return format_html(
             '<span class="days-left overdue" style="color:#fff;background:#c62828;padding:1px 6px;'
-            'border-radius:3px;font-weight:bold">{} day{} overdue</span>',
-            -left,
-            "" if -left == 1 else "s",
+            'border-radius:3px;font-weight:bold">{}</span>',
+            ngettext("%(days)s day overdue", "%(days)s days overdue", -left) % {"days": -left},
         )
     if left <= DUE_SOON_DAYS:
         return format_html(
             '<span class="days-left due-soon" style="color:#000;background:#ffb300;padding:1px 6px;'
-            'border-radius:3px;font-weight:bold">{} day{} left</span>',
-            left,
-            "" if left == 1 else "s",
+            'border-radius:3px;font-weight:bold">{}</span>',
+            ngettext("%(days)s day left", "%(days)s days left", left) % {"days": left},
         )
-    return format_html('<span class="days-left">{} days left</span>', left)
+    remaining = ngettext("%(days)s day left", "%(days)s days left", left) % {"days": left}
+    return format_html('<span class="days-left">{}</span>', remaining)

@@ -9,13 +9,15 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from rights.models import DataRequest
 from rights.staff.actions import ActionRefused, requests_link
 from rights.staff.queue import requests_csv, requests_search
 
 
-@admin.action(description="Export the selected requests as CSV (no email or identifier)")
+@admin.action(description=_("Export the selected requests as CSV (no email or identifier)"))
 def export_csv(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[DataRequest]
 ) -> HttpResponse:
@@ -28,7 +30,7 @@ def export_csv(
 
 
 @admin.action(
-    description="Link the selected requests as the same person (to the earliest)",
+    description=_("Link the selected requests as the same person (to the earliest)"),
     permissions=["link"],  # QueueMixin.has_link_permission
 )
 def link_same_person(
@@ -36,7 +38,7 @@ def link_same_person(
 ) -> None:
     ordered = list(queryset.order_by("received_at", "id").values_list("id", flat=True))
     if len(ordered) < 2:
-        messages.error(request, "Not done: tick at least two requests of the same person.")
+        messages.error(request, gettext("Not done: tick at least two requests of the same person."))
         return
     earliest, linked, refused = ordered[0], [], []
     for request_id in ordered[1:]:
@@ -46,17 +48,21 @@ def link_same_person(
         except ActionRefused as error:
             refused.append(f"#{request_id} ({error.message})")
     if linked:
-        messages.success(request, f"Linked {', '.join(linked)} to the earliest, #{earliest}.")
+        messages.success(
+            request,
+            gettext("Linked %(linked)s to the earliest, #%(earliest)s.")
+            % {"linked": ", ".join(linked), "earliest": earliest},
+        )
     if refused:
-        messages.error(request, f"Not linked: {'; '.join(refused)}.")
+        messages.error(request, gettext("Not linked: %(refused)s.") % {"refused": "; ".join(refused)})
 
 
 class AssignedFilter(admin.SimpleListFilter):
-    title = "assigned to"
+    title = _("assigned to")
     parameter_name = "assigned"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("me", "Me"), ("nobody", "No one")]
+        return [("me", gettext("Me")), ("nobody", gettext("No one"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[DataRequest]) -> QuerySet[DataRequest]:
         if self.value() == "me":
@@ -69,7 +75,9 @@ class AssignedFilter(admin.SimpleListFilter):
 class QueueMixin:
     """Partial search by email, identifier, image URL or account, or a request's number; who may link."""
 
-    search_help_text = "Part of an email, an identifier, an image URL or account, or a request number (#42)."
+    search_help_text = _(
+        "Part of an email, an identifier, an image URL or account, or a request number (#42)."
+    )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[DataRequest], search_term: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from rights.admin.common import ReadOnlyAdmin, RequestLinkColumn
 from rights.models import (
@@ -37,7 +38,7 @@ class AuditEventAdmin(RequestLinkColumn, ReadOnlyAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def transition(self, obj: AuditEvent) -> str:
         return f"{obj.from_status} → {obj.to_status}" if obj.to_status else ""
 
@@ -50,7 +51,7 @@ class ErasureRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "request", "image_id", "image_sha256", "erased_at", "removed"]
     search_fields = ["=request__id", "=image_sha256"]
 
-    @admin.display(description="Removed from")
+    @admin.display(description=_("Removed from"))
     def removed(self, obj: ErasureRecord) -> str:
         return format_html_join(", ", "{}", ((str(place),) for place in obj.removed_from or []))
 

@@ -114,3 +114,11 @@ def test_the_public_pages_keep_the_browsers_language_for_a_signed_in_staff_membe
     page = client.get(reverse("public:home"))
     assert page.status_code == 200
     assert '<html lang="fr"' in page.content.decode()
+
+
+def test_the_queue_is_in_the_chosen_language_too(under_review) -> None:
+    response = officer_in("zh-hant", browser="en").get(reverse("admin:rights_datarequest_changelist"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "將所選請求匯出為 CSV" in html and "指派給" in html
+    assert "Export the selected requests as CSV" not in html and "days left" not in html
