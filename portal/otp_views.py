@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -27,8 +29,8 @@ _staff_only = user_passes_test(lambda user: user.is_active and user.is_staff, lo
 class TokenForm(forms.Form):
     token = forms.RegexField(
         regex=r"^\s*\d{6}\s*$",
-        label="Code from your authenticator app",
-        error_messages={"invalid": "Type the 6 digits your authenticator app shows."},
+        label=_("Code from your authenticator app"),
+        error_messages={"invalid": _("Type the 6 digits your authenticator app shows.")},
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
@@ -63,9 +65,9 @@ def enrol(request: HttpRequest) -> HttpResponse:
         if staff_auth.device_confirm(device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
             return redirect(_next(request))
-        form.add_error("token", "That code is not the one the app shows now: type the current one.")
+        form.add_error("token", gettext("That code is not the one the app shows now: type the current one."))
     context = {
-        "title": "Set up your second factor",
+        "title": gettext("Set up your second factor"),
         "form": form,
         "qr_svg": staff_auth.device_qr_svg(device=device),
         "secret": staff_auth.device_key_base32(device=device),
@@ -87,8 +89,8 @@ def verify(request: HttpRequest) -> HttpResponse:
         if device is not None:
             otp_login(request, device)
             return redirect(_next(request))
-        form.add_error("token", "That code is not valid (or too many wrong codes: wait a little).")
-    context = {"title": "Your second factor", "form": form}
+        form.add_error("token", gettext("That code is not valid (or too many wrong codes: wait a little)."))
+    context = {"title": gettext("Your second factor"), "form": form}
     return _render(request, "staff/otp_verify.html", context, status=400 if form.errors else 200)
 
 

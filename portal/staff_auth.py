@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.authentication import BasicScheme
@@ -95,7 +96,7 @@ def device_key_base32(*, device: TOTPDevice) -> str:
 def device_qr_svg(*, device: TOTPDevice) -> str:
     """The otpauth:// URI as an inline SVG QR code, made here (no CDN, no script)."""
     return segno.make(device.config_url, error="m").svg_inline(
-        scale=5, dark="#000", light="#fff", title="QR code for your authenticator app"
+        scale=5, dark="#000", light="#fff", title=gettext("QR code for your authenticator app")
     )
 
 
@@ -107,7 +108,7 @@ def lockout_response(
     response = render(
         request,
         "staff/locked_out.html",
-        {"minutes": max(1, math.ceil(seconds / 60)), "site_header": "facerights", "title": "Locked"},
+        {"minutes": max(1, math.ceil(seconds / 60)), "site_header": "facerights", "title": gettext("Locked")},
         status=429,
     )
     response["Retry-After"] = str(seconds)

@@ -9,6 +9,8 @@ from django.contrib.admin import SimpleListFilter
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from rights.admin.common import DUE_SOON_DAYS
 from rights.lifecycle import clock
@@ -26,11 +28,11 @@ from rights.models import (
 class QueueFilter(SimpleListFilter):
     """Open requests by default: the queue is what is left to answer."""
 
-    title = "queue"
+    title = _("queue")
     parameter_name = "queue"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("open", "Open"), ("closed", "Closed"), ("all", "All")]
+        return [("open", gettext("Open")), ("closed", gettext("Closed")), ("all", gettext("All"))]
 
     def choices(self, changelist: Any):
         current = self.value() or "open"
@@ -54,7 +56,7 @@ class QueueFilter(SimpleListFilter):
 
 class YesFilter(SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Yes"), ("no", "No")]
+        return [("yes", gettext("Yes")), ("no", gettext("No"))]
 
     def matching(self, queryset: QuerySet) -> QuerySet:
         raise NotImplementedError
@@ -74,7 +76,7 @@ def _confirmed_open(queryset: QuerySet) -> QuerySet:
 
 
 class OverdueFilter(YesFilter):
-    title = "overdue"
+    title = _("overdue")
     parameter_name = "overdue"
 
     def matching(self, queryset: QuerySet) -> QuerySet:
@@ -82,7 +84,7 @@ class OverdueFilter(YesFilter):
 
 
 class DueThisWeekFilter(YesFilter):
-    title = "due within 7 days"
+    title = _("due within 7 days")
     parameter_name = "due_this_week"
 
     def matching(self, queryset: QuerySet) -> QuerySet:
@@ -94,7 +96,7 @@ class DueThisWeekFilter(YesFilter):
 
 
 class NeedsReviewFilter(YesFilter):
-    title = "needs review"
+    title = _("needs review")
     parameter_name = "needs_review"
 
     def matching(self, queryset: QuerySet) -> QuerySet:
@@ -104,7 +106,7 @@ class NeedsReviewFilter(YesFilter):
 
 
 class HeldFilter(YesFilter):
-    title = "held"
+    title = _("held")
     parameter_name = "held"
 
     def matching(self, queryset: QuerySet) -> QuerySet:
@@ -112,7 +114,7 @@ class HeldFilter(YesFilter):
 
 
 class AcknowledgedFilter(YesFilter):
-    title = "acknowledged"
+    title = _("acknowledged")
     parameter_name = "acknowledged"
 
     def matching(self, queryset: QuerySet) -> QuerySet:

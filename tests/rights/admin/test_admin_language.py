@@ -122,3 +122,15 @@ def test_the_queue_is_in_the_chosen_language_too(under_review) -> None:
     html = response.content.decode()
     assert "將所選請求匯出為 CSV" in html and "指派給" in html
     assert "Export the selected requests as CSV" not in html and "days left" not in html
+
+
+def test_the_second_factor_page_is_in_the_chosen_language() -> None:
+    reviewer = staff_user(REVIEWER, username="reviewer-fr")
+    staff_language_set(user=reviewer, language="fr")
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(reviewer)  # the password only: the second factor is still to set up
+    response = client.get(reverse("staff_otp:enrol"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Configurer votre second facteur" in html and "Confirmer et continuer" in html
+    assert "Set up your second factor" not in html
