@@ -19,6 +19,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from rights.admin.casework import CaseworkMixin, casework_context
@@ -67,25 +70,30 @@ from rights.staff.review import ReviewError, request_approve
 
 class ExtendForm(forms.Form):
     months = forms.TypedChoiceField(
-        choices=[(1, "1 further month"), (2, "2 further months")], coerce=int, initial=2
+        label=_("Months"),
+        choices=[(1, _("1 further month")), (2, _("2 further months"))],
+        coerce=int,
+        initial=2,
     )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label=_("Reason"),
         required=False,
-        help_text="Sent to the person with the new date and their right to complain.",
+        help_text=_("Sent to the person with the new date and their right to complain."),
     )
 
 
 class RefuseForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        label=_("Reason"),
         required=False,
-        help_text="Why the request is manifestly unfounded or excessive (Art. 12(5)). Sent to the person.",
+        help_text=_("Why the request is manifestly unfounded or excessive (Art. 12(5)). Sent to the person."),
     )
 
 
 class LinkForm(forms.Form):
-    earlier_id = forms.IntegerField(min_value=1, label="Earlier request #")
+    earlier_id = forms.IntegerField(min_value=1, label=_("Earlier request #"))
 
 
 # --- Requests: the queue, the request page and its actions --------------------------------------
@@ -112,9 +120,12 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
     change_form_template = "admin/rights/datarequest/change_form.html"
     change_list_template = "admin/rights/datarequest/change_list.html"
     fieldsets = [
-        ("Request", {"fields": ["kind", "status", "email", "email_verified_at", "country", "identifiers"]}),
         (
-            "Statutory clock",
+            _("Request"),
+            {"fields": ["kind", "status", "email", "email_verified_at", "country", "identifiers"]},
+        ),
+        (
+            _("Statutory clock"),
             {
                 "fields": [
                     "received_at",
@@ -129,7 +140,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
             },
         ),
         (
-            "Outcome",
+            _("Outcome"),
             {
                 "fields": [
                     "answered_at",
@@ -145,7 +156,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
             },
         ),
         (
-            "Search",
+            _("Search"),
             {
                 "fields": [
                     "searched_at",
@@ -165,37 +176,37 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
     def get_ordering(self, request: HttpRequest) -> list[str]:
         return ["effective_due", "id"]
 
-    @admin.display(description="Request", ordering="id")
+    @admin.display(description=_("Request"), ordering="id")
     def request_link(self, obj: DataRequest) -> str:
         return request_link_html(obj.pk)
 
-    @admin.display(description="Received", ordering="received_at")
+    @admin.display(description=_("Received"), ordering="received_at")
     def received(self, obj: DataRequest) -> str:
         return timezone.localtime(obj.received_at).strftime("%Y-%m-%d")
 
-    @admin.display(description="Due", ordering="effective_due")
+    @admin.display(description=_("Due"), ordering="effective_due")
     def due(self, obj: DataRequest) -> str:
         due = timezone.localtime(clock.request_due_in_force(request=obj)).strftime("%Y-%m-%d")
-        return f"{due} (extended)" if obj.extended_until else due
+        return gettext("%(due)s (extended)") % {"due": due} if obj.extended_until else due
 
-    @admin.display(description="Days left", ordering="effective_due")
+    @admin.display(description=_("Days left"), ordering="effective_due")
     def days_left(self, obj: DataRequest) -> str:
         return days_left_badge(obj)
 
-    @admin.display(description="Assigned to")
+    @admin.display(description=_("Assigned to"))
     def assigned(self, obj: DataRequest) -> str:
         assignment = getattr(obj, "assignment", None)
         return assignment.assignee.get_username() if assignment else "—"
 
-    @admin.display(description="Flags")
+    @admin.display(description=_("Flags"))
     def flags(self, obj: DataRequest) -> str:
         flags = []
         if getattr(obj, "needs_review", False) or obj.status == RequestStatus.REVIEW:
-            flags.append("needs review")
+            flags.append(gettext("needs review"))
         if obj.followups:
-            flags.append(f"asked again ({obj.followups} times)")
+            flags.append(gettext("asked again (%(times)s times)") % {"times": obj.followups})
         if obj.status == RequestStatus.HELD:
-            flags.append("held")
+            flags.append(gettext("held"))
         return ", ".join(flags)
 
     # --- URLs ---
@@ -302,7 +313,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
     @staticmethod
     def _refused(request: HttpRequest, error: Exception) -> None:
         message = error.message if isinstance(error, ActionRefused) else str(error)
-        messages.error(request, f"Not done: {message}")
+        messages.error(request, gettext("Not done: %(reason)s") % {"reason": message})
 
     def approve_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         return require_POST(self._approve)(request, object_id)
@@ -314,9 +325,15 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         except (ReviewError, ActionRefused) as error:
             # Name what still waits as the review screen shows it, not by internal match ids.
             pending = pending_refusal_message(request_id=object_id)
-            messages.error(request, f"Not done: {pending}") if pending else self._refused(request, error)
+            if pending:
+                messages.error(request, gettext("Not done: %(reason)s") % {"reason": pending})
+            else:
+                self._refused(request, error)
         else:
-            messages.success(request, f"Request #{object_id} approved: it is being carried out.")
+            messages.success(
+                request,
+                gettext("Request #%(number)s approved: it is being carried out.") % {"number": object_id},
+            )
         return self._back(object_id)
 
     def extend_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -327,7 +344,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         try:
             months = int(request.POST.get("months", ""))
         except ValueError:
-            messages.error(request, "Not done: choose 1 or 2 further months.")
+            messages.error(request, gettext("Not done: choose 1 or 2 further months."))
             return self._back(object_id)
         try:
             extended = request_extend(
@@ -338,7 +355,8 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         else:
             messages.success(
                 request,
-                f"Extended to {timezone.localtime(extended.extended_until):%d %B %Y}; the letter was sent.",
+                gettext("Extended to %(until)s; the letter was sent.")
+                % {"until": date_format(timezone.localtime(extended.extended_until), "d F Y")},
             )
         return self._back(object_id)
 
@@ -352,7 +370,10 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         except ActionRefused as error:
             self._refused(request, error)
         else:
-            messages.success(request, f"Request #{object_id} refused; the refusal letter was sent.")
+            messages.success(
+                request,
+                gettext("Request #%(number)s refused; the refusal letter was sent.") % {"number": object_id},
+            )
         return self._back(object_id)
 
     def link_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -362,7 +383,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         permission_require(request, "change_datarequest")
         form = LinkForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Not done: give the number of the earlier request.")
+            messages.error(request, gettext("Not done: give the number of the earlier request."))
             return self._back(object_id)
         earlier_id = form.cleaned_data["earlier_id"]
         try:
@@ -370,7 +391,9 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         except ActionRefused as error:
             self._refused(request, error)
         else:
-            messages.success(request, f"Linked to earlier request #{earlier_id}.")
+            messages.success(
+                request, gettext("Linked to earlier request #%(number)s.") % {"number": earlier_id}
+            )
         return self._back(object_id)
 
     # --- Summary and compliance report ---
@@ -382,7 +405,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         today = timezone.localdate()
         context = {
             **self.admin_site.each_context(request),
-            "title": "Summary: CNIL figures",
+            "title": gettext("Summary: CNIL figures"),
             "opts": self.model._meta,
             "figures": figures,
             "totals": figures.totals(),
@@ -409,7 +432,7 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
                 via="dashboard",
             )
         except ReportError as error:
-            messages.error(request, f"Not done: {error}")
+            messages.error(request, gettext("Not done: %(reason)s") % {"reason": error})
             return HttpResponseRedirect(reverse("admin:rights_summary"))
         response = HttpResponse(exported.content, content_type=exported.content_type)
         response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
