@@ -15,6 +15,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from matching.models import Face, Image
 from matching.services.redaction import image_boxed
@@ -38,7 +40,7 @@ class CollectionImageAdmin(ReadOnlyAdmin):
     list_display_links = None
     list_filter = ["platform"]
     search_fields = ["source_url", "account", "=sha256"]
-    search_help_text = "Part of a source URL or an account, or a whole sha256."
+    search_help_text = _("Part of a source URL or an account, or a whole sha256.")
     list_per_page = 50
     date_hierarchy = "collected_at"
 
@@ -57,19 +59,19 @@ class CollectionImageAdmin(ReadOnlyAdmin):
             .order_by("-collected_at", "-id")
         )
 
-    @admin.display(description="Image", ordering="id")
+    @admin.display(description=_("Image"), ordering="id")
     def image_link(self, obj: Image) -> str:
         return format_html('<a href="{}">Image {}</a>', f"{obj.pk}/change/", obj.pk)
 
-    @admin.display(description="Source URL")
+    @admin.display(description=_("Source URL"))
     def source(self, obj: Image) -> str:
         return (obj.source_url[:80] + "…") if len(obj.source_url) > 80 else obj.source_url or "—"
 
-    @admin.display(description="Faces", ordering="faces_n")
+    @admin.display(description=_("Faces"), ordering="faces_n")
     def faces_count(self, obj: Image) -> int:
         return obj.faces_n
 
-    @admin.display(description="Releases")
+    @admin.display(description=_("Releases"))
     def releases_count(self, obj: Image) -> int:
         return Release.objects.filter(image_id=obj.pk).count()
 
@@ -89,7 +91,7 @@ class CollectionImageAdmin(ReadOnlyAdmin):
             raise Http404("No such image in the collection: it may have been erased.")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Collection image {image.pk}",
+            "title": gettext("Collection image %(number)s") % {"number": image.pk},
             "opts": self.model._meta,
             "image": image,
             "faces": list(
