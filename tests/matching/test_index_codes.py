@@ -45,7 +45,7 @@ def test_a_codes_first_search_gives_exactly_the_brute_force_answer(settings, see
     _, snapshot = index_load()
     assert len(snapshot.segments) == 5 and all(s.codes is not None for s in snapshot.segments)
     for threshold in THRESHOLDS:
-        for batch in (queries[:1], queries[:3], queries):  # the mat-vec and the matrix-product paths
+        for batch in (queries[:1], queries[:3], queries):  # numba below ORT_FROM (8), onnxruntime from it
             found = index_range_search(vectors=batch, threshold=threshold)
             for q, (got_ids, got_scores) in zip(batch, found, strict=True):
                 brute = everything @ q  # brute force: every float32 vector, the same mat-vec kernel
@@ -57,18 +57,92 @@ def test_a_codes_first_search_gives_exactly_the_brute_force_answer(settings, see
 
 
 def test_the_integer_product_is_exact_even_at_the_extremes_and_the_query_error_bounds_it():
-    from matching.services.index.codes_int import _int_session, queries_quantise
+    from matching.services.index.codes_int import ORT_LEVELS, _int_session, queries_quantise
 
     rng = np.random.default_rng(9)
     # Every code at +-127 and every query code at +-63: the sums an AVX2 kernel could saturate.
     codes = np.vstack([np.full((4, 512), 127, np.int8), np.full((4, 512), -127, np.int8)])
     codes = np.vstack([codes, rng.integers(-127, 128, size=(600, 512), dtype=np.int8)])
     queries = np.vstack([np.full(512, 0.04), -np.full(512, 0.04), unit_vectors(14, seed=10)])
-    query_codes, query_scales, query_errors = queries_quantise(queries=queries)
-    assert np.abs(query_codes).max() <= 63
+    query_codes, query_scales, query_errors = queries_quantise(queries=queries, levels=ORT_LEVELS)
+    assert query_codes.dtype == np.int8 and np.abs(query_codes).max() <= 63
     (products,) = _int_session().run(
-        None, {"codes": codes.view(np.uint8) ^ np.uint8(0x80), "queries": query_codes}
+        None, {"codes": codes.view(np.uint8) ^ np.uint8(0x80), "queries": np.ascontiguousarray(query_codes.T)}
     )
-    assert np.array_equal(products, codes.astype(np.int64) @ query_codes.astype(np.int64))
-    decoded = (query_codes.astype(np.float64) * query_scales[None, :]).T
+    assert np.array_equal(products, codes.astype(np.int64) @ query_codes.T.astype(np.int64))
+    decoded = query_codes.astype(np.float64) * query_scales[:, None]
     assert np.all(np.linalg.norm(queries - decoded, axis=1) <= query_errors)
+
+
+def test_the_numba_product_is_exact_at_the_extremes_where_int32_comes_closest_to_overflowing():
+    from matching.services.index.codes_int import NUMBA_LEVELS, numba_kernel, queries_quantise
+
+    rng = np.random.default_rng(11)
+    # Codes at +-127 against query codes at +-32767: |sum| = 512 * 127 * 32767, 2**31 - 16.8M.
+    codes = np.vstack([np.full((3, 512), 127, np.int8), np.full((3, 512), -127, np.int8)])
+    codes = np.vstack([codes, rng.integers(-127, 128, size=(700, 512), dtype=np.int8)])
+    codes.flags.writeable = False  # as a segment's read-only map
+    queries = np.vstack([np.full(512, 0.04), -np.full(512, 0.04), unit_vectors(5, seed=12)])
+    query_codes, query_scales, query_errors = queries_quantise(queries=queries, levels=NUMBA_LEVELS)
+    assert query_codes.dtype == np.int16 and np.abs(query_codes).max() == 32767
+    out = np.empty((codes.shape[0], queries.shape[0]), np.int32)
+    numba_kernel()(codes, query_codes, out)
+    expected = codes.astype(np.int64) @ query_codes.T.astype(np.int64)
+    assert np.abs(expected).max() == 512 * 127 * 32767  # the extreme was reached, not just allowed
+    assert np.array_equal(out, expected)
+    decoded = query_codes.astype(np.float64) * query_scales[:, None]
+    assert np.all(np.linalg.norm(queries - decoded, axis=1) <= query_errors)
+    assert float(query_errors[2:].max()) < 1e-4  # 16 bits: next to nothing beside a code's own error
+
+
+@pytest.mark.parametrize("kernel", ["numba", "ort"])
+@pytest.mark.parametrize("seed", range(4))
+def test_each_integer_kernel_finds_every_face_brute_force_finds_at_every_batch_size(kernel, seed):
+    from matching.services.index.codes_int import codes_candidates_int
+
+    rng = np.random.default_rng(300 + seed)
+    queries = unit_vectors(16, seed=400 + seed)
+    planted = np.stack(
+        [vector_near(queries[i % 16], c, seed=500 + i) for i, c in enumerate(rng.uniform(0.1, 0.6, 200))]
+    )
+    vectors = np.vstack([unit_vectors(9000, seed=600 + seed), planted])
+    # An extreme row too: one component carries the whole vector (the largest scale a code can have).
+    vectors[0] = 0
+    vectors[0, 7] = 1.0
+    codes, scales, errors = codes_encode(vectors=vectors)
+    codes.flags.writeable = False
+    for batch in (1, 2, 3, 5, 8, 16):
+        for threshold in (0.12, 0.25, 0.4):
+            candidates = codes_candidates_int(
+                codes=codes,
+                scales=scales,
+                errors=errors,
+                queries=queries[:batch],
+                threshold=threshold,
+                kernel=kernel,
+            )
+            for q, rows in enumerate(candidates):
+                brute = np.flatnonzero(vectors @ queries[q] >= np.float32(threshold))
+                assert np.all(np.diff(rows) > 0)  # ascending, each row once
+                assert set(brute.tolist()) <= set(rows.tolist())  # a superset: nothing is ever missed
+                # and not a flood: the bound is tight enough to be worth the codes
+                assert rows.size <= 4 * brute.size + 40
+
+
+def test_the_integer_kernels_refuse_what_they_cannot_do():
+    from matching.services.index.codes_int import codes_candidates_int, codes_kernel_choose, queries_quantise
+
+    codes, scales, errors = codes_encode(vectors=unit_vectors(10, seed=1))
+    with pytest.raises(ValueError, match="unknown integer kernel"):
+        codes_candidates_int(
+            codes=codes,
+            scales=scales,
+            errors=errors,
+            queries=unit_vectors(1, seed=2),
+            threshold=0.3,
+            kernel="blas",
+        )
+    with pytest.raises(ValueError, match="1 to 32767 levels"):
+        queries_quantise(queries=unit_vectors(1, seed=2), levels=40000)
+    with pytest.raises(ValueError, match="at least one query"):
+        codes_kernel_choose(batch=0)

@@ -1,20 +1,27 @@
-"""A batch of queries against 8-bit codes in integers: one exact int8 product serves the batch.
+"""Queries against 8-bit codes in integers: the product of the codes with coded queries is exact.
 
-From ``INT_FROM`` queries on, the query q is coded too, in 7 bits: q' = s_q * c_q with
-s_q = max|q_j| / 63, and its error norm e_q = ||q - q'|| (float64, rounded up). The product c.c_q
-is computed exactly in 32-bit integers (onnxruntime's MatMulInteger; the codes are shifted to
-unsigned bytes by flipping their top bit, with a zero point of 128). With 7-bit query codes an
-AVX2 pair sum 2 * 255 * 63 stays below 2**15, so the kernel's 16-bit sums never saturate; VNNI
-and AMX kernels sum in 32 bits anyway. For the unit vectors the index holds (x' = s * c, e as in
-codes.py, so ||x'|| <= 1 + e),
+The query q is coded too: q' = s_q * c_q with s_q = max|q_j| / L for L levels, and its error norm
+e_q = ||q - q'|| (float64, rounded up). The product c.c_q is computed exactly in 32-bit integers,
+by one of two kernels (chosen by batch size, ``codes_kernel_choose``):
+
+- ``numba`` (below ``ORT_FROM`` queries): a compiled loop, row by row, ``acc += int32(c_j) *
+  int32(c_qj)``, with 16-bit query codes (L = 32767). It cannot overflow: |c.c_q| <= 512 * 127 *
+  32767 < 2**31, and the arithmetic is int32 as written whatever instructions LLVM picks. With 16
+  bits the query's coding error is about 1/258 of the 8-bit one's, so the bound is the float
+  path's, and the candidates to re-check are as few.
+- ``ort`` (from ``ORT_FROM`` on): onnxruntime's MatMulInteger, the codes shifted to unsigned bytes
+  by flipping their top bit, with a zero point of 128, and 7-bit query codes (L = 63): an AVX2
+  pair sum 2 * 255 * 63 stays below 2**15, so its 16-bit sums never saturate.
+
+For the unit vectors the index holds (x' = s * c, e as in codes.py, so ||x'|| <= 1 + e),
 
     |q.x - s * s_q * (c.c_q)| <= ||q|| * e + e_q * (1 + e),
 
 and the float64 product of the scales adds next to nothing. A face with fl(q.x) >= t therefore
 scores at least t - ||q|| e - e_q (1 + e) - slack here (slack as in codes.py), and every face
 passing that is re-checked on its float32 vector, as on the float path: the brute force answer.
-Measured on this machine (one thread, 131,072 codes, 16 queries): 2.7 GB/s of codes, against
-1.1 GB/s for decoding to float32 and a float matrix product.
+
+Measured on this machine: ``ORT_FROM`` (``bench/codes_kernels.py``, one thread, 131,072 codes).
 """
 
 from __future__ import annotations
@@ -25,13 +32,27 @@ import numpy as np
 
 from matching.services.index.codes import DIM, lowered_bound
 
-INT_FROM = 4  # queries per batch from which the integer product beats decoding to float32
-_QUERY_LEVELS = 63  # 7-bit query codes: the bound on an AVX2 kernel's 16-bit pair sums
-_BLOCK_ROWS = 8192  # codes per integer product: 4 MB of shifted bytes
+# Queries per batch from which onnxruntime's product beats the numba loop (bench/codes_kernels.py,
+# at load 3): codes scanned per second on one thread, numba / ort: 1 query 5.7 / 0.9 GB/s, 4: 2.9 /
+# 0.8, 8: 1.3 / 1.8, 16: 0.4 / 1.5 (decoding to float32: 2.8, 0.5, 0.9, 0.6).
+ORT_FROM = 8
+ORT_LEVELS = 63  # 7-bit query codes: the bound on an AVX2 kernel's 16-bit pair sums
+NUMBA_LEVELS = 32767  # 16-bit query codes: int32 sums of 512 products of 127 * 32767 cannot overflow
+assert DIM * 127 * NUMBA_LEVELS < 2**31
+_BLOCK_ROWS = 8192  # codes per product: 4 MB of codes, one comparison per block at its largest error
 _U64 = 2.0**-52
 
 _session_lock = threading.Lock()
 _session = None
+_kernel_lock = threading.Lock()
+_kernel = None
+
+
+def codes_kernel_choose(*, batch: int) -> str:
+    """The integer kernel for a batch of this many queries: "numba" below ORT_FROM, else "ort"."""
+    if batch < 1:
+        raise ValueError(f"a batch has at least one query, not {batch}")
+    return "numba" if batch < ORT_FROM else "ort"
 
 
 def _int_session():
@@ -63,31 +84,89 @@ def _int_session():
         return _session
 
 
-def queries_quantise(*, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(int8 codes as a (DIM, batch) matrix, float64 scales, float64 error norms rounded up)."""
+def numba_kernel():
+    """The numba product (codes int8 (rows, DIM), query codes int16 (batch, DIM)) -> int32 (rows, batch).
+
+    Compiled once per process, at first use, for its one signature (about 1 s): no on-disk cache, so
+    a read-only image needs nowhere to write. nogil, so the scan's threads run segments in parallel.
+    Read-only arrays in the signature: the segments are read-only maps (a writable array converts).
+    """
+    global _kernel
+    with _kernel_lock:
+        if _kernel is None:
+            import numba
+            from numba import types
+
+            def readonly(dtype):
+                return types.Array(dtype, 2, "C", readonly=True)
+
+            out = types.Array(types.int32, 2, "C")
+            signature = types.void(readonly(types.int8), readonly(types.int16), out)
+
+            @numba.njit(signature, nogil=True, boundscheck=False, cache=False)
+            def products(codes, query_codes, out):  # pragma: no cover - compiled, run as machine code
+                for i in range(codes.shape[0]):
+                    for b in range(query_codes.shape[0]):
+                        acc = np.int32(0)
+                        for j in range(codes.shape[1]):
+                            acc += np.int32(codes[i, j]) * np.int32(query_codes[b, j])
+                        out[i, b] = acc
+
+            _kernel = products
+        return _kernel
+
+
+def queries_quantise(*, queries: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(codes (batch, DIM), float64 scales, float64 error norms rounded up) with ``levels`` levels a side.
+
+    int8 codes up to 127 levels, int16 up to 32767: the smallest type that holds them.
+    """
+    if not 1 <= levels <= 32767:
+        raise ValueError(f"query codes have 1 to 32767 levels, not {levels}")
     q = np.asarray(queries, dtype=np.float64)
     peak = np.abs(q).max(axis=1)
-    scales = np.where(peak > 0, peak / _QUERY_LEVELS, 1.0)
-    codes = np.clip(np.rint(q / scales[:, None]), -_QUERY_LEVELS, _QUERY_LEVELS).astype(np.int8)
+    scales = np.where(peak > 0, peak / levels, 1.0)
+    dtype = np.int8 if levels <= 127 else np.int16
+    codes = np.clip(np.rint(q / scales[:, None]), -levels, levels).astype(dtype)
     errors = np.linalg.norm(q - codes.astype(np.float64) * scales[:, None], axis=1) * (1 + 8 * _U64)
-    return np.ascontiguousarray(codes.T), scales, np.nextafter(errors, np.inf)
+    return np.ascontiguousarray(codes), scales, np.nextafter(errors, np.inf)
 
 
 def codes_candidates_int(
-    *, codes: np.ndarray, scales: np.ndarray, errors: np.ndarray, queries: np.ndarray, threshold: float
+    *,
+    codes: np.ndarray,
+    scales: np.ndarray,
+    errors: np.ndarray,
+    queries: np.ndarray,
+    threshold: float,
+    kernel: str | None = None,
 ) -> list[np.ndarray]:
-    """``codes_candidates`` for a batch, by the exact integer product (a superset of the answer)."""
+    """``codes_candidates`` by an exact integer product (a superset of the answer), each query's rows
+    ascending. ``kernel``: "numba" or "ort"; by default ``codes_kernel_choose`` picks by batch size."""
+    kernel = kernel or codes_kernel_choose(batch=queries.shape[0])
+    if kernel not in ("numba", "ort"):
+        raise ValueError(f"unknown integer kernel {kernel!r}: 'numba' or 'ort'")
     norms = np.linalg.norm(queries.astype(np.float64), axis=1)
-    query_codes, query_scales, query_errors = queries_quantise(queries=queries)
-    session = _int_session()
+    levels = NUMBA_LEVELS if kernel == "numba" else ORT_LEVELS
+    query_codes, query_scales, query_errors = queries_quantise(queries=queries, levels=levels)
+    rows_max = min(_BLOCK_ROWS, codes.shape[0])
+    if kernel == "numba":
+        products_of = numba_kernel()
+        products = np.empty((rows_max, queries.shape[0]), dtype=np.int32)
+    else:
+        session = _int_session()
+        ort_queries = np.ascontiguousarray(query_codes.T)
+        shifted = np.empty((rows_max, DIM), dtype=np.uint8)
     found: list[list[np.ndarray]] = [[] for _ in range(queries.shape[0])]
-    shifted = np.empty((min(_BLOCK_ROWS, codes.shape[0]), DIM), dtype=np.uint8)
     for start in range(0, codes.shape[0], _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, codes.shape[0])
-        block = shifted[: stop - start]
-        np.bitwise_xor(codes[start:stop].view(np.uint8), np.uint8(0x80), out=block)  # c + 128, exactly
-        (products,) = session.run(None, {"codes": block, "queries": query_codes})
-        scores = products * (scales[start:stop, None].astype(np.float64) * query_scales[None, :])
+        if kernel == "numba":
+            block = products[: stop - start]
+            products_of(codes[start:stop], query_codes, block)
+        else:
+            np.bitwise_xor(codes[start:stop].view(np.uint8), np.uint8(0x80), out=shifted[: stop - start])
+            (block,) = session.run(None, {"codes": shifted[: stop - start], "queries": ort_queries})
+        scores = block * (scales[start:stop, None].astype(np.float64) * query_scales[None, :])
         err = errors[start:stop].astype(np.float64)
         coarse = _lowered_int(
             threshold=threshold, norms=norms, errors=float(err.max()), query_errors=query_errors

@@ -4,8 +4,8 @@ The kernel depends on the batch size, chosen by measurement (bench/search.py, th
 1M faces): one query is a BLAS mat-vec per segment (at the memory-read floor; FAISS's range search
 was 1.0-1.5x slower); 2-3 queries are one mat-vec each; from GEMM_FROM on, one matrix product per
 segment reads the vectors once for the whole batch. Segments with compact codes are scanned on the
-codes first (a batch in integers: codes_int.py), then every candidate is re-checked on its float32
-vector (see codes.py).
+codes first, in exact integers (codes_int.py), then every candidate is re-checked on its float32
+vector (see codes.py), the whole batch's candidates read in one ascending pass per segment.
 
 Segments are scanned in parallel by a thread pool (one per core), each with single-threaded BLAS:
 on a busy machine a multi-threaded BLAS call waits at its barrier for a descheduled thread (7-10x
@@ -21,8 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from matching.services.index.codes import codes_candidates
-from matching.services.index.codes_int import INT_FROM, codes_candidates_int
+from matching.services.index.codes_int import codes_candidates_int
 from matching.services.index.store import Segment, Snapshot
 
 GEMM_FROM = 4  # queries per batch from which one matrix product beats a mat-vec per query
@@ -71,20 +70,27 @@ def _scan_float32(segment: Segment, queries: np.ndarray, threshold: np.float32, 
 
 def _scan_codes(segment: Segment, queries: np.ndarray, threshold: np.float32, out: Hits) -> None:
     assert segment.codes is not None and segment.scales is not None and segment.errors is not None
-    # A batch: one exact integer product (codes_int.py); fewer queries: decoded to float32.
-    scan = codes_candidates_int if queries.shape[0] >= INT_FROM else codes_candidates
-    candidates = scan(
+    # In exact integers (codes_int.py: numba for a few queries, onnxruntime for a batch); decoding
+    # to float32 (codes.py) was slower for every batch size (bench/codes_kernels.py).
+    candidates = codes_candidates_int(
         codes=segment.codes,
         scales=segment.scales,
         errors=segment.errors,
         queries=queries,
         threshold=float(threshold),
     )
+    wanted = [rows for rows in candidates if rows.size]
+    if not wanted:
+        return
+    # The candidates' float32 rows read once, in one ascending pass over the file, for the whole
+    # batch (a row read per query per segment read a row several times, and out of order).
+    union = np.unique(np.concatenate(wanted))
+    rows_read = np.ascontiguousarray(segment.vectors[union])
     for q, rows in enumerate(candidates):
         if rows.size == 0:
             continue
         # The exact re-check: the same mat-vec a float32 scan runs, on the candidates' rows only.
-        scores = np.ascontiguousarray(segment.vectors[rows]) @ queries[q]
+        scores = rows_read[np.searchsorted(union, rows)] @ queries[q]
         keep = scores >= threshold
         if keep.any():
             out[q] = (

@@ -233,6 +233,7 @@ def sealed_write_without(
     from matching.services.index.codes import codes_encode
 
     runs = _kept_runs(segment.info.count, gone_rows)
+    _read_ahead(segment)
     ids = np.delete(segment.ids, gone_rows)
     vector_parts = [segment.vectors[a:b] for a, b in runs]
     code_parts = None
@@ -246,6 +247,15 @@ def sealed_write_without(
         q, scales, errors = codes_encode(vectors=np.concatenate(vector_parts))
         code_parts = ([q], scales, errors)
     return _sealed_write_parts(folder, ids, vector_parts, code_parts)
+
+
+def _read_ahead(segment: Segment) -> None:
+    """Ask for the whole file to be read now: a copy reads every kept row in order, and the vectors
+    of a segment with codes are mapped MADV_RANDOM (no read-ahead of their own)."""
+    for kept in segment._keep:
+        mapped = getattr(kept, "base", None)
+        if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_WILLNEED"):
+            mapped.madvise(mmap.MADV_WILLNEED)
 
 
 @dataclass
@@ -271,27 +281,38 @@ def sealed_open(*, folder: Path, info: SegmentInfo) -> Segment:
         empty = np.empty((0, DIM), np.float32)
         return Segment(info=info, ids=np.empty(0, np.int64), vectors=empty)
     ids_at, vec_at, codes_at, scales_at, errors_at = _layout(count)
-    raw = _map(path, populate=not flags & FLAG_CODES)
+    codes = bool(flags & FLAG_CODES)
+    raw = _map(path, populate=not codes, random=(vec_at, codes_at) if codes else None)
     ids = np.asarray(raw[ids_at : ids_at + 8 * count]).view("<i8")
     vectors = np.asarray(raw[vec_at : vec_at + 4 * DIM * count]).view("<f4").reshape(count, DIM)
     segment = Segment(info=info, ids=ids, vectors=vectors, _keep=[raw])
-    if flags & FLAG_CODES:
+    if codes:
         segment.codes = np.asarray(raw[codes_at : codes_at + DIM * count]).view(np.int8).reshape(count, DIM)
         segment.scales = np.asarray(raw[scales_at : scales_at + 4 * count]).view("<f4")
         segment.errors = np.asarray(raw[errors_at : errors_at + 4 * count]).view("<f4")
     return segment
 
 
-def _map(path: Path, length: int = 0, populate: bool = True) -> np.ndarray:
+def _map(
+    path: Path, length: int = 0, populate: bool = True, random: tuple[int, int] | None = None
+) -> np.ndarray:
     """The file mapped read-only and shared (one copy in the page cache for every process).
 
     MAP_POPULATE fills the page table in one go: a process opening a new segment does not then
     take one page fault per 4 KiB on its first search. Not for a segment with codes: a search
     reads its codes and only a few float32 rows, and populating would read (and count) them all.
+    ``random``: a byte range (the float32 vectors of a segment with codes) advised MADV_RANDOM. A
+    fault there otherwise reads the device's whole read-around window (read_ahead_kb: 8 MB on this
+    machine) for one 2 KB candidate row, and those reads evict the codes from the page cache.
     """
     flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
     with open(path, "rb") as handle:
         mapped = mmap.mmap(handle.fileno(), length, flags=flags, prot=mmap.PROT_READ)
+    if random is not None and hasattr(mmap, "MADV_RANDOM"):
+        # madvise takes a page-aligned start; the end rounded down leaves the codes' pages alone.
+        first, end = (at // mmap.PAGESIZE * mmap.PAGESIZE for at in random)
+        if end > first:
+            mapped.madvise(mmap.MADV_RANDOM, first, end - first)
     return np.frombuffer(mapped, dtype=np.uint8)
 
 
