@@ -1,4 +1,5 @@
-"""A staff member's own account page in the admin: the language of the emails sent to them.
+"""A staff member's own account page in the admin: the language of their admin pages and of the
+emails sent to them.
 
 Any active staff account reaches it (no permission needed: it changes only the account's own
 choice), behind the admin's login and second factor (admin.site.admin_view).
@@ -12,6 +13,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods
 
@@ -20,11 +22,11 @@ from portal.staff_language import StaffLanguageInvalid, staff_language_get, staf
 
 class StaffLanguageForm(forms.Form):
     language = forms.ChoiceField(
-        label=gettext_lazy("Language of the emails sent to you"),
+        label=gettext_lazy("Language of the admin pages and of the emails sent to you"),
         choices=settings.LANGUAGES,
         help_text=gettext_lazy(
-            "Reminders, escalations and alerts sent to your address are written in it. Mail to a "
-            "team address is written in the portal's staff language."
+            "The admin pages are shown in it, and the reminders, escalations and alerts sent to your "
+            "address are written in it. Mail to a team address is written in the portal's staff language."
         ),
         error_messages={
             "required": gettext_lazy("Choose one of the languages."),
@@ -45,9 +47,10 @@ def account_view(request: HttpRequest) -> HttpResponse:
             form.add_error("language", str(exc))
         else:
             name = dict(settings.LANGUAGES)[chosen]
-            messages.success(
-                request, gettext("The emails sent to you will be written in %(name)s.") % {"name": name}
-            )
+            # In the language just chosen: the page this redirects to is already in it.
+            with translation.override(chosen):
+                sentence = gettext("The admin pages and the emails sent to you will be in %(name)s.")
+            messages.success(request, sentence % {"name": name})
             return HttpResponseRedirect(reverse("staff-account"))
     context = {
         **admin.site.each_context(request),

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from rights.lifecycle import clock
 from rights.models import (
@@ -34,6 +35,15 @@ def queue_annotate(queryset: QuerySet[DataRequest]) -> QuerySet[DataRequest]:
         band=Match.Band.MATCH
     )
     return queryset.annotate(effective_due=due_stored_expression(), needs_review=Exists(pending))
+
+
+def status_label(code: str) -> str:
+    """A stored status code as staff read it: its choice's label, in the current language. A code
+    that is no longer a status (an old audit row) is shown as stored rather than hidden."""
+    try:
+        return str(RequestStatus(code).label)
+    except ValueError:
+        return code
 
 
 def request_url(request_id: int) -> str:
@@ -67,7 +77,7 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class RequestLinkColumn:
     """The ``request_link`` column of a model with a ``request`` foreign key."""
 
-    @admin.display(description="Request", ordering="request_id")
+    @admin.display(description=_("Request"), ordering="request_id")
     def request_link(self, obj: Any) -> str:
         return request_link_html(obj.request_id)
 
@@ -81,9 +91,9 @@ def days_left_badge(data_request: DataRequest, *, now: Any = None) -> str:
     if data_request.is_closed:
         answered = data_request.answered_at or data_request.closed_at
         if answered and answered > clock.request_due_in_force(request=data_request, now=answered):
-            late = gettext("%(status)s, late") % {"status": data_request.status}
+            late = gettext("%(status)s, late") % {"status": data_request.get_status_display()}
             return format_html('<span class="days-left closed late">{}</span>', late)
-        return format_html('<span class="days-left closed">{}</span>', data_request.status)
+        return format_html('<span class="days-left closed">{}</span>', data_request.get_status_display())
     if data_request.status == RequestStatus.UNCONFIRMED:
         return format_html('<span class="days-left unconfirmed">{}</span>', gettext("email not confirmed"))
     now = now or timezone.now()

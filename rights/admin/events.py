@@ -85,7 +85,9 @@ class EventEndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Events"))
     def events_list(self, obj: EventEndpoint) -> str:
-        return ", ".join(obj.events)
+        # Staff read the events' labels; the receiving system gets the codes (request.received...).
+        labels = dict(EventType.choices)
+        return ", ".join(str(labels.get(event, event)) for event in obj.events)
 
     def save_model(
         self, request: HttpRequest, obj: EventEndpoint, form: forms.ModelForm, change: bool

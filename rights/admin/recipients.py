@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from rights.admin.common import ReadOnlyAdmin, RequestLinkColumn
 from rights.admin.filters import AcknowledgedFilter
@@ -81,10 +83,11 @@ class RecipientAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Contact")
+    @admin.display(description=_("Contact"))
     def contact(self, obj: Recipient) -> str:
         if recipient_contact_missing(recipient=obj):
-            return format_html('<strong style="color:#c62828">{}</strong>', "missing: notices cannot be sent")
+            missing = gettext("missing: notices cannot be sent")
+            return format_html('<strong style="color:#c62828">{}</strong>', missing)
         return obj.contact_email
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Recipient]:
@@ -98,11 +101,11 @@ class RecipientAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="Images released", ordering="released")
+    @admin.display(description=_("Images released"), ordering="released")
     def releases_count(self, obj: Recipient) -> int:
         return obj.released
 
-    @admin.display(description="Notices awaiting acknowledgement", ordering="waiting")
+    @admin.display(description=_("Notices awaiting acknowledgement"), ordering="waiting")
     def notices_waiting(self, obj: Recipient) -> int:
         return obj.waiting
 
@@ -112,7 +115,7 @@ class RecipientAdmin(admin.ModelAdmin):
             recipient_update(recipient=obj, changed_fields=form.changed_data, actor=actor)
             return
 
-        recipient, _ = recipient_get_or_create(
+        recipient, _created = recipient_get_or_create(
             name=obj.name, contact_email=obj.contact_email, webhook_url=obj.webhook_url, actor=actor
         )
         obj.pk = recipient.pk
@@ -166,21 +169,26 @@ class RecipientNoticeAdmin(RequestLinkColumn, ReadOnlyAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="Images")
+    @admin.display(description=_("Images"))
     def images(self, obj: RecipientNotice) -> int:
         return len(obj.image_hashes or [])
 
-    @admin.display(description="State")
+    @admin.display(description=_("State"))
     def state(self, obj: RecipientNotice) -> str:
+        # The same sentences as the request page's recipient notices (change_form.html).
         if obj.acknowledged_at:
-            return format_html(
-                '<span class="notice acknowledged">acknowledged {}</span>', f"{obj.acknowledged_at:%Y-%m-%d}"
-            )
+            acknowledged = gettext("acknowledged %(on)s") % {"on": f"{obj.acknowledged_at:%Y-%m-%d}"}
+            return format_html('<span class="notice acknowledged">{}</span>', acknowledged)
         if not obj.sent_at:
-            return format_html('<span class="notice unsent" style="color:#c62828">{}</span>', "not sent yet")
-        chased = f", chased {obj.chase_count} times" if obj.chase_count else ""
-        return format_html(
-            '<span class="notice waiting" style="color:#e69500">awaiting acknowledgement since {}{}</span>',
-            f"{obj.sent_at:%Y-%m-%d}",
-            chased,
-        )
+            unsent = gettext("not sent yet")
+            return format_html('<span class="notice unsent" style="color:#c62828">{}</span>', unsent)
+        since = f"{obj.sent_at:%Y-%m-%d}"
+        if obj.chase_count:
+            waiting = ngettext(
+                "awaiting acknowledgement since %(since)s, chased %(times)s time",
+                "awaiting acknowledgement since %(since)s, chased %(times)s times",
+                obj.chase_count,
+            ) % {"since": since, "times": obj.chase_count}
+        else:
+            waiting = gettext("awaiting acknowledgement since %(since)s") % {"since": since}
+        return format_html('<span class="notice waiting" style="color:#e69500">{}</span>', waiting)

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from rights.admin.common import ReadOnlyAdmin, RequestLinkColumn
+from rights.admin.common import ReadOnlyAdmin, RequestLinkColumn, status_label
 from rights.models import (
     AuditEvent,
     ErasureRecord,
@@ -29,8 +29,7 @@ class AuditEventAdmin(RequestLinkColumn, ReadOnlyAdmin):
         "actor",
         "action",
         "request",
-        "from_status",
-        "to_status",
+        "transition",
         "reason",
         "detail",
         "prev_hash",
@@ -40,7 +39,10 @@ class AuditEventAdmin(RequestLinkColumn, ReadOnlyAdmin):
 
     @admin.display(description=_("Status"))
     def transition(self, obj: AuditEvent) -> str:
-        return f"{obj.from_status} → {obj.to_status}" if obj.to_status else ""
+        # The labels staff read; the stored codes stay in the row (and in every export).
+        if not obj.to_status:
+            return ""
+        return f"{status_label(obj.from_status)} → {status_label(obj.to_status)}"
 
 
 # --- Ledgers: read-only ------------------------------------------------------------------------

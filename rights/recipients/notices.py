@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
@@ -324,21 +325,30 @@ def webhook_addresses_check(*, url: str) -> tuple[str, int, str]:
     """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookError("the webhook address is not an http(s) URL")
+        raise WebhookError(gettext("the webhook address is not an http(s) URL"))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError) as exc:
-        raise WebhookError(f"the webhook host could not be resolved ({type(exc).__name__})") from None
+        raise WebhookError(
+            gettext("the webhook host could not be resolved (%(error)s)") % {"error": type(exc).__name__}
+        ) from None
     addresses = sorted({info[4][0] for info in infos})
     if not addresses:
-        raise WebhookError("the webhook host resolves to no address")
+        raise WebhookError(gettext("the webhook host resolves to no address"))
     if not settings.NOTICE_WEBHOOK_ALLOW_PRIVATE:
         refused = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
         if refused:
+            # Translated: the recipient and event endpoint forms show it to staff as they type.
             raise WebhookError(
-                f"the webhook host resolves to {len(refused)} non-public address(es) "
-                "(loopback, link-local, private or reserved); refused (NOTICE_WEBHOOK_ALLOW_PRIVATE is off)"
+                ngettext(
+                    "the webhook host resolves to %(count)s non-public address (loopback, link-local, "
+                    "private or reserved); refused (NOTICE_WEBHOOK_ALLOW_PRIVATE is off)",
+                    "the webhook host resolves to %(count)s non-public addresses (loopback, link-local, "
+                    "private or reserved); refused (NOTICE_WEBHOOK_ALLOW_PRIVATE is off)",
+                    len(refused),
+                )
+                % {"count": len(refused)}
             )
     return parts.hostname, port, addresses[0]
 
