@@ -11,6 +11,8 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -141,10 +143,72 @@ class AuditedGroupAdmin(_AuditedAccountsAdmin, GroupAdmin):
         return {"name": fresh.name, "permissions": _permission_names(fresh.permissions.all())}
 
 
+# django-otp marks none of its texts for translation: the second-factor screens get ours. Only what is
+# shown changes: a field's display name (verbose_name, not the _verbose_name its migrations compare)
+# and its help text (the very English text, so makemigrations, which runs untranslated, sees no change).
+DEVICE_FIELDS = {
+    "user": (_("user"), _("The user that this device belongs to.")),
+    "name": (_("name"), _("The human-readable name of this device.")),
+    "confirmed": (_("confirmed"), _("Is this device ready for use?")),
+    "throttling_failure_timestamp": (
+        _("throttling failure timestamp"),
+        _("A timestamp of the last failed verification attempt. Null if last attempt succeeded."),
+    ),
+    "throttling_failure_count": (_("throttling failure count"), _("Number of successive failed attempts.")),
+    "created_at": (
+        _("created at"),
+        _("The date and time when this device was initially created in the system."),
+    ),
+    "last_used_at": (_("last used at"), _("The most recent date and time this device was used.")),
+    "key": (_("key"), _("A hex-encoded secret key of up to 40 bytes.")),
+    "step": (_("step"), _("The time step in seconds.")),
+    "t0": (_("t0"), _("The Unix time at which to begin counting steps.")),
+    "digits": (_("digits"), _("The number of digits to expect in a token.")),
+    "tolerance": (_("tolerance"), _("The number of time steps in the past or future to allow.")),
+    "drift": (_("drift"), _("The number of time steps the prover is known to deviate from our clock.")),
+    "last_t": (
+        _("last t"),
+        _("The t value of the latest verified token. The next token must be at a higher time step."),
+    ),
+}
+DEVICE_FIELDSETS = {
+    "Identity": _("Identity"),
+    "Timestamps": _("Timestamps"),
+    "Configuration": _("Configuration"),
+    "State": _("State"),
+    "Throttling": _("Throttling"),
+}
+
+
+def _device_texts_translate() -> None:
+    for name, (label, help_text) in DEVICE_FIELDS.items():
+        field = TOTPDevice._meta.get_field(name)
+        with translation.override(None):  # the msgid itself
+            if str(help_text) != field.help_text:  # django-otp changed its text: keep its own
+                continue
+        field.verbose_name, field.help_text = label, help_text
+    TOTPDevice._meta.verbose_name = _("TOTP device")
+    TOTPDevice._meta.verbose_name_plural = _("TOTP devices")
+
+
+_device_texts_translate()
+
+
 class AuditedDeviceAdmin(_AuditedAccountsAdmin, TOTPDeviceAdmin):
     """A staff member's second factor added, changed or removed by another in the admin."""
 
     audit_noun = "staff_second_factor"
+    search_help_text = _("Search by the user's username or email address.")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        return [
+            (DEVICE_FIELDSETS.get(title, title) if title else title, options)
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    @admin.display(description=_("QR code"))
+    def qrcode_link(self, device: TOTPDevice) -> str:
+        return super().qrcode_link(device)
 
     def audit_identity(self, obj: Any) -> dict[str, Any]:
         return {"device_id": obj.pk, "device": obj.name, "user_id": obj.user_id}

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.staff_language import staff_language_set
 from rights.lifecycle.audit import audit_record
@@ -200,3 +201,34 @@ def test_the_account_page_in_french() -> None:
     html = html_text.unescape(page(client, reverse("staff-account")))  # the apostrophes
     assert "Langue des pages d'administration et des e-mails qui vous sont envoyés" in html
     assert "Les pages d'administration sont dans la langue que vous choisissez ici." in html
+
+
+# --- Staff accounts: the second-factor devices (django-otp marks none of its texts) ------------------
+
+
+def boss_in(language: str | None) -> Client:
+    boss = staff_user(PRIVACY_OFFICER, username=f"boss-{language}")
+    boss.is_superuser = True
+    boss.save(update_fields=["is_superuser"])
+    if language:
+        staff_language_set(user=boss, language=language)
+    client = Client()
+    staff_login(client, boss)
+    return client
+
+
+def test_the_second_factor_devices_screens_in_the_chosen_language() -> None:
+    phone = TOTPDevice.objects.create(user=staff_user(None, username="rita"), name="phone", confirmed=True)
+    change = reverse("admin:otp_totp_totpdevice_change", args=[phone.pk])
+    client = boss_in("ja")
+    html = page(client, reverse("admin:otp_totp_totpdevice_changelist"))
+    assert "最終使用日時" in html and "確認済み" in html and "TOTP デバイス" in html
+    assert "last used at" not in html.lower()
+    html = page(client, change)
+    for japanese in ("識別情報", "試行制限", "このデバイスのわかりやすい名前。", "時間ステップ（秒）。"):
+        assert japanese in html
+    assert "Throttling" not in html and "The human-readable name of this device." not in html
+    html = html_text.unescape(page(boss_in("fr"), change))
+    assert "Identité" in html and "Limitation des tentatives" in html
+    html = page(boss_in(None), change)
+    assert "Throttling" in html and "The human-readable name of this device." in html
