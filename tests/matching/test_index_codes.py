@@ -127,6 +127,16 @@ def test_each_integer_kernel_finds_every_face_brute_force_finds_at_every_batch_s
                 assert set(brute.tolist()) <= set(rows.tolist())  # a superset: nothing is ever missed
                 # and not a flood: the bound is tight enough to be worth the codes
                 assert rows.size <= 4 * brute.size + 40
+            if kernel == "ort":  # screened again on 16-bit query codes: no more than numba leaves
+                tight = codes_candidates_int(
+                    codes=codes,
+                    scales=scales,
+                    errors=errors,
+                    queries=queries[:batch],
+                    threshold=threshold,
+                    kernel="numba",
+                )
+                assert all(set(a.tolist()) <= set(b.tolist()) for a, b in zip(candidates, tight, strict=True))
 
 
 def test_the_integer_kernels_refuse_what_they_cannot_do():
