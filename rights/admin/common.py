@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rights.lifecycle import clock
 from rights.models import (
+    AuditAction,
     DataRequest,
     Match,
     RequestStatus,
@@ -42,6 +43,15 @@ def status_label(code: str) -> str:
     that is no longer a status (an old audit row) is shown as stored rather than hidden."""
     try:
         return str(RequestStatus(code).label)
+    except ValueError:
+        return code
+
+
+def action_label(code: str) -> str:
+    """A stored audit action as staff read it (its label, in the current language); an action no
+    longer in AuditAction is shown as stored."""
+    try:
+        return str(AuditAction(code).label)
     except ValueError:
         return code
 

@@ -1,9 +1,10 @@
 # ruff: noqa: RUF001 (the Japanese and Chinese punctuation of the catalogues is meant)
-"""Issue 12, part A: the recipients, notices and event endpoint screens, the account page, and every
-status shown on a staff screen, in the staff member's chosen language (English by default).
+"""Issue 12, part A: the recipients, notices, event endpoints and second-factor screens, the account
+page, and every status and audit action shown on a staff screen, in the staff member's chosen
+language (English by default).
 
-A status is shown as its label in that language, never as its stored code ("answered",
-"review"): the code stays in the database, the CSV export and the API."""
+A status or an action is shown as its label in that language, never as its stored code ("answered",
+"search_started"): the code stays in the database, the CSV export and the API."""
 
 from __future__ import annotations
 
@@ -137,6 +138,7 @@ def answered():
     later = make_request(status=RequestStatus.ANSWERED, answered_at=timezone.now())
     later.earlier_requests.add(earlier)
     with transaction.atomic():
+        audit_record(actor="system", action="search_started", request_id=later.id)
         audit_record(
             actor="system",
             action="answered",
@@ -154,7 +156,10 @@ def test_the_request_page_and_the_audit_trail_show_status_labels_in_japanese(ans
     assert "fulfilling → answered" not in html
     assert "担当者の確認待ち)" in html  # the same person's earlier request: its status
     assert ", review)" not in html
-    assert "回答を準備中 → 回答済み" in page(client, AUDIT)
+    assert '<span title="search_started">検索を開始</span>' in html  # the action: label, code on hover
+    html = page(client, AUDIT)
+    assert "回答を準備中 → 回答済み" in html and '<span title="search_started">検索を開始</span>' in html
+    assert "検索を開始</a>" in html  # the actions filter, by label
 
 
 def test_the_queue_shows_a_closed_requests_status_label_not_its_code(answered) -> None:
@@ -170,7 +175,9 @@ def test_status_labels_are_english_by_default(answered) -> None:
     html = page(client, reverse("admin:rights_datarequest_change", args=[answered.id]))
     assert "Preparing the answer → Answered" in html
     assert "Waiting for staff review)" in html
-    assert "Preparing the answer → Answered" in page(client, AUDIT)
+    assert '<span title="search_started">Search started</span>' in html
+    html = page(client, AUDIT)
+    assert "Preparing the answer → Answered" in html and "Search started</a>" in html
 
 
 # --- The account page ------------------------------------------------------------------------------
