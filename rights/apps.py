@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RightsConfig(AppConfig):
     name = "rights"
-    verbose_name = "Rights requests"
+    verbose_name = _("Rights requests")
 
     def import_models(self) -> None:
         super().import_models()

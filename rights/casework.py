@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -20,10 +21,15 @@ class Assignment(models.Model):
     assigned_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
         app_label = "rights"
 
     def __str__(self) -> str:
-        return f"Request {self.request_id} assigned to {self.assignee_id}"
+        return gettext("Request #%(request)s assigned to %(assignee)s") % {
+            "request": self.request_id,
+            "assignee": self.assignee,
+        }
 
 
 class RequestNote(models.Model):
@@ -42,8 +48,13 @@ class RequestNote(models.Model):
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
         app_label = "rights"
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on request {self.request_id}"
+        return gettext("%(kind)s on request #%(request)s") % {
+            "kind": self.get_kind_display(),
+            "request": self.request_id,
+        }

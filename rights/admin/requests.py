@@ -43,6 +43,7 @@ from rights.models import (
     DataRequest,
     RecipientNotice,
     RequestStatus,
+    due_stored_expression,
 )
 from rights.pipeline.search import request_bands
 from rights.recipients.notices import notices_without_contact
@@ -173,8 +174,10 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         queryset = queue_annotate(self.model._default_manager.select_related("assignment__assignee"))
         return queryset.order_by(*self.get_ordering(request))
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
-        return ["effective_due", "id"]
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        # The expression, not the annotation's name: other admins order their choice of requests (a
+        # ledger row's foreign key) by this too, on a queryset that lacks the annotation.
+        return [due_stored_expression().asc(), "id"]
 
     @admin.display(description=_("Request"), ordering="id")
     def request_link(self, obj: DataRequest) -> str:

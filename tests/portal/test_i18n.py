@@ -45,6 +45,13 @@ HTML_LANG = {"en": "en-GB", "fr": "fr", "zh-hans": "zh-Hans", "zh-hant": "zh-Han
 # A named placeholder (%(name)s), a bare one (%s, %d) or a brace one ({name}).
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|\{[a-z_]*\}")
 TAG = re.compile(r"</?[a-z]+[^>]*>")
+# Words spelt alike in French and English, and right in French as they are.
+SAME_WORDS = {
+    "fr": {
+        *("action", "Action", "Configuration", "Contact", "image", "images", "Images", "note", "notes"),
+        *("score", "selfie", "selfies", "Selfies", "Source"),
+    }
+}
 
 
 @pytest.fixture(autouse=True)
@@ -100,9 +107,14 @@ def test_every_message_has_a_translation_that_is_neither_empty_nor_fuzzy(code):
 def test_translations_are_in_the_language_not_copies_of_the_english(code):
     """A message left in English would pass the check above: few may equal their msgid."""
     po = catalogue(code)
-    # Names, codes and formats read the same in every language ("Image %(number)s", "%(label)s: ...").
+    # Names, codes and formats read the same in every language ("%(label)s: ..."), and French shares
+    # some words with English (listed, so that any other message left in English still counts).
     same = [
-        e.msgid for e in po if forms_of(e)[0] == e.msgid and PLACEHOLDER.sub("", e.msgid).strip(" :.,") != ""
+        e.msgid
+        for e in po
+        if forms_of(e)[0] == e.msgid
+        and PLACEHOLDER.sub("", e.msgid).strip(" :.,") != ""
+        and e.msgid not in SAME_WORDS.get(code, ())
     ]
     assert len(same) <= 3, same
 

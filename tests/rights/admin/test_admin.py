@@ -444,6 +444,28 @@ def test_audit_trail_is_read_only_even_for_a_superuser(client, users, under_revi
     assert event.reason == ""
 
 
+def test_a_ledger_rows_page_opens_with_its_request(client, users, under_review) -> None:
+    """An erasure record's and a purge record's pages show their request: the request's foreign key
+    lists requests in the queue's order, which once named an annotation those pages lack (a 500)."""
+    from django.utils import timezone
+
+    from rights.models import ErasureRecord, PurgeRecord
+
+    now = timezone.now()
+    erasure = ErasureRecord.objects.create(
+        request=under_review, image_id=1, image_sha256="a" * 64, removed_from=["index"], erased_at=now
+    )
+    purge = PurgeRecord.objects.create(request=under_review, what={"selfie_files": 1}, purged_at=now)
+    officer = client_for(client, users[PRIVACY_OFFICER])
+    for url in (
+        reverse("admin:rights_erasurerecord_change", args=[erasure.id]),
+        reverse("admin:rights_purgerecord_change", args=[purge.id]),
+    ):
+        response = officer.get(url)
+        assert response.status_code == 200
+        assert str(under_review) in response.content.decode()  # "Access request #1", its link
+
+
 def test_officer_adds_a_recipient_with_a_release(client, users) -> None:
     image = _image(FACES[1])
     officer = client_for(client, users[PRIVACY_OFFICER])
