@@ -156,3 +156,18 @@ def test_the_integer_kernels_refuse_what_they_cannot_do():
         queries_quantise(queries=unit_vectors(1, seed=2), levels=40000)
     with pytest.raises(ValueError, match="at least one query"):
         codes_kernel_choose(batch=0)
+
+
+def test_a_segment_with_codes_is_mapped_so_that_a_removal_can_ask_for_its_whole_file(settings):
+    # A removal copies a segment's kept rows through its map; the float32 part of a segment with
+    # codes is MADV_RANDOM, so the copy asks for the file first (MADV_WILLNEED on this mapping).
+    from matching.services.index.store import mapping_of
+
+    settings.INDEX_CODES = True
+    settings.INDEX_SEGMENT_FACES = 100
+    index_add(ids=np.arange(1, 201), vectors=unit_vectors(200, seed=3))
+    index_maintain(seal_all=True)
+    _, snapshot = index_load()
+    sealed = [s for s in snapshot.segments if s.codes is not None]
+    assert sealed and all(mapping_of(s._keep[0]) is not None for s in sealed)
+    assert mapping_of(np.zeros(3)) is None

@@ -253,9 +253,16 @@ def _read_ahead(segment: Segment) -> None:
     """Ask for the whole file to be read now: a copy reads every kept row in order, and the vectors
     of a segment with codes are mapped MADV_RANDOM (no read-ahead of their own)."""
     for kept in segment._keep:
-        mapped = getattr(kept, "base", None)
-        if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_WILLNEED"):
+        mapped = mapping_of(kept)
+        if mapped is not None and hasattr(mmap, "MADV_WILLNEED"):
             mapped.madvise(mmap.MADV_WILLNEED)
+
+
+def mapping_of(array: object) -> mmap.mmap | None:
+    """The mmap under an array made by ``_map`` (array -> memoryview -> mmap), or None."""
+    while array is not None and not isinstance(array, mmap.mmap):
+        array = array.base if isinstance(array, np.ndarray) else getattr(array, "obj", None)
+    return array
 
 
 @dataclass
