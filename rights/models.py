@@ -459,11 +459,15 @@ class AuditEvent(models.Model):
 class Recipient(models.Model):
     """An organisation the collection's images were handed to (Art. 17(2), Art. 19)."""
 
-    name = models.CharField(max_length=200, unique=True)
-    contact_email = models.EmailField()
-    webhook_url = models.URLField(blank=True)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    contact_email = models.EmailField(_("contact email"))
+    webhook_url = models.URLField(_("webhook URL"), blank=True)
     # Standard Webhooks signing secret ("whsec_" + base64): every notice POST is signed with it.
     webhook_secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
 
     def __str__(self) -> str:
         return self.name
@@ -478,17 +482,23 @@ class EventType(models.TextChoices):
 class EventEndpoint(models.Model):
     """Another system told of request events, signed with its own secret (rights.recipients.events)."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the API's name for it
+    # The API's name for it.
+    public_id = models.UUIDField(_("public ID"), default=uuid.uuid4, unique=True, editable=False)
     url = models.URLField(_("URL"), max_length=2000)
     description = models.CharField(_("description"), max_length=200, blank=True)
     # Standard Webhooks secret made by us, shown once (on creation and on each rotation).
     secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
     events = models.JSONField(_("events"), default=list)  # values of EventType
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    last_delivery_at = models.DateTimeField(null=True, blank=True)
-    last_delivery_status = models.CharField(max_length=200, blank=True)  # "HTTP 204" or why it failed
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    last_delivery_at = models.DateTimeField(_("last delivery at"), null=True, blank=True)
+    # "HTTP 204" or why it failed, as the worker wrote it (stored text: shown as written).
+    last_delivery_status = models.CharField(_("last delivery status"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("event endpoint")
+        verbose_name_plural = _("event endpoints")
 
     def __str__(self) -> str:
         return self.description or self.url
@@ -501,14 +511,23 @@ class EventEndpoint(models.Model):
 class Release(models.Model):
     """Which image was handed to which recipient, and when. Outlives the image (hash kept)."""
 
-    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="releases")
-    image = models.ForeignKey(
-        "matching.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="releases"
+    recipient = models.ForeignKey(
+        Recipient, verbose_name=_("recipient"), on_delete=models.PROTECT, related_name="releases"
     )
-    image_sha256 = models.CharField(max_length=64, db_index=True)
-    released_at = models.DateTimeField()
+    image = models.ForeignKey(
+        "matching.Image",
+        verbose_name=_("image"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="releases",
+    )
+    image_sha256 = models.CharField(_("image SHA-256"), max_length=64, db_index=True)
+    released_at = models.DateTimeField(_("released at"))
 
     class Meta:
+        verbose_name = _("release")
+        verbose_name_plural = _("releases")
         constraints = [
             models.UniqueConstraint(fields=["recipient", "image_sha256"], name="one_release_per_image")
         ]

@@ -73,6 +73,13 @@ def test_the_recipients_and_notices_screens_in_japanese(notices) -> None:
     assert "状態" in html and "画像" in html
     assert "2026-11-02 から受領確認待ち、督促 2 回" in html and "2026-11-05 に受領確認" in html
     assert "awaiting acknowledgement since" not in html and "chased 2 times" not in html
+    acme = Recipient.objects.get(name="Acme")
+    html = page(client, reverse("admin:rights_recipient_change", args=[acme.pk]))
+    # The recipient's form and its releases.
+    releases = ("受領者への提供", "提供日時", "画像の SHA-256")
+    for japanese in ("連絡先メールアドレス", "Webhook の URL", *releases):
+        assert japanese in html
+    assert "Contact email" not in html and "Released at" not in html
 
 
 def test_the_notices_screen_in_traditional_chinese_and_french(notices) -> None:
@@ -121,10 +128,13 @@ def test_the_event_endpoints_list_shows_the_events_labels_in_the_chosen_language
     )
     html = page(officer_in("ja"), ENDPOINTS)
     assert "請求を受け付けた" in html and "request.received" not in html
+    assert "最終配信日時" in html and "最終配信の結果" in html and "イベントエンドポイント" in html
+    assert "Last delivery at" not in html
     html = page(officer_in("fr"), ENDPOINTS)
     assert "Une demande a été reçue" in html
     html = page(officer_in(None), ENDPOINTS)
     assert "A request was received" in html and "request.received" not in html
+    assert "Last delivery at" in html
 
 
 # --- Statuses: labels, never codes ------------------------------------------------------------------
