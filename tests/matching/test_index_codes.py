@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -158,16 +162,39 @@ def test_the_integer_kernels_refuse_what_they_cannot_do():
         codes_kernel_choose(batch=0)
 
 
-def test_a_segment_with_codes_is_mapped_so_that_a_removal_can_ask_for_its_whole_file(settings):
-    # A removal copies a segment's kept rows through its map; the float32 part of a segment with
-    # codes is MADV_RANDOM, so the copy asks for the file first (MADV_WILLNEED on this mapping).
-    from matching.services.index.store import mapping_of
+def _random_read_advised(path) -> bool:
+    """Whether this process maps ``path`` with MADV_RANDOM somewhere (VmFlags "rr" in smaps)."""
+    lines = Path("/proc/self/smaps").read_text().splitlines()
+    mapped = False
+    for line in lines:
+        if line[:1].isalnum() and "-" in line.split()[0] and ":" not in line.split()[0]:
+            mapped = line.endswith(str(path))
+        elif mapped and line.startswith("VmFlags:") and " rr" in f" {line[8:]}":
+            return True
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc/self/smaps")
+def test_a_search_maps_the_float32_rows_random_read_and_a_writer_copying_the_segment_does_not(settings):
+    # A search faults in a few 2 KB candidate rows: MADV_RANDOM, or each fault reads the device's
+    # read-around window (8 MB here). A removal's copy or a merge reads every row: no such advice.
+    from matching.services.index import index_folder
+    from matching.services.index.store import sealed_open
 
     settings.INDEX_CODES = True
-    settings.INDEX_SEGMENT_FACES = 100
-    index_add(ids=np.arange(1, 201), vectors=unit_vectors(200, seed=3))
+    settings.INDEX_SEGMENT_FACES = 3000  # 6 MB of vectors: more than one page either side
+    index_add(ids=np.arange(1, 3001), vectors=unit_vectors(3000, seed=3))
     index_maintain(seal_all=True)
     _, snapshot = index_load()
-    sealed = [s for s in snapshot.segments if s.codes is not None]
-    assert sealed and all(mapping_of(s._keep[0]) is not None for s in sealed)
-    assert mapping_of(np.zeros(3)) is None
+    (info,) = [s.info for s in snapshot.segments if s.codes is not None]
+    path = index_folder() / info.name
+    searching = sealed_open(folder=index_folder(), info=info)
+    assert _random_read_advised(path)
+    del searching, snapshot
+    from matching.services.index import index_cache_clear
+
+    index_cache_clear()
+    gc.collect()
+    assert not _random_read_advised(path)
+    copying = sealed_open(folder=index_folder(), info=info, whole=True)
+    assert copying.codes is not None and not _random_read_advised(path)

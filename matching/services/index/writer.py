@@ -108,7 +108,7 @@ def segments_remove(*, folder: Path, ids: np.ndarray, layout: Layout) -> tuple[M
         if not _overlaps(info, ids):
             sealed.append(info)
             continue
-        segment = sealed_open(folder=folder, info=info)
+        segment = sealed_open(folder=folder, info=info, whole=True)
         gone = np.isin(segment.ids, ids)
         if not gone.any():
             sealed.append(info)
@@ -218,7 +218,7 @@ def segments_maintain(*, folder: Path, layout: Layout, seal_all: bool = False) -
         if len(run) < 2:
             result.extend(run)
         else:
-            opened = [sealed_open(folder=folder, info=info) for info in run]
+            opened = [sealed_open(folder=folder, info=info, whole=True) for info in run]
             ids = np.concatenate([s.ids for s in opened])
             vectors = np.concatenate([s.vectors for s in opened])
             result.append(sealed_write(folder=folder, ids=ids, vectors=vectors, codes=layout.codes))
