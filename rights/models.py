@@ -488,6 +488,12 @@ class EventEndpoint(models.Model):
     description = models.CharField(_("description"), max_length=200, blank=True)
     # Standard Webhooks secret made by us, shown once (on creation and on each rotation).
     secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+    # The secret a rotation replaced: it signs every delivery beside the new one until
+    # ``previous_secret_until``, so the receiver can switch without losing one (events.py).
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(
+        _("previous secret signs until"), null=True, blank=True, editable=False
+    )
     events = models.JSONField(_("events"), default=list)  # values of EventType
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

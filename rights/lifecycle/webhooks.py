@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"
 
@@ -27,14 +28,18 @@ def webhook_signature(*, secret: str, msg_id: str, timestamp: int, body: bytes) 
     return "v1," + base64.b64encode(digest).decode()
 
 
-def webhook_headers(*, secret: str, msg_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    """The three Standard Webhooks headers for one delivery of ``body``."""
+def webhook_headers(
+    *, secret: str, msg_id: str, body: bytes, timestamp: int | None = None, also_signed_by: Sequence[str] = ()
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for one delivery of ``body``. ``also_signed_by``: secrets
+    that sign it too (a rotated secret still in its overlap), their signatures listed after the
+    first, space-separated, as the format allows: a receiver accepts the delivery if one matches."""
     timestamp = int(time.time()) if timestamp is None else timestamp
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": webhook_signature(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body),
-    }
+    signatures = " ".join(
+        webhook_signature(secret=key, msg_id=msg_id, timestamp=timestamp, body=body)
+        for key in (secret, *also_signed_by)
+    )
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signatures}
 
 
 def webhook_verify(*, secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> bool:

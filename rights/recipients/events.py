@@ -4,7 +4,8 @@ Standard Webhooks format to each active ``EventEndpoint`` subscribed to the even
 Endpoints are data, managed by the privacy officer (the dashboard, or the API for a service
 account): an https URL (plain http only to a loopback address, and only with
 NOTICE_WEBHOOK_ALLOW_PRIVATE on), a secret we make (``whsec_`` + base64 of 32 random bytes, shown
-once when made or rotated), the events it wants and an active flag. The body names the request by
+once when made or rotated; the secret a rotation replaces goes on signing beside the new one for
+``SECRET_OVERLAP``), the events it wants and an active flag. The body names the request by
 its public reference only (no email, no link, no image); the audit trail names an endpoint by its
 public id and host, never its full URL (a path can hold the receiver's own token) nor its secret.
 """
@@ -16,6 +17,7 @@ import json
 import logging
 import urllib.parse
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -31,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 EVENTS = tuple(EventType.values)
 URL_MAX = 2000
+# How long a rotated secret goes on signing beside its successor (as Svix does): a day for the
+# receiving system's owner to deploy the new one.
+SECRET_OVERLAP = timedelta(hours=24)
 
 
 class EndpointInvalid(ValueError):
@@ -195,18 +200,35 @@ def event_endpoint_update(
 
 
 def event_endpoint_rotate(*, endpoint: EventEndpoint, actor: str) -> EventEndpoint:
-    """A new secret at once (the old one stops signing now); the result's ``secret`` is shown once."""
+    """A new secret, which signs every delivery from now on; the one it replaces signs them too for
+    ``SECRET_OVERLAP``, so the receiving system can switch to the new one without refusing a
+    delivery meanwhile. A secret older than that stops at once. The result's ``secret`` is shown once."""
     with transaction.atomic():
         current = EventEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        current.previous_secret = current.secret
+        current.previous_secret_until = timezone.now() + SECRET_OVERLAP
         current.secret = new_webhook_secret()
-        current.save(update_fields=["secret", "updated_at"])
+        current.save(update_fields=["secret", "previous_secret", "previous_secret_until", "updated_at"])
         audit_record(
             actor=actor,
             action=AuditAction.EVENT_ENDPOINT_SECRET_ROTATED,
-            detail={"endpoint": str(current.public_id), "host": _host(current.url)},
+            detail={
+                "endpoint": str(current.public_id),
+                "host": _host(current.url),
+                "previous_secret_until": current.previous_secret_until.isoformat(),
+            },
         )
     logger.info("event endpoint secret rotated endpoint=%s", current.public_id)
     return current
+
+
+def event_endpoint_secrets_signing(*, endpoint: EventEndpoint, now: datetime) -> list[str]:
+    """The secrets that sign a delivery made at ``now``: the endpoint's own, then the one its last
+    rotation replaced while its overlap lasts."""
+    signing = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_until and now < endpoint.previous_secret_until:
+        signing.append(endpoint.previous_secret)
+    return signing
 
 
 def event_payload(*, event: str, request: DataRequest) -> dict[str, object]:
@@ -236,11 +258,13 @@ def event_deliver(*, event: str, request_id: int, endpoint_id: int) -> bool:
     if event not in EVENTS or request is None or endpoint is None or not endpoint.wants(event):
         return False
     body = json.dumps(event_payload(event=event, request=request)).encode()
+    secret, *also_signed_by = event_endpoint_secrets_signing(endpoint=endpoint, now=timezone.now())
     try:
         status = webhook_post_signed(
             url=endpoint.url,
             body=body,
-            secret=endpoint.secret,
+            secret=secret,
+            also_signed_by=also_signed_by,
             msg_id=f"msg_{event.replace('.', '_')}_{request.reference}",
             what=f"event {event} of request {request_id}",
         )

@@ -20,6 +20,7 @@ import socket
 import ssl
 import urllib.parse
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -387,9 +388,12 @@ def _webhook_post(*, notice: RecipientNotice) -> int:
     )
 
 
-def webhook_post_signed(*, url: str, body: bytes, secret: str, msg_id: str, what: str) -> int:
-    """POST once to the checked address, signed (Standard Webhooks). Redirects are never followed:
-    a 3xx is a failed delivery. Raises WebhookError (naming ``what``, never the URL) on any failure."""
+def webhook_post_signed(
+    *, url: str, body: bytes, secret: str, msg_id: str, what: str, also_signed_by: Sequence[str] = ()
+) -> int:
+    """POST once to the checked address, signed (Standard Webhooks; ``also_signed_by`` as in
+    ``webhook_headers``). Redirects are never followed: a 3xx is a failed delivery. Raises
+    WebhookError (naming ``what``, never the URL) on any failure."""
     host, port, address = webhook_addresses_check(url=url)
     parts = urllib.parse.urlsplit(url)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
@@ -403,7 +407,7 @@ def webhook_post_signed(*, url: str, body: bytes, secret: str, msg_id: str, what
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "facerights-notices/1",
-                **webhook_headers(secret=secret, msg_id=msg_id, body=body),
+                **webhook_headers(secret=secret, msg_id=msg_id, body=body, also_signed_by=also_signed_by),
             },
         )
         status = connection.getresponse().status

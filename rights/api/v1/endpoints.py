@@ -38,6 +38,10 @@ class EndpointOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     last_delivery_at = serializers.DateTimeField(allow_null=True)
     last_delivery_status = serializers.CharField()
+    previous_secret_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until when the secret the last rotation replaced signs deliveries beside the current one.",
+    )
 
 
 class EndpointSecretOutput(EndpointOutput):

@@ -67,6 +67,10 @@ def test_the_officer_rotates_the_secret_by_post_only(officer, endpoint):
     endpoint.refresh_from_db()
     assert response.status_code == 200 and endpoint.secret != old
     assert endpoint.secret in response.content.decode() and old not in response.content.decode()
+    assert (
+        "The previous secret goes on signing every delivery beside this one until"
+        in response.content.decode()
+    )
     assert AuditEvent.objects.filter(action="event_endpoint_secret_rotated").count() == 1
 
 

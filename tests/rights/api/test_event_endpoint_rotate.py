@@ -1,7 +1,10 @@
-"""POST /api/v1/event-endpoints/<id>/rotate/: the owner gets a new secret (in this answer only, the
-old one no longer signs); a teammate or an outsider gets 403 and the secret stays."""
+"""POST /api/v1/event-endpoints/<id>/rotate/: the owner gets a new secret (in this answer only; the
+old one signs beside it for a day, and the answer says until when); a teammate or an outsider gets
+403 and the secret stays."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import pytest
 
@@ -24,7 +27,11 @@ def test_the_owner_rotates_and_gets_the_new_secret_once(owner, endpoint):
     assert response.status_code == 200
     secret = response.json()["secret"]
     assert secret.startswith("whsec_") and secret != endpoint.secret
-    assert EventEndpoint.objects.get().secret == secret
+    stored = EventEndpoint.objects.get()
+    assert stored.secret == secret and stored.previous_secret == endpoint.secret
+    until = datetime.fromisoformat(response.json()["previous_secret_until"])
+    assert until == stored.previous_secret_until
+    assert endpoint.secret not in response.content.decode()  # the old secret is never shown again
     assert AuditEvent.objects.filter(action="event_endpoint_secret_rotated", actor="staff:owner").count() == 1
 
 

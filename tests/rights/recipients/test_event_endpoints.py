@@ -44,7 +44,7 @@ def test_a_new_endpoint_gets_a_standard_webhooks_secret_of_ours_never_written_to
     assert endpoint.secret not in _audit_text() and "/hooks/facerights" not in _audit_text()
 
 
-def test_rotate_replaces_the_secret_at_once_and_is_audited_without_it():
+def test_rotate_gives_a_new_secret_at_once_and_is_audited_without_either():
     endpoint = event_endpoint_create(url=PUBLIC, events=["request.received"], actor="staff:owner")
     old = endpoint.secret
     rotated = event_endpoint_rotate(endpoint=endpoint, actor="staff:owner")
