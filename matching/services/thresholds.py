@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import formats
+from django.utils.translation import gettext, gettext_noop
 
 MAX_FUSED = 3  # a request carries up to three selfies; the calibration has curves for 1, 2 and 3
 
@@ -86,11 +88,14 @@ def thresholds_for(*, faces: int, selfies: int = 1) -> Thresholds:
     match_strangers = match_fmr * faces
     review_strangers = max(0.0, review_fmr - match_fmr) * faces
     extrapolated = match_row[2] == "extrapolated" and match == match_row[0]
-    why = (
-        f"thresholds for {faces:,} faces searched: match at {match:.3f} (at most "
-        f"{match_strangers:.3g} strangers expected per request), review at {review:.3f} (at most "
-        f"{review_strangers:.3g}), from FMR x faces with the calibrated false-match rate"
-        + (" (extrapolated beyond the labelled pairs by the fitted tail)" if extrapolated else "")
+    why = thresholds_why(
+        faces=faces,
+        match=match,
+        review=review,
+        match_strangers=match_strangers,
+        review_strangers=review_strangers,
+        extrapolated=extrapolated,
+        translate=False,
     )
     return Thresholds(
         match=match,
@@ -104,6 +109,69 @@ def thresholds_for(*, faces: int, selfies: int = 1) -> Thresholds:
         extrapolated=extrapolated,
         why=why,
     )
+
+
+# The recorded sentence is English (the search's audit row, facesearch --json); a staff page
+# renders the same sentence from the recorded figures in the reader's language (thresholds_why_shown).
+WHY = gettext_noop(
+    "thresholds for %(faces)s faces searched: match at %(match)s (at most %(match_strangers)s strangers "
+    "expected per request), review at %(review)s (at most %(review_strangers)s), from FMR x faces with "
+    "the calibrated false-match rate"
+)
+WHY_EXTRAPOLATED = gettext_noop(
+    "thresholds for %(faces)s faces searched: match at %(match)s (at most %(match_strangers)s strangers "
+    "expected per request), review at %(review)s (at most %(review_strangers)s), from FMR x faces with "
+    "the calibrated false-match rate (extrapolated beyond the labelled pairs by the fitted tail)"
+)
+
+
+def thresholds_why(
+    *,
+    faces: int,
+    match: float,
+    review: float,
+    match_strangers: float,
+    review_strangers: float,
+    extrapolated: bool,
+    translate: bool,
+) -> str:
+    """Why these bands, in one sentence: English for the record, or (``translate``) in the active
+    language with its number formats."""
+    sentence = WHY_EXTRAPOLATED if extrapolated else WHY
+    if not translate:
+        return sentence % {
+            "faces": f"{faces:,}",
+            "match": f"{match:.3f}",
+            "review": f"{review:.3f}",
+            "match_strangers": f"{match_strangers:.3g}",
+            "review_strangers": f"{review_strangers:.3g}",
+        }
+    decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
+    return gettext(sentence) % {
+        "faces": formats.number_format(faces, 0, force_grouping=True),
+        "match": formats.number_format(match, 3),
+        "review": formats.number_format(review, 3),
+        "match_strangers": f"{match_strangers:.3g}".replace(".", decimal),
+        "review_strangers": f"{review_strangers:.3g}".replace(".", decimal),
+    }
+
+
+def thresholds_why_shown(*, record: dict[str, object]) -> str:
+    """A search's recorded bands (rights.pipeline.search.bands_record) explained in the active
+    language; the recorded English sentence when the record lacks the figures (older searches)."""
+    try:
+        return thresholds_why(
+            faces=int(record["faces_planned_for"]),  # type: ignore[call-overload]
+            match=float(record["match"]),  # type: ignore[arg-type]
+            review=float(record["review"]),  # type: ignore[arg-type]
+            match_strangers=float(record["match_expected_strangers"]),  # type: ignore[arg-type]
+            review_strangers=float(record["review_expected_strangers"]),  # type: ignore[arg-type]
+            # Records from before "extrapolated" was kept say so in their English sentence only.
+            extrapolated=bool(record.get("extrapolated", "extrapolated" in str(record.get("why", "")))),
+            translate=True,
+        )
+    except (KeyError, TypeError, ValueError):
+        return str(record.get("why", ""))
 
 
 def _fmr_at_or_below(fmr_at: dict[float, float], threshold: float) -> float:

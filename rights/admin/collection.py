@@ -61,7 +61,8 @@ class CollectionImageAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("Image"), ordering="id")
     def image_link(self, obj: Image) -> str:
-        return format_html('<a href="{}">Image {}</a>', f"{obj.pk}/change/", obj.pk)
+        label = gettext("Image %(number)s") % {"number": obj.pk}
+        return format_html('<a href="{}">{}</a>', f"{obj.pk}/change/", label)
 
     @admin.display(description=_("Source URL"))
     def source(self, obj: Image) -> str:
@@ -88,7 +89,7 @@ class CollectionImageAdmin(ReadOnlyAdmin):
         permission_require(request, "review_match")
         image = Image.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         if image is None:
-            raise Http404("No such image in the collection: it may have been erased.")
+            raise Http404(gettext("No such image in the collection: it may have been erased."))
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Collection image %(number)s") % {"number": image.pk},
@@ -109,7 +110,7 @@ class CollectionImageAdmin(ReadOnlyAdmin):
         permission_require(request, "review_match")
         image = Image.objects.filter(pk=image_id).first()
         if image is None or not image.file:
-            raise Http404("No such image in the collection: it may have been erased.")
+            raise Http404(gettext("No such image in the collection: it may have been erased."))
         data = file_read(image.file)
         boxes = [list(b) for b in Face.objects.filter(image=image).values_list("x1", "y1", "x2", "y2")]
         collection_image_view_record(image_id=image.pk, user=request.user)

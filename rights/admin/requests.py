@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -428,8 +428,12 @@ class DataRequestAdmin(QueueMixin, ReviewScreenMixin, CaseworkMixin, ReadOnlyAdm
         permission_require(request, "export_compliance_report")
         try:
             exported = compliance_report_export(
-                date_from=report_date_parse(value=request.GET.get("from", ""), name="From"),
-                date_to=report_date_parse(value=request.GET.get("to", ""), name="To"),
+                date_from=report_date_parse(
+                    value=request.GET.get("from", ""), name=pgettext("the period's first day", "From")
+                ),
+                date_to=report_date_parse(
+                    value=request.GET.get("to", ""), name=pgettext("the period's last day", "To")
+                ),
                 format=request.GET.get("format", "html"),
                 actor=actor_for(request.user),
                 via="dashboard",

@@ -86,7 +86,7 @@ class ReviewScreenMixin:
         try:
             targets, decision = self._targets(request, object_id)
             decided = matches_decide(match_ids=[m.id for m in targets], decision=decision, user=request.user)
-            ok, text = True, f"{matches_describe(matches=targets, verb=DECISIONS[decision])}."
+            ok, text = True, matches_describe(matches=targets, decision=decision)
         except (ReviewError, ActionRefused) as error:
             reason = error.message if isinstance(error, ActionRefused) else error
             ok, text = False, gettext("Not done: %(reason)s") % {"reason": reason}

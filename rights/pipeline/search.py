@@ -27,7 +27,7 @@ from matching.services.search import (
     images_by_identifiers,
     person_search,
 )
-from matching.services.thresholds import MAX_FUSED, Thresholds, thresholds_current
+from matching.services.thresholds import MAX_FUSED, Thresholds, thresholds_current, thresholds_why_shown
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import SYSTEM, audit_record
 from rights.lifecycle.claims import request_claim
@@ -199,6 +199,7 @@ def bands_record(*, bands: Thresholds) -> dict[str, object]:
         "selfies": bands.selfies,
         "match_expected_strangers": round(bands.match_expected_strangers, 6),
         "review_expected_strangers": round(bands.review_expected_strangers, 3),
+        "extrapolated": bands.extrapolated,
         "why": bands.why,
     }
 
@@ -208,6 +209,8 @@ def request_bands(*, request: DataRequest) -> dict[str, object]:
     selfies, each with the strangers per request it is expected to bring (for the request page)."""
     recorded = search_thresholds(request=request)
     selfies = int((recorded or {}).get("selfies") or 1)
+    if recorded:  # the recorded "why" is English: the page says it in the staff member's language
+        recorded = {**recorded, "why": thresholds_why_shown(record=recorded)}
     return {"recorded": recorded, "current": thresholds_current(selfies=selfies)}
 
 

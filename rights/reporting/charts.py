@@ -12,9 +12,11 @@ from datetime import date, datetime
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 
 from rights.lifecycle.clock import days_to_answer
 from rights.models import DataRequest, RequestKind
+from rights.reporting.labels import kind_label
 
 MONTHS = 12
 
@@ -153,9 +155,13 @@ def summary_charts(*, now: datetime | None = None) -> dict[str, BarChart]:
     kinds = list(RequestKind.values)
     volume = [(m, [float(c[k]) for k in kinds]) for m, c in volume_by_kind(now=now)]
     return {
-        "volume": bar_chart(points=volume, series=kinds),  # the short names: the legend has 100 px each
-        "backlog": bar_chart(points=[(m, [float(n)]) for m, n in backlog_by_month(now=now)], series=["open"]),
+        # The short names, in the reader's language: the legend has 100 px each.
+        "volume": bar_chart(points=volume, series=[kind_label(kind) for kind in kinds]),
+        "backlog": bar_chart(
+            points=[(m, [float(n)]) for m, n in backlog_by_month(now=now)],
+            series=[pgettext("not answered yet", "open")],
+        ),
         "median": bar_chart(
-            points=[(m, [d]) for m, d in median_days_to_answer(now=now)], series=["median days"]
+            points=[(m, [d]) for m, d in median_days_to_answer(now=now)], series=[gettext("median days")]
         ),
     }

@@ -49,6 +49,7 @@ from rights.models import (
     RequestKind,
     RequestStatus,
 )
+from rights.reporting.labels import answer_label, kind_label, search_problems, status_label
 
 ERASURE_VERIFICATION_FAILED = AuditAction.ERASURE_VERIFICATION_FAILED
 ACCESS_HELD_INCOMPLETE = AuditAction.ANSWER_HELD_INCOMPLETE
@@ -90,6 +91,10 @@ class Refusal:
     reason: str
     refused_at: datetime | None
 
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.kind)
+
 
 @dataclass(frozen=True)
 class RepeatedRequest:
@@ -100,6 +105,14 @@ class RepeatedRequest:
     answer_kinds: list[str]
     answered_at: datetime | None
     in_time: bool | None  # None while open
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
+
+    @property
+    def answer_labels(self) -> list[str]:
+        return [answer_label(kind) for kind in self.answer_kinds]
 
 
 @dataclass(frozen=True)
@@ -115,7 +128,25 @@ class SearchSpan:
     collection_from: datetime | None  # the collection's span when the search ran
     collection_to: datetime | None
     covers_whole: bool
-    problem: str
+    problem: str  # in English: the exports' record (``problem_text``: the same in the reader's language)
+
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.kind)
+
+    @property
+    def problem_text(self) -> str:
+        return "; ".join(
+            search_problems(
+                collection_from=self.collection_from,
+                collection_to=self.collection_to,
+                searched_from=self.searched_from,
+                searched_to=self.searched_to,
+                index_faces=self.index_faces,
+                collection_faces=self.collection_faces,
+                translate=True,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -227,10 +258,6 @@ def request_earlier_ids(*, request: DataRequest) -> list[int]:
     return sorted(r.id for r in request.earlier_requests.all())
 
 
-def _day(moment: datetime) -> str:
-    return timezone.localtime(moment).date().isoformat()
-
-
 def search_span_check(*, request: DataRequest) -> SearchSpan | None:
     """Whether a request's search covered the whole collection: dates and faces.
 
@@ -246,26 +273,16 @@ def search_span_check(*, request: DataRequest) -> SearchSpan | None:
         first=Min("collected_at"), last=Max("collected_at")
     )
     first, last = collection["first"], collection["last"]
-    problems = []
-    if first is not None:
-        if request.searched_collection_from is None or request.searched_collection_to is None:
-            problems.append("the search recorded no span of collection dates")
-        else:
-            if request.searched_collection_from > first:
-                problems.append(
-                    f"images collected from {_day(first)} were not covered "
-                    f"(search started at {_day(request.searched_collection_from)})"
-                )
-            if request.searched_collection_to < last:
-                problems.append(
-                    f"images collected up to {_day(last)} were not covered "
-                    f"(search ended at {_day(request.searched_collection_to)})"
-                )
     index_faces, collection_faces = request.searched_index_faces, request.searched_collection_faces
-    if index_faces is not None and collection_faces is not None and index_faces != collection_faces:
-        problems.append(
-            f"the index searched held {index_faces} faces, the collection {collection_faces} at that moment"
-        )
+    problems = search_problems(
+        collection_from=first,
+        collection_to=last,
+        searched_from=request.searched_collection_from,
+        searched_to=request.searched_collection_to,
+        index_faces=index_faces,
+        collection_faces=collection_faces,
+        translate=False,
+    )
     return SearchSpan(
         request_id=request.id,
         kind=request.kind,

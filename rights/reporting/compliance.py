@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from rights.lifecycle.audit import audit_record
 from rights.lifecycle.clock import days_to_answer
@@ -29,6 +30,7 @@ from rights.reporting.cnil import (
     request_in_time,
     requests_for_figures,
 )
+from rights.reporting.labels import answer_label, flag_label, kind_label, status_label
 
 FORMATS = ("json", "csv", "html")
 CONTENT_TYPES = {
@@ -99,6 +101,23 @@ class ReportLine:
     earlier_requests: list[int]
     flags: list[str]
 
+    # The HTML report's words for the codes (the JSON and CSV keep the codes).
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
+
+    @property
+    def answer_label(self) -> str:
+        return answer_label(self.answer_kind) if self.answer_kind else ""
+
+    @property
+    def flag_labels(self) -> list[str]:
+        return [flag_label(flag) for flag in self.flags]
+
 
 @dataclass(frozen=True)
 class ComplianceReport:
@@ -121,7 +140,10 @@ def compliance_report_build(
 ) -> ComplianceReport:
     """Every request received from ``date_from`` to ``date_to`` (inclusive, local days), and the totals."""
     if date_from > date_to:
-        raise ReportError(f"The period starts ({date_from}) after it ends ({date_to}).")
+        raise ReportError(
+            gettext("The period starts (%(start)s) after it ends (%(end)s).")
+            % {"start": date_from, "end": date_to}
+        )
     now = now or timezone.now()
     figures = cnil_figures(received_from=date_from, received_to=date_to, now=now)
     requests = requests_for_figures(received_from=date_from, received_to=date_to)
@@ -270,7 +292,7 @@ def compliance_report_render(*, report: ComplianceReport, format: str) -> str:
                 "chart": answered_chart(figures=report.figures),
             },
         )
-    raise ReportError(f"Unknown format {format!r}: use one of {', '.join(FORMATS)}.")
+    raise ReportError(format_unknown(format))
 
 
 def compliance_report_export(
@@ -278,7 +300,7 @@ def compliance_report_export(
 ) -> ExportedReport:
     """Build and render the report, and record who exported which period in the audit trail."""
     if format not in FORMATS:
-        raise ReportError(f"Unknown format {format!r}: use one of {', '.join(FORMATS)}.")
+        raise ReportError(format_unknown(format))
     report = compliance_report_build(date_from=date_from, date_to=date_to)
     content = compliance_report_render(report=report, format=format).encode()
     with transaction.atomic():
@@ -300,11 +322,22 @@ def compliance_report_export(
     )
 
 
+def format_unknown(format: str) -> str:
+    return gettext("Unknown format %(format)s: use one of %(formats)s.") % {
+        "format": repr(format),
+        "formats": ", ".join(FORMATS),
+    }
+
+
 def report_date_parse(*, value: str, name: str) -> date:
+    """``name``: how the caller's form names the field (the dashboard's words, the command's option)."""
     try:
         return date.fromisoformat((value or "").strip())
     except ValueError:
-        raise ReportError(f"{name} must be a date written YYYY-MM-DD, not {value!r}.") from None
+        raise ReportError(
+            gettext("%(name)s must be a date written YYYY-MM-DD, not %(value)s.")
+            % {"name": name, "value": repr(value)}
+        ) from None
 
 
 @dataclass(frozen=True)

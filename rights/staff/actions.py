@@ -19,6 +19,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 
 from rights.lifecycle import clock
 from rights.lifecycle.audit import actor_for, audit_record
@@ -47,15 +49,40 @@ class ActionRefused(Exception):
         return f"{self.message} [{self.reason_code}]"
 
 
+def _day(moment: datetime) -> str:
+    """A date as staff read it in their language ("29 February 2024" in English)."""
+    return date_format(
+        timezone.localtime(moment), pgettext("PHP-style date format in a staff message", "d F Y")
+    )
+
+
+# The messages are in the active language (the staff member's, in the dashboard; English for the
+# commands): they are shown, never stored. Letters take the requester's language (``_send_letter``).
 def _require_permission(*, user: User, permission: str) -> None:
     if user is None or not user.is_authenticated or not user.is_active or not user.has_perm(permission):
-        raise ActionRefused("not_permitted", f"You do not have the permission this needs ({permission}).")
+        raise ActionRefused(
+            "not_permitted",
+            gettext("You do not have the permission this needs (%(permission)s).")
+            % {"permission": permission},
+        )
+
+
+def _not_found(request_id: int) -> ActionRefused:
+    return ActionRefused("not_found", gettext("There is no request #%(number)s.") % {"number": request_id})
+
+
+def _closed(request_id: int) -> ActionRefused:
+    return ActionRefused("closed", gettext("Request #%(number)s is already closed.") % {"number": request_id})
+
+
+def _unconfirmed() -> ActionRefused:
+    return ActionRefused("unconfirmed", gettext("The person has not confirmed their email address yet."))
 
 
 def _locked_request(*, request_id: int) -> DataRequest:
     request = DataRequest.objects.select_for_update().filter(id=request_id).first()
     if request is None:
-        raise ActionRefused("not_found", f"There is no request #{request_id}.")
+        raise _not_found(request_id)
     return request
 
 
@@ -63,9 +90,9 @@ def _locked_open_request(*, request_id: int) -> DataRequest:
     """The request, locked; refused when it is closed or its email is not confirmed yet."""
     request = _locked_request(request_id=request_id)
     if request.is_closed:
-        raise ActionRefused("closed", f"Request #{request_id} is already closed.")
+        raise _closed(request_id)
     if request.status == RequestStatus.UNCONFIRMED:
-        raise ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+        raise _unconfirmed()
     return request
 
 
@@ -84,19 +111,21 @@ def request_extension_refusal(*, request: DataRequest, now: datetime) -> ActionR
     pause on, moved by the days waited so far): Art. 12(3) wants the person told before it.
     """
     if request.is_closed:
-        return ActionRefused("closed", f"Request #{request.id} is already closed.")
+        return _closed(request.id)
     if request.status == RequestStatus.UNCONFIRMED:
-        return ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+        return _unconfirmed()
     if request.extended_until or request.extension_notified_at:
         return ActionRefused(
-            "already_extended", f"Request #{request.id} has already been extended once; only one is allowed."
+            "already_extended",
+            gettext("Request #%(number)s has already been extended once; only one is allowed.")
+            % {"number": request.id},
         )
     original_due = clock.due_in_force(due_at=request.due_at, waiting_since=request.waiting_since, now=now)
     if now > original_due:
         return ActionRefused(
             "too_late",
-            f"The original due date ({timezone.localtime(original_due):%d %B %Y}) has passed: "
-            "an extension must be notified before it.",
+            gettext("The original due date (%(due)s) has passed: an extension must be notified before it.")
+            % {"due": _day(original_due)},
         )
     return None
 
@@ -106,7 +135,7 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
     _require_permission(user=user, permission="rights.extend_request")
     reason = (reason or "").strip()
     if not reason:
-        raise ActionRefused("no_reason", "An extension needs a reason; it is sent to the person.")
+        raise ActionRefused("no_reason", gettext("An extension needs a reason; it is sent to the person."))
     if (
         isinstance(months, bool)
         or not isinstance(months, int)
@@ -114,9 +143,12 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
     ):
         raise ActionRefused(
             "months_out_of_range",
-            f"An extension is of 1 to {clock.MAX_EXTENSION_MONTHS} further months, not {months!r}. "
-            "The months are counted from the due date as it stands: a due date of 28 February "
-            "can be extended to 28 April at the most, not 30 April.",
+            gettext(
+                "An extension is of 1 to %(most)s further months, not %(months)s. The months are counted "
+                "from the due date as it stands: a due date of 28 February can be extended to 28 April "
+                "at the most, not 30 April."
+            )
+            % {"most": clock.MAX_EXTENSION_MONTHS, "months": repr(months)},
         )
     try:
         with transaction.atomic():
@@ -130,10 +162,12 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
             if extended_until > latest:
                 raise ActionRefused(
                     "months_out_of_range",
-                    f"That is beyond two further months: the latest date is "
-                    f"{timezone.localtime(latest):%d %B %Y}, two months after the due date "
-                    f"({timezone.localtime(request.due_at):%d %B %Y}), counted as the due date itself "
-                    "was (a due date of 28 February gives 28 April, not 30 April).",
+                    gettext(
+                        "That is beyond two further months: the latest date is %(latest)s, two months "
+                        "after the due date (%(due)s), counted as the due date itself was (a due date "
+                        "of 28 February gives 28 April, not 30 April)."
+                    )
+                    % {"latest": _day(latest), "due": _day(request.due_at)},
                 )
             context = {
                 **_letter_context(request=request),
@@ -170,8 +204,10 @@ def request_extend(*, request_id: int, user: User, months: int, reason: str) -> 
         )
         raise ActionRefused(
             "letter_not_sent",
-            "The extension letter could not be sent, so the deadline was not extended. "
-            "Check the mail server and try again.",
+            gettext(
+                "The extension letter could not be sent, so the deadline was not extended. "
+                "Check the mail server and try again."
+            ),
         ) from failed.__cause__
     logger.info("request extended request=%s months=%s", request_id, months)
     return DataRequest.objects.get(id=request_id)
@@ -184,8 +220,11 @@ def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
     if len(reason) < REFUSAL_REASON_MIN_CHARS:
         raise ActionRefused(
             "reason_too_short",
-            "A refusal needs a written justification of why the request is manifestly unfounded or "
-            f"excessive (at least {REFUSAL_REASON_MIN_CHARS} characters); it is sent to the person.",
+            gettext(
+                "A refusal needs a written justification of why the request is manifestly unfounded or "
+                "excessive (at least %(chars)s characters); it is sent to the person."
+            )
+            % {"chars": REFUSAL_REASON_MIN_CHARS},
         )
     try:
         with transaction.atomic():
@@ -193,8 +232,11 @@ def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
             if request.status not in REFUSABLE_STATUSES:
                 raise ActionRefused(
                     "busy",
-                    f"Request #{request_id} is being worked on ({request.get_status_display()}); "
-                    "try again when that step is finished.",
+                    gettext(
+                        "Request #%(number)s is being worked on (%(status)s); try again when that step "
+                        "is finished."
+                    )
+                    % {"number": request_id, "status": request.get_status_display()},
                 )
             context = {**_letter_context(request=request), "reason": reason}
             _send_letter(request=request, template="refusal", context=context)
@@ -230,8 +272,10 @@ def request_refuse(*, request_id: int, user: User, reason: str) -> DataRequest:
         )
         raise ActionRefused(
             "letter_not_sent",
-            "The refusal letter could not be sent, so the request was not refused. "
-            "Check the mail server and try again.",
+            gettext(
+                "The refusal letter could not be sent, so the request was not refused. "
+                "Check the mail server and try again."
+            ),
         ) from failed.__cause__
     logger.info("request refused request=%s", request_id)
     return DataRequest.objects.get(id=request_id)
@@ -241,23 +285,26 @@ def requests_link(*, request_id: int, earlier_id: int, user: User) -> DataReques
     """Record that ``earlier_id`` is an earlier request of the same person. Never refuses anything."""
     _require_permission(user=user, permission="rights.change_datarequest")
     if request_id == earlier_id:
-        raise ActionRefused("same_request", "A request cannot be linked to itself.")
+        raise ActionRefused("same_request", gettext("A request cannot be linked to itself."))
     with transaction.atomic():
         request = _locked_request(request_id=request_id)
         earlier = DataRequest.objects.filter(id=earlier_id).first()
         if earlier is None:
-            raise ActionRefused("not_found", f"There is no request #{earlier_id}.")
+            raise _not_found(earlier_id)
         if earlier.received_at > request.received_at:
             raise ActionRefused(
                 "not_earlier",
-                f"Request #{earlier_id} was received after #{request_id}; link it the other way.",
+                gettext("Request #%(earlier)s was received after #%(number)s; link it the other way.")
+                % {"earlier": earlier_id, "number": request_id},
             )
         if (
             request.earlier_requests.filter(id=earlier_id).exists()
             or earlier.earlier_requests.filter(id=request_id).exists()
         ):
             raise ActionRefused(
-                "already_linked", f"Requests #{request_id} and #{earlier_id} are already linked."
+                "already_linked",
+                gettext("Requests #%(number)s and #%(earlier)s are already linked.")
+                % {"number": request_id, "earlier": earlier_id},
             )
         request.earlier_requests.add(earlier)
         audit_record(

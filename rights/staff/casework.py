@@ -11,6 +11,7 @@ import logging
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from rights.casework import Assignment, RequestNote
 from rights.lifecycle.audit import actor_for, audit_record
@@ -26,23 +27,32 @@ NOTE_MAX = 5000  # characters
 def _allowed(*, user: User) -> None:
     if user is None or not user.is_active or not user.has_perm("rights.change_datarequest"):
         raise ActionRefused(
-            "not_permitted", "You do not have the permission this needs (rights.change_datarequest)."
+            "not_permitted",
+            gettext("You do not have the permission this needs (%(permission)s).")
+            % {"permission": "rights.change_datarequest"},
         )
 
 
 def _request(*, request_id: int) -> DataRequest:
     request = DataRequest.objects.select_for_update().filter(id=request_id).first()
     if request is None:
-        raise ActionRefused("not_found", f"There is no request #{request_id}.")
+        raise ActionRefused("not_found", gettext("There is no request #%(number)s.") % {"number": request_id})
     return request
 
 
 def _text(*, text: str, what: str) -> str:
+    """``what``: "note" or "message" (each has its own sentences: the words differ by language)."""
     text = (text or "").strip()
     if not text:
-        raise ActionRefused("empty", f"Write the {what} first.")
+        empty = gettext("Write the note first.") if what == "note" else gettext("Write the message first.")
+        raise ActionRefused("empty", empty)
     if len(text) > NOTE_MAX:
-        raise ActionRefused("too_long", f"The {what} is {len(text)} characters long; at most {NOTE_MAX}.")
+        long = (
+            gettext("The note is %(length)s characters long; at most %(most)s.")
+            if what == "note"
+            else gettext("The message is %(length)s characters long; at most %(most)s.")
+        )
+        raise ActionRefused("too_long", long % {"length": len(text), "most": NOTE_MAX})
     return text
 
 
@@ -59,7 +69,9 @@ def request_assign(*, request_id: int, assignee_id: int | None, user: User) -> A
     if assignee_id is not None:
         assignee = next((u for u in assignable_staff() if u.id == assignee_id), None)
         if assignee is None:
-            raise ActionRefused("bad_assignee", "That person is not active staff who may see requests.")
+            raise ActionRefused(
+                "bad_assignee", gettext("That person is not active staff who may see requests.")
+            )
     with transaction.atomic():
         _request(request_id=request_id)
         Assignment.objects.filter(request_id=request_id).delete()
@@ -103,7 +115,9 @@ def request_message_send(*, request_id: int, text: str, user: User) -> RequestNo
     with transaction.atomic():
         request = _request(request_id=request_id)
         if not request.email_verified_at:
-            raise ActionRefused("unconfirmed", "The person has not confirmed their email address yet.")
+            raise ActionRefused(
+                "unconfirmed", gettext("The person has not confirmed their email address yet.")
+            )
         note = RequestNote.objects.create(
             request_id=request_id, kind=RequestNote.Kind.MESSAGE, author=user, text=text
         )

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from rights.lifecycle import enqueue
 from rights.lifecycle.audit import actor_for, audit_record
@@ -26,6 +27,13 @@ logger = logging.getLogger(__name__)
 
 # Matches can be decided, and a request approved, while staff hold it: waiting for review, or held
 # after a failed check (staff may correct the decisions and approve again).
+# The messages are in the active language (the staff member's in the dashboard): shown, never stored.
+
+# What a user may not do, as the messages name it.
+WHAT = {
+    "review": gettext_lazy("confirm or reject matches"),
+    "approve": gettext_lazy("approve requests"),
+}
 
 
 class ReviewError(ValueError):
@@ -36,34 +44,47 @@ class ReviewNotAllowed(ReviewError):
     """The user may not do this review action (not active staff, or without the permission)."""
 
 
+def _status_label(status: str) -> str:
+    return str(RequestStatus(status).label) if status in RequestStatus.values else status
+
+
 def _require_permission(*, user: AbstractBaseUser | None, permission: str, what: str) -> None:
     if user is None or not user.is_authenticated or not getattr(user, "is_active", False):
-        raise ReviewNotAllowed(f"Only a signed-in member of staff may {what}.")
+        raise ReviewNotAllowed(
+            gettext("Only a signed-in member of staff may %(what)s.") % {"what": WHAT[what]}
+        )
     if not user.has_perm(permission):
         raise ReviewNotAllowed(
-            f"User {user.get_username()!r} may not {what}: it needs the permission {permission!r}."
+            gettext("User %(user)s may not %(what)s: it needs the permission %(permission)s.")
+            % {"user": repr(user.get_username()), "what": WHAT[what], "permission": repr(permission)}
         )
 
 
 def _decide(*, match_ids: list[int], decision: str, user: AbstractBaseUser | None) -> list[Match]:
-    _require_permission(user=user, permission="rights.review_match", what="confirm or reject matches")
+    _require_permission(user=user, permission="rights.review_match", what="review")
     if decision not in (Match.Decision.CONFIRMED, Match.Decision.REJECTED):
-        raise ReviewError(f"Unknown decision {decision!r}: use 'confirmed' or 'rejected'.")
+        raise ReviewError(
+            gettext("Unknown decision %(decision)s: use 'confirmed' or 'rejected'.")
+            % {"decision": repr(decision)}
+        )
     if not match_ids:
-        raise ReviewError("No match was given.")
+        raise ReviewError(gettext("No match was given."))
     now = timezone.now()
     with transaction.atomic():
         matches = list(Match.objects.select_for_update().filter(id__in=match_ids).order_by("id"))
         missing = sorted(set(match_ids) - {m.id for m in matches})
         if missing:
-            raise ReviewError(f"No match with id {', '.join(map(str, missing))}.")
+            raise ReviewError(gettext("No match with id %(ids)s.") % {"ids": ", ".join(map(str, missing))})
         request_ids = {m.request_id for m in matches}
         statuses = dict(DataRequest.objects.filter(id__in=request_ids).values_list("id", "status"))
         for request_id, status in sorted(statuses.items()):
             if status not in REVIEWABLE_STATUSES:
                 raise ReviewError(
-                    f"Request {request_id} is {status!r}: matches can only be decided while it waits for "
-                    "staff review (or is held)."
+                    gettext(
+                        "Request %(number)s is %(status)s: matches can only be decided while it waits for "
+                        "staff review (or is held)."
+                    )
+                    % {"number": request_id, "status": _status_label(status)}
                 )
         for match in matches:
             previous = match.decision
@@ -104,15 +125,18 @@ def matches_decide(*, match_ids: Iterable[int], decision: str, user: AbstractBas
 
 def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRequest:
     """Approve a request for fulfilment and enqueue it. Refused while any match awaits a decision."""
-    _require_permission(user=user, permission="rights.approve_request", what="approve requests")
+    _require_permission(user=user, permission="rights.approve_request", what="approve")
     with transaction.atomic():
         request = DataRequest.objects.select_for_update().filter(id=request_id).first()
         if request is None:
-            raise ReviewError(f"No request with id {request_id}.")
+            raise ReviewError(gettext("No request with id %(number)s.") % {"number": request_id})
         if request.status not in REVIEWABLE_STATUSES:
             raise ReviewError(
-                f"Request {request_id} is {request.status!r}: only a request waiting for staff review "
-                "(or held) can be approved."
+                gettext(
+                    "Request %(number)s is %(status)s: only a request waiting for staff review (or held) "
+                    "can be approved."
+                )
+                % {"number": request_id, "status": _status_label(request.status)}
             )
         pending = list(
             request.matches.filter(decision=Match.Decision.PENDING)
@@ -122,8 +146,11 @@ def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRe
         )
         if pending:
             raise ReviewError(
-                f"Request {request_id} still has {len(pending)} candidate match(es) waiting for review "
-                f"(match ids {', '.join(map(str, pending))}): confirm or reject each before approving."
+                gettext(
+                    "Request %(number)s still has %(count)s candidate match(es) waiting for review "
+                    "(match ids %(ids)s): confirm or reject each before approving."
+                )
+                % {"number": request_id, "count": len(pending), "ids": ", ".join(map(str, pending))}
             )
         counts = {
             "match_band": request.matches.filter(band=Match.Band.MATCH)
@@ -142,7 +169,10 @@ def request_approve(*, request_id: int, user: AbstractBaseUser | None) -> DataRe
             fields={"hold_reason": ""},
         )
         if not moved:  # pragma: no cover - the row is locked above
-            raise ReviewError(f"Request {request_id} changed while being approved; try again.")
+            raise ReviewError(
+                gettext("Request %(number)s changed while being approved; try again.")
+                % {"number": request_id}
+            )
         enqueue.request_fulfil_enqueue(request_id=request_id)
     request.refresh_from_db()
     logger.info("request %s approved by %s", request_id, actor_for(user))

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When
+from django.utils.translation import gettext, gettext_lazy, ngettext_lazy
 
 from rights.lifecycle.audit import REVIEW_SCREEN_VIEWED, actor_for, audit_record
 from rights.models import DataRequest, Match
@@ -57,20 +58,56 @@ def _group_key_expression() -> Case:
 def match_label(*, match: Match) -> str:
     """How the screen names a candidate: by its image, as its row shows it."""
     if match.image_id:
-        return f"candidate image {match.image_id}"
-    return f"erased candidate (sha256 {match.image_sha256[:12]})"
+        return gettext("candidate image %(image)s") % {"image": match.image_id}
+    return gettext("erased candidate (sha256 %(sha)s)") % {"sha": match.image_sha256[:12]}
 
 
-def matches_describe(*, matches: list[Match], verb: str = "") -> str:
-    """'Candidate image 4 rejected' or '3 candidate images rejected: images 4, 9 and 12'."""
-    verb = f" {verb}" if verb else ""
+# Whole sentences per decision: word order and agreement differ by language (the active one: the
+# staff member's in the dashboard). "" (no decision) names the candidates only.
+_ONE = {
+    Match.Decision.CONFIRMED: gettext_lazy("Candidate image %(image)s confirmed."),
+    Match.Decision.REJECTED: gettext_lazy("Candidate image %(image)s rejected."),
+    "": gettext_lazy("Candidate image %(image)s."),
+}
+_ONE_ERASED = {
+    Match.Decision.CONFIRMED: gettext_lazy("Erased candidate (sha256 %(sha)s) confirmed."),
+    Match.Decision.REJECTED: gettext_lazy("Erased candidate (sha256 %(sha)s) rejected."),
+    "": gettext_lazy("Erased candidate (sha256 %(sha)s)."),
+}
+# ngettext_lazy picks the plural form from the "count" given when the sentence is filled in.
+_SEVERAL = {
+    Match.Decision.CONFIRMED: ngettext_lazy(
+        "%(count)s candidate image confirmed: image %(images)s.",
+        "%(count)s candidate images confirmed: images %(images)s.",
+        "count",
+    ),
+    Match.Decision.REJECTED: ngettext_lazy(
+        "%(count)s candidate image rejected: image %(images)s.",
+        "%(count)s candidate images rejected: images %(images)s.",
+        "count",
+    ),
+    "": ngettext_lazy(
+        "%(count)s candidate image: image %(images)s.",
+        "%(count)s candidate images: images %(images)s.",
+        "count",
+    ),
+}
+
+
+def matches_describe(*, matches: list[Match], decision: str = "") -> str:
+    """'Candidate image 4 rejected.' or '3 candidate images rejected: images 4, 9 and 12.'
+
+    ``decision``: "confirmed", "rejected" or "" (the candidates named, no decision)."""
+    if decision not in _ONE:
+        raise ValueError(f"Unknown decision {decision!r}: use 'confirmed', 'rejected' or ''.")
     if len(matches) == 1:
-        text = f"{match_label(match=matches[0])}{verb}"
-    else:
-        labels = [str(m.image_id) if m.image_id else f"sha256 {m.image_sha256[:12]}" for m in matches]
-        listed = ", ".join(labels[:-1]) + " and " + labels[-1]
-        text = f"{len(matches)} candidate images{verb}: images {listed}"
-    return text[0].upper() + text[1:]
+        match = matches[0]
+        if match.image_id:
+            return str(_ONE[decision]) % {"image": match.image_id}
+        return str(_ONE_ERASED[decision]) % {"sha": match.image_sha256[:12]}
+    labels = [str(m.image_id) if m.image_id else f"sha256 {m.image_sha256[:12]}" for m in matches]
+    listed = gettext("%(names)s and %(last)s") % {"names": ", ".join(labels[:-1]), "last": labels[-1]}
+    return _SEVERAL[decision] % {"count": len(matches), "images": listed}
 
 
 @dataclass(frozen=True)
