@@ -47,6 +47,17 @@ def _isolated_var_dirs(settings, tmp_path: Path) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_language_left_behind():
+    """A request through the test client leaves its language active in the thread (the middleware
+    activates the staff member's or the browser's, nothing deactivates it): without this, a test
+    after a Japanese admin page would read the services' messages, and write reports, in Japanese."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _audit_trail_flushable():
     """Let the teardown of transactional tests empty the append-only audit table.

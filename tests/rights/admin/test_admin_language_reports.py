@@ -39,14 +39,6 @@ REPORT = reverse("admin:rights_compliance_report")
 NUMBERS = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def _no_language_left_behind():
-    """A request leaves its language active in the thread (the middleware activates it, nothing
-    deactivates it); the services' messages follow it, so the next tests would read Japanese."""
-    yield
-    translation.deactivate()
-
-
 def staff_in(language: str | None, *, role: str = PRIVACY_OFFICER) -> Client:
     """A signed-in staff member in ``role`` who chose ``language`` (None: never chose); the browser
     asks for English, so only the stored choice can bring another language."""
