@@ -35,8 +35,9 @@ import numpy as np
 from matching.services.index.codes import DIM, lowered_bound
 
 # Queries per batch from which onnxruntime's product beats the numba loop (bench/codes_kernels.py,
-# at load 3): codes scanned per second on one thread, numba / ort: 1 query 5.7 / 0.9 GB/s, 4: 2.9 /
-# 0.8, 8: 1.3 / 1.8, 16: 0.4 / 1.5 (decoding to float32: 2.8, 0.5, 0.9, 0.6).
+# quiet machine, two runs): codes scanned per second on one thread, numba / ort: 1 query 7.5-7.7 /
+# 1.6-2.8 GB/s, 4: 3.8-3.9 / 1.4-2.6, 8: 2.1 / 1.9-2.7, 16: 0.6-1.1 / 1.3-1.6 (decoding to float32:
+# 3.3-3.9, 1.4-1.7, 1.4-1.7, 0.9-1.1). Close at 8 (at 10M: numba 1.3-1.4 s, onnxruntime 1.5-1.9 s).
 ORT_FROM = 8
 ORT_LEVELS = 63  # 7-bit query codes: the bound on an AVX2 kernel's 16-bit pair sums
 NUMBA_LEVELS = 32767  # 16-bit query codes: int32 sums of 512 products of 127 * 32767 cannot overflow
