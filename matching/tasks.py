@@ -27,6 +27,17 @@ def _share_cores_between_pool_processes(**_: Any) -> None:
     face_model_configure(threads=default_threads_for(processes=concurrency))
 
 
+@worker_process_init.connect
+def _compile_the_codes_kernel(**_: Any) -> None:
+    # About 1 s of compiling, paid here at start rather than by the first request searched.
+    from django.conf import settings
+
+    if settings.INDEX_CODES:
+        from matching.services.index.codes_int import numba_kernel
+
+        numba_kernel()
+
+
 @shared_task(
     acks_late=True,
     autoretry_for=(DatabaseError, OSError),

@@ -198,3 +198,16 @@ def test_a_search_maps_the_float32_rows_random_read_and_a_writer_copying_the_seg
     assert not _random_read_advised(path)
     copying = sealed_open(folder=index_folder(), info=info, whole=True)
     assert copying.codes is not None and not _random_read_advised(path)
+
+
+def test_a_worker_process_compiles_the_codes_kernel_at_start_only_when_codes_are_on(settings, monkeypatch):
+    from matching import tasks
+    from matching.services.index import codes_int
+
+    monkeypatch.setattr(codes_int, "_kernel", None)
+    settings.INDEX_CODES = False
+    tasks._compile_the_codes_kernel()
+    assert codes_int._kernel is None  # nothing compiled for an index without codes
+    settings.INDEX_CODES = True
+    tasks._compile_the_codes_kernel()
+    assert codes_int._kernel is not None and codes_int._kernel is codes_int.numba_kernel()

@@ -24,7 +24,6 @@ import contextlib
 import fcntl
 import itertools
 import json
-import mmap
 import os
 import struct
 import threading
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from matching.services.index.mapping import file_map
 
 DIM = 512
 MANIFEST = "manifest"
@@ -275,7 +276,7 @@ def sealed_open(*, folder: Path, info: SegmentInfo, whole: bool = False) -> Segm
         return Segment(info=info, ids=np.empty(0, np.int64), vectors=empty)
     ids_at, vec_at, codes_at, scales_at, errors_at = _layout(count)
     codes = bool(flags & FLAG_CODES)
-    raw = _map(path, populate=not codes, random=(vec_at, codes_at) if codes and not whole else None)
+    raw = file_map(path, populate=not codes, random=(vec_at, codes_at) if codes and not whole else None)
     ids = np.asarray(raw[ids_at : ids_at + 8 * count]).view("<i8")
     vectors = np.asarray(raw[vec_at : vec_at + 4 * DIM * count]).view("<f4").reshape(count, DIM)
     segment = Segment(info=info, ids=ids, vectors=vectors, _keep=[raw])
@@ -286,33 +287,10 @@ def sealed_open(*, folder: Path, info: SegmentInfo, whole: bool = False) -> Segm
     return segment
 
 
-def _map(
-    path: Path, length: int = 0, populate: bool = True, random: tuple[int, int] | None = None
-) -> np.ndarray:
-    """The file mapped read-only and shared (one copy in the page cache for every process).
-
-    MAP_POPULATE fills the page table in one go: a process opening a new segment does not then
-    take one page fault per 4 KiB on its first search. Not for a segment with codes: a search
-    reads its codes and only a few float32 rows, and populating would read (and count) them all.
-    ``random``: a byte range (the float32 vectors of a segment with codes) advised MADV_RANDOM. A
-    fault there otherwise reads the device's whole read-around window (read_ahead_kb: 8 MB on this
-    machine) for one 2 KB candidate row, and those reads evict the codes from the page cache.
-    """
-    flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
-    with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), length, flags=flags, prot=mmap.PROT_READ)
-    if random is not None and hasattr(mmap, "MADV_RANDOM"):
-        # madvise takes a page-aligned start; the end rounded down leaves the codes' pages alone.
-        first, end = (at // mmap.PAGESIZE * mmap.PAGESIZE for at in random)
-        if end > first:
-            mapped.madvise(mmap.MADV_RANDOM, first, end - first)
-    return np.frombuffer(mapped, dtype=np.uint8)
-
-
 def growing_open(*, folder: Path, info: SegmentInfo) -> Segment:
     if info.count == 0:
         return Segment(info=info, ids=np.empty(0, np.int64), vectors=np.empty((0, DIM), np.float32))
-    raw = _map(folder / info.name, info.count * RECORD.itemsize)
+    raw = file_map(folder / info.name, info.count * RECORD.itemsize)
     records = raw.view(RECORD)
     return Segment(info=info, ids=records["id"], vectors=records["v"], _keep=[raw])
 
