@@ -1,5 +1,6 @@
-"""Exact range search kernels per batch size over index segments: BLAS mat-vec, BLAS matrix
-product, FAISS's range search, against the memory-read floor; and the service's own choice.
+"""Exact range search kernels per batch size over index segments: the index's exact kernel
+(exact.py), BLAS mat-vec, BLAS matrix product, FAISS's range search, against the memory-read
+floor; and the service's own choice.
 
     .venv/bin/python bench/search.py [--sizes 100000 1000000] [--batches 1 2 4 8 16 64]
 
@@ -93,6 +94,13 @@ def kernel_gemv(s, q: np.ndarray, threshold: np.float32) -> None:
         np.flatnonzero(s.vectors @ q[j] >= threshold)
 
 
+def kernel_exact(s, q: np.ndarray, threshold: np.float32) -> None:
+    from matching.services.index.exact import vectors_above
+
+    for j in range(q.shape[0]):
+        vectors_above(vectors=s.vectors, query=q[j], threshold=threshold)
+
+
 def kernel_gemm(s, q: np.ndarray, threshold: np.float32) -> None:
     for start in range(0, s.vectors.shape[0], 65_536):
         np.nonzero(q @ s.vectors[start : start + 65_536].T >= threshold)
@@ -124,6 +132,7 @@ def bench_size(n: int, threads: int, batches: list[int], segment: int) -> dict:
     import faiss
     from threadpoolctl import threadpool_limits
 
+    from matching.services.index.exact import vectors_scores
     from matching.services.index.scan import GEMM_FROM, snapshot_range_search
 
     x, centres = vectors_make(n)
@@ -137,6 +146,7 @@ def bench_size(n: int, threads: int, batches: list[int], segment: int) -> dict:
     for b in batches:
         q = queries_make(centres, b, seed=b)
         kernels = {
+            "exact": kernel_exact,
             "gemv": kernel_gemv,
             "gemm": kernel_gemm,
             "gemm_rows": kernel_gemm_rows,
@@ -160,14 +170,14 @@ def bench_size(n: int, threads: int, batches: list[int], segment: int) -> dict:
             **{k: round(v, 2) for k, v in figures.items()},
             "fastest": fastest.removesuffix("_ms"),
             "service_ms": round(service * 1e3, 2),
-            "service_kernel": "gemv" if b < GEMM_FROM else "gemm",
+            "service_kernel": "exact" if b < GEMM_FROM else "gemm",
             "service_vs_floor": round(service / floor, 2),
         }
         # Completeness: the service's answer is exactly the brute force one.
-        scores = x @ q.T
         found = snapshot_range_search(snapshot=snapshot, queries=q, threshold=THRESHOLD, use_codes=False)
         for j in range(b):
-            expected = set((np.nonzero(scores[:, j] >= limit)[0] + 1).tolist())
+            scores = vectors_scores(vectors=x, query=q[j])
+            expected = set((np.nonzero(scores >= limit)[0] + 1).tolist())
             assert set(found[j][0].tolist()) == expected, "the search missed or invented a face"
     return {
         "n": n,
@@ -191,16 +201,17 @@ def main() -> None:
     rows = []
     print("per batch size: ms per batch for each exact kernel over the segments, the fastest, the service's")
     print(
-        f"{'N':>9} {'batch':>5} {'gemv':>9} {'gemm':>9} {'gemm_rows':>9} {'faiss':>9} {'fastest':>9} "
-        f"{'service':>9} {'floor':>7}"
+        f"{'N':>9} {'batch':>5} {'exact':>9} {'gemv':>9} {'gemm':>9} {'gemm_rows':>9} {'faiss':>9} "
+        f"{'fastest':>9} {'service':>9} {'floor':>7}"
     )
     for n in args.sizes:
         r = bench_size(n, args.threads, args.batches, args.segment)
         rows.append(r)
         for b, f in r["batches"].items():
             print(
-                f"{n:>9} {b:>5} {f['gemv_ms']:>9.1f} {f['gemm_ms']:>9.1f} {f['gemm_rows_ms']:>9.1f} "
-                f"{f['faiss_ms']:>9.1f} {f['fastest']:>9} {f['service_ms']:>9.1f} {r['floor_read_ms']:>7.1f}",
+                f"{n:>9} {b:>5} {f['exact_ms']:>9.1f} {f['gemv_ms']:>9.1f} {f['gemm_ms']:>9.1f} "
+                f"{f['gemm_rows_ms']:>9.1f} {f['faiss_ms']:>9.1f} {f['fastest']:>9} {f['service_ms']:>9.1f} "
+                f"{r['floor_read_ms']:>7.1f}",
                 flush=True,
             )
     meta = {

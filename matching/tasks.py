@@ -28,10 +28,13 @@ def _share_cores_between_pool_processes(**_: Any) -> None:
 
 
 @worker_process_init.connect
-def _compile_the_codes_kernel(**_: Any) -> None:
-    # About 1 s of compiling, paid here at start rather than by the first request searched.
+def _compile_the_search_kernels(**_: Any) -> None:
+    # Under a second each of compiling, paid here at start rather than by the first request searched.
     from django.conf import settings
 
+    from matching.services.index.exact import exact_kernel
+
+    exact_kernel()
     if settings.INDEX_CODES:
         from matching.services.index.codes_int import numba_kernel
 

@@ -11,6 +11,7 @@ import pytest
 
 from matching.services.index import index_add, index_load, index_maintain, index_range_search
 from matching.services.index.codes import codes_encode
+from matching.services.index.exact import vectors_scores
 from tests.matching.conftest import clear_of_thresholds, unit_vectors, vector_near
 
 
@@ -52,11 +53,12 @@ def test_a_codes_first_search_gives_exactly_the_brute_force_answer(settings, see
         for batch in (queries[:1], queries[:3], queries):  # numba below ORT_FROM (8), onnxruntime from it
             found = index_range_search(vectors=batch, threshold=threshold)
             for q, (got_ids, got_scores) in zip(batch, found, strict=True):
-                brute = everything @ q  # brute force: every float32 vector, the same mat-vec kernel
+                brute = vectors_scores(vectors=everything, query=q)  # every float32 vector, the same kernel
                 expected = ids[brute >= np.float32(threshold)]
                 assert sorted(got_ids.tolist()) == sorted(expected.tolist())
-                np.testing.assert_allclose(
-                    got_scores, np.sort(brute[brute >= np.float32(threshold)])[::-1], atol=1e-6
+                # The same scores to the bit: every path scores its candidates by the one kernel.
+                np.testing.assert_array_equal(
+                    got_scores, np.sort(brute[brute >= np.float32(threshold)])[::-1]
                 )
 
 
@@ -200,14 +202,18 @@ def test_a_search_maps_the_float32_rows_random_read_and_a_writer_copying_the_seg
     assert copying.codes is not None and not _random_read_advised(path)
 
 
-def test_a_worker_process_compiles_the_codes_kernel_at_start_only_when_codes_are_on(settings, monkeypatch):
+def test_a_worker_process_compiles_the_exact_kernel_at_start_and_the_codes_one_when_codes_are_on(
+    settings, monkeypatch
+):
     from matching import tasks
-    from matching.services.index import codes_int
+    from matching.services.index import codes_int, exact
 
     monkeypatch.setattr(codes_int, "_kernel", None)
+    monkeypatch.setattr(exact, "_kernel", None)
     settings.INDEX_CODES = False
-    tasks._compile_the_codes_kernel()
-    assert codes_int._kernel is None  # nothing compiled for an index without codes
+    tasks._compile_the_search_kernels()
+    assert codes_int._kernel is None  # nothing compiled for codes an index does not have
+    assert exact._kernel is not None and exact._kernel is exact.exact_kernel()
     settings.INDEX_CODES = True
-    tasks._compile_the_codes_kernel()
+    tasks._compile_the_search_kernels()
     assert codes_int._kernel is not None and codes_int._kernel is codes_int.numba_kernel()

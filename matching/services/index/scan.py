@@ -1,11 +1,14 @@
 """Exact range search over the segments of a snapshot: every stored vector compared with every query.
 
 The kernel depends on the batch size, chosen by measurement (bench/search.py, this 2-core machine,
-1M faces): one query is a BLAS mat-vec per segment (at the memory-read floor; FAISS's range search
-was 1.0-1.5x slower); 2-3 queries are one mat-vec each; from GEMM_FROM on, one matrix product per
-segment reads the vectors once for the whole batch. Segments with compact codes are scanned on the
-codes first, in exact integers (codes_int.py), then every candidate is re-checked on its float32
-vector (see codes.py), the whole batch's candidates read in one ascending pass per segment.
+1M faces): below GEMM_FROM queries, each query is one pass of the exact kernel (exact.py) per
+segment, which compares each score with the threshold as it goes (a BLAS mat-vec took 1.2-1.3x the
+time of a plain read of the vectors, the kernel about 1.0x; FAISS's range search was slower still);
+from GEMM_FROM on, one matrix product per block reads the vectors once for the whole batch, as a
+screen whose passing rows the exact kernel scores. Segments with compact codes are scanned on the
+codes first, in exact integers (codes_int.py), and every candidate is then scored on its float32
+vector (see codes.py), the whole batch's candidates read in one ascending pass per segment. Either
+way a face's score is the exact kernel's, to the bit.
 
 Segments are scanned in parallel by a thread pool (one per core), each with single-threaded BLAS:
 on a busy machine a multi-threaded BLAS call waits at its barrier for a descheduled thread (7-10x
@@ -22,6 +25,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from matching.services.index.codes_int import codes_candidates_int
+from matching.services.index.exact import screen_bound, vectors_above
 from matching.services.index.store import Segment, Snapshot
 
 GEMM_FROM = 4  # queries per batch from which one matrix product beats a mat-vec per query
@@ -46,26 +50,47 @@ def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.empty(0, np.int64), np.empty(0, np.float32)
 
 
+def _append(out: Hits, q: int, ids: np.ndarray, scores: np.ndarray) -> None:
+    out[q] = (np.concatenate([out[q][0], ids]), np.concatenate([out[q][1], scores]))
+
+
+def _recheck(
+    segment: Segment, rows: np.ndarray, queries: np.ndarray, threshold: np.float32, out: Hits
+) -> None:
+    """Every query scored exactly (exact.py) on the segment's float32 rows ``rows`` (ascending), read
+    once in one ascending pass for the whole batch (a row read per query re-read rows, out of order).
+
+    Scoring each query on every row of the union, not only its own candidates, is still exact: a row
+    at or above the threshold is in that query's answer whichever query made it a candidate.
+    """
+    rows_read = np.ascontiguousarray(segment.vectors[rows])
+    for q in range(queries.shape[0]):
+        hit, scores = vectors_above(vectors=rows_read, query=queries[q], threshold=threshold)
+        if hit.size:
+            _append(out, q, segment.ids[rows[hit]], scores)
+
+
 def _scan_float32(segment: Segment, queries: np.ndarray, threshold: np.float32, out: Hits) -> None:
-    vectors, ids = segment.vectors, segment.ids
     if queries.shape[0] < GEMM_FROM:
         for q in range(queries.shape[0]):
-            scores = vectors @ queries[q]
-            rows = np.flatnonzero(scores >= threshold)
+            rows, scores = vectors_above(vectors=segment.vectors, query=queries[q], threshold=threshold)
             if rows.size:
-                out[q] = (np.concatenate([out[q][0], ids[rows]]), np.concatenate([out[q][1], scores[rows]]))
+                _append(out, q, segment.ids[rows], scores)
         return
+    # A batch: one matrix product per block reads the vectors once for every query, as a screen at a
+    # bound no face reaching the threshold can be under; the few passing rows are then scored by the
+    # exact kernel, so their scores are the ones a single query would get.
+    bounds = screen_bound(
+        threshold=float(threshold), norms=np.linalg.norm(queries.astype(np.float64), axis=1)
+    )
+    vectors = segment.vectors
     for start in range(0, vectors.shape[0], _GEMM_ROWS):
         # (nq, rows): with the vectors as the transposed operand, OpenBLAS ran 2.5x faster for
         # 4-16 queries than the (rows, nq) product (bench/search.py).
         scores = queries @ vectors[start : start + _GEMM_ROWS].T
-        cols, rows = np.nonzero(scores >= threshold)
-        for q in np.unique(cols).tolist():
-            mask = cols == q
-            out[q] = (
-                np.concatenate([out[q][0], ids[start + rows[mask]]]),
-                np.concatenate([out[q][1], scores[q, rows[mask]]]),
-            )
+        passing = np.flatnonzero((scores >= bounds[:, None]).any(axis=0))
+        if passing.size:
+            _recheck(segment, start + passing, queries, threshold, out)
 
 
 def _scan_codes(segment: Segment, queries: np.ndarray, threshold: np.float32, out: Hits) -> None:
@@ -80,23 +105,8 @@ def _scan_codes(segment: Segment, queries: np.ndarray, threshold: np.float32, ou
         threshold=float(threshold),
     )
     wanted = [rows for rows in candidates if rows.size]
-    if not wanted:
-        return
-    # The candidates' float32 rows read once, in one ascending pass over the file, for the whole
-    # batch (a row read per query per segment read a row several times, and out of order).
-    union = np.unique(np.concatenate(wanted))
-    rows_read = np.ascontiguousarray(segment.vectors[union])
-    for q, rows in enumerate(candidates):
-        if rows.size == 0:
-            continue
-        # The exact re-check: the same mat-vec a float32 scan runs, on the candidates' rows only.
-        scores = rows_read[np.searchsorted(union, rows)] @ queries[q]
-        keep = scores >= threshold
-        if keep.any():
-            out[q] = (
-                np.concatenate([out[q][0], segment.ids[rows[keep]]]),
-                np.concatenate([out[q][1], scores[keep]]),
-            )
+    if wanted:
+        _recheck(segment, np.unique(np.concatenate(wanted)), queries, threshold, out)
 
 
 def _scan_one(segment: Segment, queries: np.ndarray, threshold: np.float32, use_codes: bool) -> Hits:
