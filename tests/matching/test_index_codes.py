@@ -217,3 +217,48 @@ def test_a_worker_process_compiles_the_exact_kernel_at_start_and_the_codes_one_w
     settings.INDEX_CODES = True
     tasks._compile_the_search_kernels()
     assert codes_int._kernel is not None and codes_int._kernel is codes_int.numba_kernel()
+
+
+def _resident(row: np.ndarray) -> bool:
+    """Whether every page under this mapped row is in the page cache (mincore)."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    start = row.ctypes.data // mmap.PAGESIZE * mmap.PAGESIZE
+    length = row.ctypes.data + row.nbytes - start
+    pages = (length + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    vec = (ctypes.c_ubyte * pages)()
+    if libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(length), vec) != 0:
+        raise OSError(ctypes.get_errno(), "mincore failed")
+    return all(v & 1 for v in vec)
+
+
+def test_the_rows_left_to_recheck_are_read_ahead_all_at_once_and_no_others(settings):
+    # A fresh query's candidates are often on the device: asked for together, they are read in
+    # parallel instead of one page fault after another.
+    import time
+
+    from matching.services.index import index_folder
+    from matching.services.index.mapping import rows_prefetch
+
+    settings.INDEX_CODES = True
+    settings.INDEX_SEGMENT_FACES = 2000
+    index_add(ids=np.arange(1, 2001), vectors=unit_vectors(2000, seed=41))
+    index_maintain(seal_all=True)
+    _, snapshot = index_load()
+    (segment,) = snapshot.segments
+    assert segment.vectors_map is not None
+    descriptor = os.open(index_folder() / segment.info.name, os.O_RDONLY)
+    try:
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)  # the file out of the page cache
+    finally:
+        os.close(descriptor)
+    wanted, other = [0, 777, 1999], 1400
+    assert not any(_resident(segment.vectors[r]) for r in [*wanted, other])
+    rows_prefetch(vectors_map=segment.vectors_map, row_bytes=2048, rows=np.array(wanted))
+    deadline = time.monotonic() + 10
+    while not all(_resident(segment.vectors[r]) for r in wanted) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(_resident(segment.vectors[r]) for r in wanted)
+    assert not _resident(segment.vectors[other])  # exactly the rows asked for: no read-around

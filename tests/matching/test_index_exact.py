@@ -48,10 +48,12 @@ def test_a_query_of_nan_matches_nothing_and_a_misshapen_one_is_refused():
     rows, _ = vectors_above(vectors=vectors, query=nan_query, threshold=np.float32(-1.0))
     assert rows.size == 0
     assert np.isnan(vectors_scores(vectors=vectors, query=nan_query)).all()
-    with pytest.raises(ValueError, match="one query"):
+    with pytest.raises(ValueError, match="one query of dim terms"):
         vectors_above(vectors=vectors, query=np.zeros(128, np.float32), threshold=np.float32(0.5))
-    with pytest.raises(ValueError, match="one query"):
+    with pytest.raises(ValueError, match="one query of dim terms"):
         vectors_above(vectors=vectors, query=np.zeros((2, 512), np.float32), threshold=np.float32(0.5))
+    with pytest.raises(ValueError, match="dim >= 1"):  # no terms: nothing to sum, and nothing to read
+        vectors_above(vectors=np.zeros((3, 0), np.float32), query=np.zeros(0, np.float32), threshold=0.5)
 
 
 @pytest.mark.parametrize("threshold", (0.05, 0.2, 0.6))

@@ -1,70 +1,129 @@
 """The float32 score of a query and a stored face: one compiled kernel defines it for every path.
 
-A score is ``fl(q.x)``, the dot product of 512 float32 terms summed by one numba loop (vectorised:
-``reassoc`` lets LLVM keep several partial sums in SIMD registers). Whatever found a face (a scan
-of the float32 vectors, the codes first, a batch's matrix product) its score is recomputed here, so
-a face has the same score to the bit whichever way it was searched, and a brute force search is
-this kernel over every vector (``vectors_scores``). Like any order of summation, the loop's error
-is within ``GAMMA * ||q|| * ||x||`` of the real product (codes.py), the bound the codes rely on.
+A score is ``fl(q.x)``, the dot product of 512 float32 terms summed by one compiled loop. Whatever
+found a face (a scan of the float32 vectors, the codes first, a batch's matrix product) its score
+is computed here, so a face has the same score to the bit whichever way it was searched, and a
+brute force search is this kernel over every vector (``vectors_scores``). Like any order of
+summation, the loop's error is within ``GAMMA * ||q|| * ||x||`` of the real product (codes.py),
+the bound the codes rely on.
 
 Why a kernel of our own: a BLAS mat-vec per segment ran at 1.2-1.3x the time of a plain read of the
-vectors at 1M faces, this loop at about 1.0x (bench/search.py), since it compares each score with
-the threshold as it goes instead of writing every score out and reading it back.
+vectors at 1M faces, FAISS's ``fvec_inner_products_ny`` at 1.1-1.2x, this loop at 1.1x
+(bench/search.py, bench/scale.py): it compares each score with the threshold as it goes instead
+of writing every score out and reading it back.
+
+It is LLVM IR, compiled at first use by llvmlite (numba's code generator, already a dependency) at
+-O3 for this CPU: the ``reassoc`` flag on the sum lets the loop vectoriser keep several partial
+sums in SIMD registers (the order is fixed per machine, so a row's score does not depend on where
+it lies in memory). Written as IR rather than with numba because numba's typing machinery cost 46
+MB of private memory in every process that searches (llvmlite alone: 2 MB), which put three
+processes at 1.197x the vectors' bytes against the 1.2x target (bench/scale.py at 1M faces).
 """
 
 from __future__ import annotations
 
+import ctypes
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
 from matching.services.index.codes import GAMMA
 
+# i64 scan(float* vectors, i64 rows, i64 dim, float* query, float threshold, i64* found_rows,
+#          float* found_scores): writes each row whose score is >= threshold, ascending, returns how many.
+_KERNEL_IR = r"""
+define i64 @scan(ptr noalias readonly %vectors, i64 %rows, i64 %dim, ptr noalias readonly %query,
+                 float %threshold, ptr noalias %found_rows, ptr noalias %found_scores) {
+entry:
+  %empty = icmp sle i64 %rows, 0
+  br i1 %empty, label %done, label %row
+
+row:                                          ; for i in range(rows)
+  %i = phi i64 [ 0, %entry ], [ %i.next, %next_row ]
+  %found = phi i64 [ 0, %entry ], [ %found.next, %next_row ]
+  %row_start = mul i64 %i, %dim
+  br label %term
+
+term:                                         ; score += vectors[i, j] * query[j]
+  %j = phi i64 [ 0, %row ], [ %j.next, %term ]
+  %score = phi float [ 0.0, %row ], [ %score.next, %term ]
+  %at = add i64 %row_start, %j
+  %x.at = getelementptr inbounds float, ptr %vectors, i64 %at
+  %x = load float, ptr %x.at, align 4
+  %q.at = getelementptr inbounds float, ptr %query, i64 %j
+  %q = load float, ptr %q.at, align 4
+  %product = fmul reassoc contract float %x, %q
+  %score.next = fadd reassoc contract float %score, %product
+  %j.next = add nuw nsw i64 %j, 1
+  %more_terms = icmp slt i64 %j.next, %dim
+  br i1 %more_terms, label %term, label %compare
+
+compare:                                      ; ordered: a NaN score is never kept
+  %hit = fcmp oge float %score.next, %threshold
+  br i1 %hit, label %keep, label %next_row
+
+keep:
+  %row.at = getelementptr inbounds i64, ptr %found_rows, i64 %found
+  store i64 %i, ptr %row.at, align 8
+  %score.at = getelementptr inbounds float, ptr %found_scores, i64 %found
+  store float %score.next, ptr %score.at, align 4
+  %found.plus = add i64 %found, 1
+  br label %next_row
+
+next_row:
+  %found.next = phi i64 [ %found, %compare ], [ %found.plus, %keep ]
+  %i.next = add nuw nsw i64 %i, 1
+  %more_rows = icmp slt i64 %i.next, %rows
+  br i1 %more_rows, label %row, label %done
+
+done:
+  %total = phi i64 [ 0, %entry ], [ %found.next, %next_row ]
+  ret i64 %total
+}
+"""
+_SIGNATURE = ctypes.CFUNCTYPE(
+    ctypes.c_int64,
+    ctypes.c_void_p,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_void_p,
+    ctypes.c_float,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+)
+
 _kernel_lock = threading.Lock()
-_kernel = None
+_kernel: Callable[..., int] | None = None
+_engine = None  # the JIT holding the machine code: kept for as long as the process runs
 # A face's vector is unit length: stored normalised in float32, its norm is 1 within a few units
 # in the last place; this margin covers that with room to spare.
 _NORM_MARGIN = 1e-5
 
 
-def exact_kernel():
-    """The compiled scan (vectors (rows, DIM), query (DIM,), threshold, rows out, scores out) -> found.
-
-    Compiled once per process, at first use, for its one signature (under a second): no on-disk
-    cache, so a read-only image needs nowhere to write. nogil, so the scan's threads run segments in
-    parallel. Read-only arrays in the signature: the segments are read-only maps.
-    """
-    global _kernel
+def exact_kernel() -> Callable[..., int]:
+    """The compiled scan, a ctypes function (it releases the GIL: the scan's threads run segments in
+    parallel). Compiled once per process, at first use (about 0.1 s), in memory only."""
+    global _kernel, _engine
     with _kernel_lock:
         if _kernel is None:
-            import numba
-            from numba import types
+            import llvmlite.binding as llvm
 
-            signature = types.int64(
-                types.Array(types.float32, 2, "C", readonly=True),
-                types.Array(types.float32, 1, "C", readonly=True),
-                types.float32,
-                types.Array(types.int64, 1, "C"),
-                types.Array(types.float32, 1, "C"),
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            machine = llvm.Target.from_default_triple().create_target_machine(
+                cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
             )
-
-            # Only reassociation and contraction (FMA): no assumption that there is no NaN or inf.
-            @numba.njit(
-                signature, nogil=True, boundscheck=False, cache=False, fastmath={"reassoc", "contract"}
-            )
-            def scan(vectors, query, threshold, rows, scores):  # pragma: no cover - compiled
-                found = 0
-                for i in range(vectors.shape[0]):
-                    score = np.float32(0.0)
-                    for j in range(vectors.shape[1]):
-                        score += vectors[i, j] * query[j]
-                    if score >= threshold:
-                        rows[found] = i
-                        scores[found] = score
-                        found += 1
-                return found
-
-            _kernel = scan
+            module = llvm.parse_assembly(_KERNEL_IR)
+            module.triple, module.data_layout = machine.triple, str(machine.target_data)
+            module.verify()
+            tuning = llvm.create_pipeline_tuning_options(speed_level=3)
+            builder = llvm.create_pass_builder(machine, tuning)
+            builder.getModulePassManager().run(module, builder)
+            engine = llvm.create_mcjit_compiler(module, machine)
+            engine.finalize_object()
+            _engine = engine
+            _kernel = _SIGNATURE(engine.get_function_address("scan"))
         return _kernel
 
 
@@ -74,13 +133,21 @@ def vectors_above(
     """(rows ascending, their scores) of the vectors whose score with ``query`` is >= ``threshold``."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     query = np.ascontiguousarray(query, dtype=np.float32)
-    if vectors.ndim != 2 or query.shape != (vectors.shape[1],):
+    if vectors.ndim != 2 or vectors.shape[1] == 0 or query.shape != (vectors.shape[1],):
         raise ValueError(
-            f"vectors (rows, {query.shape[-1]}) and one query, not {vectors.shape} and {query.shape}"
+            f"vectors (rows, dim >= 1) and one query of dim terms, not {vectors.shape} and {query.shape}"
         )
     rows = np.empty(vectors.shape[0], np.int64)
     scores = np.empty(vectors.shape[0], np.float32)
-    found = exact_kernel()(vectors, query, np.float32(threshold), rows, scores)
+    found = exact_kernel()(
+        vectors.ctypes.data,
+        vectors.shape[0],
+        vectors.shape[1],
+        query.ctypes.data,
+        float(np.float32(threshold)),
+        rows.ctypes.data,
+        scores.ctypes.data,
+    )
     return rows[:found].copy(), scores[:found].copy()
 
 

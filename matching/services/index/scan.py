@@ -26,6 +26,7 @@ from threadpoolctl import ThreadpoolController
 
 from matching.services.index.codes_int import codes_candidates_int
 from matching.services.index.exact import screen_bound, vectors_above
+from matching.services.index.mapping import rows_prefetch
 from matching.services.index.store import Segment, Snapshot
 
 GEMM_FROM = 4  # queries per batch from which one matrix product beats a mat-vec per query
@@ -63,6 +64,8 @@ def _recheck(
     Scoring each query on every row of the union, not only its own candidates, is still exact: a row
     at or above the threshold is in that query's answer whichever query made it a candidate.
     """
+    if segment.vectors_map is not None:  # rows that may not be in memory yet: read them in parallel
+        rows_prefetch(vectors_map=segment.vectors_map, row_bytes=segment.vectors.shape[1] * 4, rows=rows)
     rows_read = np.ascontiguousarray(segment.vectors[rows])
     for q in range(queries.shape[0]):
         hit, scores = vectors_above(vectors=rows_read, query=queries[q], threshold=threshold)

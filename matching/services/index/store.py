@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import itertools
 import json
+import mmap
 import os
 import struct
 import threading
@@ -260,6 +261,8 @@ class Segment:
     scales: np.ndarray | None = None
     errors: np.ndarray | None = None
     _keep: list[object] = field(default_factory=list, repr=False)
+    # With codes: the file's mapping and where its float32 vectors start (mapping.rows_prefetch).
+    vectors_map: tuple[mmap.mmap, int] | None = field(default=None, repr=False)
 
 
 def sealed_open(*, folder: Path, info: SegmentInfo, whole: bool = False) -> Segment:
@@ -284,6 +287,7 @@ def sealed_open(*, folder: Path, info: SegmentInfo, whole: bool = False) -> Segm
         segment.codes = np.asarray(raw[codes_at : codes_at + DIM * count]).view(np.int8).reshape(count, DIM)
         segment.scales = np.asarray(raw[scales_at : scales_at + 4 * count]).view("<f4")
         segment.errors = np.asarray(raw[errors_at : errors_at + 4 * count]).view("<f4")
+        segment.vectors_map = (raw.base.obj, vec_at)
     return segment
 
 
