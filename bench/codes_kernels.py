@@ -4,8 +4,9 @@
 
 On ROWS random unit vectors coded as a sealed segment codes them (``codes_encode``), each kernel
 finds the candidates of a batch of 1-16 random unit queries at threshold 0.18 (``float``: decoded to
-float32 and a BLAS product, codes.py; ``numba`` and ``ort``: the exact integer products of
-codes_int.py), best of REPEATS, single-threaded BLAS; figures in GB of codes scanned per second.
+float32 and a BLAS product, codes.py; ``llvm``, ``numba`` and ``ort``: the exact integer products
+of codes_int.py, ``llvm`` the one the index uses on AVX2), best of REPEATS, single-threaded BLAS;
+figures in GB of codes scanned per second.
 Also the candidates each query coding leaves to re-check (7-bit query codes as onnxruntime needs,
 8-bit, 16-bit as the numba kernel uses; the float path's bound for comparison), against the faces
 really above the threshold. Writes bench/results/codes_kernels.json with the load average.
@@ -69,7 +70,7 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     from matching.services.index.codes import codes_candidates, codes_encode, lowered_bound
-    from matching.services.index.codes_int import ORT_FROM, codes_candidates_int, numba_kernel
+    from matching.services.index.codes_int import ORT_FROM, codes_candidates_int, llvm_kernels, numba_kernel
 
     rng = np.random.default_rng(3)
     vectors = _identity_vectors(rng, args.rows)
@@ -79,6 +80,9 @@ def main() -> None:
     start = time.perf_counter()
     numba_kernel()
     compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    llvm_kernels()
+    llvm_compile_s = time.perf_counter() - start
 
     def scan(kernel: str, batch: np.ndarray):
         common = {
@@ -92,7 +96,7 @@ def main() -> None:
             return codes_candidates(**common)
         return codes_candidates_int(**common, kernel=kernel)
 
-    speeds: dict[str, dict[int, float]] = {"float": {}, "numba": {}, "ort": {}}
+    speeds: dict[str, dict[int, float]] = {"float": {}, "llvm": {}, "numba": {}, "ort": {}}
     with threadpool_limits(1, user_api="blas"):
         for kernel in speeds:
             for n in BATCHES:
@@ -124,6 +128,7 @@ def main() -> None:
         "repeats": args.repeats,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "numba_compile_s": round(compile_s, 2),
+        "llvm_compile_s": round(llvm_compile_s, 2),
         "gb_per_s_one_thread": {k: {str(n): v for n, v in s.items()} for k, s in speeds.items()},
         "fastest": {str(n): k for n, k in fastest.items()},
         "ort_from_in_use": ORT_FROM,

@@ -101,7 +101,41 @@ def test_the_numba_product_is_exact_at_the_extremes_where_int32_comes_closest_to
     assert float(query_errors[2:].max()) < 1e-4  # 16 bits: next to nothing beside a code's own error
 
 
-@pytest.mark.parametrize("kernel", ["numba", "ort"])
+def test_the_blocked_llvm_product_is_exact_at_the_extremes_for_every_block_of_queries():
+    from matching.services.index.codes_int import NUMBA_LEVELS, llvm_kernels, queries_quantise
+
+    rng = np.random.default_rng(13)
+    codes = np.vstack([np.full((3, 512), 127, np.int8), np.full((3, 512), -127, np.int8)])
+    codes = np.vstack([codes, rng.integers(-127, 128, size=(301, 512), dtype=np.int8)])
+    codes.flags.writeable = False
+    for per_block, kernel in llvm_kernels().items():
+        # Two blocks of queries, the extremes (+-32767 in every place) among them.
+        queries = np.vstack([np.full(512, 0.04), -np.full(512, 0.04), unit_vectors(2 * per_block, seed=14)])
+        query_codes, _, _ = queries_quantise(queries=queries[: 2 * per_block], levels=NUMBA_LEVELS)
+        out = np.full((codes.shape[0], 2 * per_block), -1, np.int32)
+        kernel(codes.ctypes.data, codes.shape[0], query_codes.ctypes.data, 2, out.ctypes.data)
+        expected = codes.astype(np.int64) @ query_codes.T.astype(np.int64)
+        assert np.abs(expected).max() == 512 * 127 * 32767  # the extreme was reached, not just allowed
+        assert np.array_equal(out, expected), f"{per_block} queries a block"
+
+
+def test_the_llvm_kernel_leaves_exactly_the_candidates_numba_leaves_whatever_the_batch():
+    # Both compute the same exact integers against the same bound: any difference is a bug.
+    from matching.services.index.codes_int import codes_candidates_int, codes_kernel_choose
+
+    assert codes_kernel_choose(batch=1) == codes_kernel_choose(batch=16) == "llvm"  # an AVX2 machine
+    vectors = unit_vectors(5000, seed=15)
+    queries = np.vstack([vectors[:6], unit_vectors(11, seed=16)])
+    codes, scales, errors = codes_encode(vectors=vectors)
+    for batch in (1, 2, 3, 4, 5, 8, 9, 16, 17):
+        common = dict(codes=codes, scales=scales, errors=errors, queries=queries[:batch], threshold=0.15)
+        llvm = codes_candidates_int(**common, kernel="llvm")
+        numba = codes_candidates_int(**common, kernel="numba")
+        assert all(np.array_equal(a, b) for a, b in zip(llvm, numba, strict=True)), f"batch {batch}"
+        assert all(rows.size for rows in llvm[:6][:batch])  # each stored face finds itself
+
+
+@pytest.mark.parametrize("kernel", ["llvm", "numba", "ort"])
 @pytest.mark.parametrize("seed", range(4))
 def test_each_integer_kernel_finds_every_face_brute_force_finds_at_every_batch_size(kernel, seed):
     from matching.services.index.codes_int import codes_candidates_int
@@ -128,7 +162,9 @@ def test_each_integer_kernel_finds_every_face_brute_force_finds_at_every_batch_s
                 kernel=kernel,
             )
             for q, rows in enumerate(candidates):
-                brute = np.flatnonzero(vectors @ queries[q] >= np.float32(threshold))
+                brute = np.flatnonzero(
+                    vectors_scores(vectors=vectors, query=queries[q]) >= np.float32(threshold)
+                )
                 assert np.all(np.diff(rows) > 0)  # ascending, each row once
                 assert set(brute.tolist()) <= set(rows.tolist())  # a superset: nothing is ever missed
                 # and not a flood: the bound is tight enough to be worth the codes

@@ -2,7 +2,16 @@
 
 The query q is coded too: q' = s_q * c_q with s_q = max|q_j| / L for L levels, and its error norm
 e_q = ||q - q'|| (float64, rounded up). The product c.c_q is computed exactly in 32-bit integers,
-by one of two kernels (chosen by batch size, ``codes_kernel_choose``):
+by one of three kernels (``codes_kernel_choose``):
+
+- ``llvm``, on every CPU with AVX2 (every x86-64 this project targets), for every batch size: LLVM
+  IR compiled by llvmlite (jit.py), with 16-bit query codes (L = 32767). Each row's codes are
+  loaded once per 16 of them and sign-extended to 16 bits, then multiplied with up to 8 queries'
+  codes at once by ``vpmaddwd`` (pairs of int16 products summed into int32), one accumulator
+  register per query, so a row is read once for the whole block of queries. It cannot overflow,
+  as for numba below. 3.0 GB/s of codes a thread for 16 queries, against 1.0 for numba and
+  onnxruntime (bench/codes_kernels.py, this AVX2 machine).
+Without AVX2, by batch size:
 
 - ``numba`` (below ``ORT_FROM`` queries): a compiled loop, row by row, ``acc += int32(c_j) *
   int32(c_qj)``, with 16-bit query codes (L = 32767). It cannot overflow: |c.c_q| <= 512 * 127 *
@@ -28,11 +37,14 @@ Measured on this machine: ``ORT_FROM`` (``bench/codes_kernels.py``, one thread, 
 
 from __future__ import annotations
 
+import ctypes
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
 from matching.services.index.codes import DIM, lowered_bound
+from matching.services.index.jit import host_has, ir_compile
 
 # Queries per batch from which onnxruntime's product beats the numba loop (bench/codes_kernels.py,
 # quiet machine, two runs): codes scanned per second on one thread, numba / ort: 1 query 7.5-7.7 /
@@ -52,10 +64,117 @@ _kernel = None
 
 
 def codes_kernel_choose(*, batch: int) -> str:
-    """The integer kernel for a batch of this many queries: "numba" below ORT_FROM, else "ort"."""
+    """The integer kernel for a batch of this many queries: "llvm" on a CPU with AVX2; otherwise
+    "numba" below ORT_FROM, else "ort"."""
     if batch < 1:
         raise ValueError(f"a batch has at least one query, not {batch}")
+    if host_has(feature="avx2"):
+        return "llvm"
     return "numba" if batch < ORT_FROM else "ort"
+
+
+def _blocked_ir(queries: int) -> str:
+    """``products_<queries>(codes, rows, query_codes, blocks, out)``: for each row of int8 codes
+    (rows, DIM), its exact int32 products with ``blocks * queries`` int16 query codes, written to
+    ``out`` (rows, blocks * queries); ``queries`` accumulators live in registers for each block."""
+    chunks = DIM // 16
+    lines = [
+        f"define void @products_{queries}(ptr noalias readonly %codes, i64 %rows, ptr noalias readonly %q,",
+        "                                 i64 %blocks, ptr noalias %out) {",
+        "entry:",
+        f"  %width = mul i64 %blocks, {queries}",
+        "  %empty = icmp sle i64 %rows, 0",
+        "  br i1 %empty, label %done, label %row",
+        "row:",
+        "  %i = phi i64 [ 0, %entry ], [ %i.next, %next_row ]",
+        f"  %row_at = mul i64 %i, {DIM}",
+        "  %out_row = mul i64 %i, %width",
+        "  br label %block",
+        "block:",
+        "  %b = phi i64 [ 0, %row ], [ %b.next, %next_block ]",
+        f"  %first_query = mul i64 %b, {queries}",
+        f"  %q_at = mul i64 %first_query, {DIM}",
+        "  br label %chunk",
+        "chunk:",
+        "  %c = phi i64 [ 0, %block ], [ %c.next, %chunk ]",
+    ]
+    lines += [
+        f"  %acc{k} = phi <8 x i32> [ zeroinitializer, %block ], [ %acc{k}.next, %chunk ]"
+        for k in range(queries)
+    ]
+    lines += [
+        "  %offset = mul i64 %c, 16",
+        "  %x.at = add i64 %row_at, %offset",
+        "  %x.ptr = getelementptr inbounds i8, ptr %codes, i64 %x.at",
+        "  %x8 = load <16 x i8>, ptr %x.ptr, align 1",
+        "  %x = sext <16 x i8> %x8 to <16 x i16>",
+    ]
+    for k in range(queries):
+        lines += [
+            f"  %q{k}.at = add i64 %q_at, {k * DIM}",
+            f"  %q{k}.off = add i64 %q{k}.at, %offset",
+            f"  %q{k}.ptr = getelementptr inbounds i16, ptr %q, i64 %q{k}.off",
+            f"  %q{k} = load <16 x i16>, ptr %q{k}.ptr, align 2",
+            f"  %m{k} = call <8 x i32> @llvm.x86.avx2.pmadd.wd(<16 x i16> %x, <16 x i16> %q{k})",
+            f"  %acc{k}.next = add <8 x i32> %acc{k}, %m{k}",
+        ]
+    lines += [
+        "  %c.next = add nuw nsw i64 %c, 1",
+        f"  %more_chunks = icmp slt i64 %c.next, {chunks}",
+        "  br i1 %more_chunks, label %chunk, label %next_block",
+        "next_block:",
+    ]
+    for k in range(queries):
+        lines += [
+            f"  %sum{k} = call i32 @llvm.vector.reduce.add.v8i32(<8 x i32> %acc{k}.next)",
+            f"  %o{k}.col = add i64 %first_query, {k}",
+            f"  %o{k}.at = add i64 %out_row, %o{k}.col",
+            f"  %o{k}.ptr = getelementptr inbounds i32, ptr %out, i64 %o{k}.at",
+            f"  store i32 %sum{k}, ptr %o{k}.ptr, align 4",
+        ]
+    lines += [
+        "  %b.next = add nuw nsw i64 %b, 1",
+        "  %more_blocks = icmp slt i64 %b.next, %blocks",
+        "  br i1 %more_blocks, label %block, label %next_row",
+        "next_row:",
+        "  %i.next = add nuw nsw i64 %i, 1",
+        "  %more_rows = icmp slt i64 %i.next, %rows",
+        "  br i1 %more_rows, label %row, label %done",
+        "done:",
+        "  ret void",
+        "}",
+    ]
+    return "\n".join(lines)
+
+
+_BLOCK_SIZES = (1, 2, 4, 8)  # queries per register block: up to 8 accumulators of the 16 ymm registers
+_BLOCKED = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p
+)
+_llvm_lock = threading.Lock()
+_llvm_kernels: dict[int, Callable[..., None]] | None = None
+
+
+def llvm_kernels() -> dict[int, Callable[..., None]]:
+    """The blocked products by queries per block (1, 2, 4, 8), compiled once per process (jit.py)."""
+    global _llvm_kernels
+    with _llvm_lock:
+        if _llvm_kernels is None:
+            ir = "\n".join(
+                [
+                    "declare <8 x i32> @llvm.x86.avx2.pmadd.wd(<16 x i16>, <16 x i16>)",
+                    "declare i32 @llvm.vector.reduce.add.v8i32(<8 x i32>)",
+                    *(_blocked_ir(size) for size in _BLOCK_SIZES),
+                ]
+            )
+            compiled = ir_compile(ir=ir, functions={f"products_{size}": _BLOCKED for size in _BLOCK_SIZES})
+            _llvm_kernels = {size: compiled[f"products_{size}"] for size in _BLOCK_SIZES}
+        return _llvm_kernels
+
+
+def _block_size(batch: int) -> int:
+    """Queries per block for a batch: the smallest block that holds it, or 8 (the batch padded)."""
+    return next((size for size in _BLOCK_SIZES if size >= batch), _BLOCK_SIZES[-1])
 
 
 def _int_session():
@@ -147,15 +266,27 @@ def codes_candidates_int(
     """``codes_candidates`` by an exact integer product (a superset of the answer), each query's rows
     ascending. ``kernel``: "numba" or "ort"; by default ``codes_kernel_choose`` picks by batch size."""
     kernel = kernel or codes_kernel_choose(batch=queries.shape[0])
-    if kernel not in ("numba", "ort"):
-        raise ValueError(f"unknown integer kernel {kernel!r}: 'numba' or 'ort'")
+    if kernel not in ("llvm", "numba", "ort"):
+        raise ValueError(f"unknown integer kernel {kernel!r}: 'llvm', 'numba' or 'ort'")
+    if kernel == "llvm" and not host_has(feature="avx2"):
+        raise ValueError("the 'llvm' integer kernel needs a CPU with AVX2")
     norms = np.linalg.norm(queries.astype(np.float64), axis=1)
-    levels = NUMBA_LEVELS if kernel == "numba" else ORT_LEVELS
+    levels = ORT_LEVELS if kernel == "ort" else NUMBA_LEVELS
     query_codes, query_scales, query_errors = queries_quantise(queries=queries, levels=levels)
     rows_max = min(_BLOCK_ROWS, codes.shape[0])
-    if kernel == "numba":
+    batch = queries.shape[0]
+    if kernel == "llvm":
+        if codes.shape[1] != DIM or not codes.flags.c_contiguous:
+            raise ValueError(f"the 'llvm' kernel reads C-ordered codes of {DIM} a row, not {codes.shape}")
+        per_block = _block_size(batch)
+        blocked = llvm_kernels()[per_block]
+        blocks = -(-batch // per_block)
+        padded = np.zeros((blocks * per_block, DIM), dtype=np.int16)  # padding queries score 0
+        padded[:batch] = query_codes
+        products = np.empty((rows_max, blocks * per_block), dtype=np.int32)
+    elif kernel == "numba":
         products_of = numba_kernel()
-        products = np.empty((rows_max, queries.shape[0]), dtype=np.int32)
+        products = np.empty((rows_max, batch), dtype=np.int32)
     else:
         session = _int_session()
         ort_queries = np.ascontiguousarray(query_codes.T)
@@ -167,7 +298,10 @@ def codes_candidates_int(
     found: list[list[np.ndarray]] = [[] for _ in range(queries.shape[0])]
     for start in range(0, codes.shape[0], _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, codes.shape[0])
-        if kernel == "numba":
+        if kernel == "llvm":
+            blocked(codes[start].ctypes.data, stop - start, padded.ctypes.data, blocks, products.ctypes.data)
+            block = products[: stop - start, :batch]
+        elif kernel == "numba":
             block = products[: stop - start]
             products_of(codes[start:stop], query_codes, block)
         else:

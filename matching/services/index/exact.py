@@ -12,12 +12,12 @@ vectors at 1M faces, FAISS's ``fvec_inner_products_ny`` at 1.1-1.2x, this loop a
 (bench/search.py, bench/scale.py): it compares each score with the threshold as it goes instead
 of writing every score out and reading it back.
 
-It is LLVM IR, compiled at first use by llvmlite (numba's code generator, already a dependency) at
--O3 for this CPU: the ``reassoc`` flag on the sum lets the loop vectoriser keep several partial
-sums in SIMD registers (the order is fixed per machine, so a row's score does not depend on where
-it lies in memory). Written as IR rather than with numba because numba's typing machinery cost 46
-MB of private memory in every process that searches (llvmlite alone: 2 MB), which put three
-processes at 1.197x the vectors' bytes against the 1.2x target (bench/scale.py at 1M faces).
+It is LLVM IR, compiled at first use by llvmlite (jit.py) at -O3 for this CPU: the ``reassoc``
+flag on the sum lets the loop vectoriser keep several partial sums in SIMD registers (the order is
+fixed per machine, so a row's score does not depend on where it lies in memory). Written as IR
+rather than with numba because numba's typing machinery cost 46 MB of private memory in every
+process that searches (llvmlite alone: 2 MB), which put three processes at 1.197x the vectors'
+bytes against the 1.2x target (bench/scale.py at 1M faces).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 from matching.services.index.codes import GAMMA
+from matching.services.index.jit import ir_compile
 
 # i64 scan(float* vectors, i64 rows, i64 dim, float* query, float threshold, i64* found_rows,
 #          float* found_scores): writes each row whose score is >= threshold, ascending, returns how many.
@@ -95,35 +96,18 @@ _SIGNATURE = ctypes.CFUNCTYPE(
 
 _kernel_lock = threading.Lock()
 _kernel: Callable[..., int] | None = None
-_engine = None  # the JIT holding the machine code: kept for as long as the process runs
 # A face's vector is unit length: stored normalised in float32, its norm is 1 within a few units
 # in the last place; this margin covers that with room to spare.
 _NORM_MARGIN = 1e-5
 
 
 def exact_kernel() -> Callable[..., int]:
-    """The compiled scan, a ctypes function (it releases the GIL: the scan's threads run segments in
-    parallel). Compiled once per process, at first use (about 0.1 s), in memory only."""
-    global _kernel, _engine
+    """The compiled scan, a ctypes function (jit.py). Compiled once per process, at first use
+    (about 0.1 s), in memory only."""
+    global _kernel
     with _kernel_lock:
         if _kernel is None:
-            import llvmlite.binding as llvm
-
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            machine = llvm.Target.from_default_triple().create_target_machine(
-                cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
-            )
-            module = llvm.parse_assembly(_KERNEL_IR)
-            module.triple, module.data_layout = machine.triple, str(machine.target_data)
-            module.verify()
-            tuning = llvm.create_pipeline_tuning_options(speed_level=3)
-            builder = llvm.create_pass_builder(machine, tuning)
-            builder.getModulePassManager().run(module, builder)
-            engine = llvm.create_mcjit_compiler(module, machine)
-            engine.finalize_object()
-            _engine = engine
-            _kernel = _SIGNATURE(engine.get_function_address("scan"))
+            _kernel = ir_compile(ir=_KERNEL_IR, functions={"scan": _SIGNATURE})["scan"]
         return _kernel
 
 
