@@ -29,16 +29,20 @@ def _share_cores_between_pool_processes(**_: Any) -> None:
 
 @worker_process_init.connect
 def _compile_the_search_kernels(**_: Any) -> None:
-    # Under a second each of compiling, paid here at start rather than by the first request searched.
+    # Compiling, paid here at start rather than by the first request searched (0.1 s for the llvm
+    # kernels, about 1 s for numba's where a CPU has no AVX2).
     from django.conf import settings
 
     from matching.services.index.exact import exact_kernel
 
     exact_kernel()
     if settings.INDEX_CODES:
-        from matching.services.index.codes_int import numba_kernel
+        from matching.services.index.codes_int import codes_kernel_choose, llvm_kernels, numba_kernel
 
-        numba_kernel()
+        if codes_kernel_choose(batch=1) == "llvm":
+            llvm_kernels()
+        else:
+            numba_kernel()
 
 
 @shared_task(

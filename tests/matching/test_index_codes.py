@@ -113,7 +113,14 @@ def test_the_blocked_llvm_product_is_exact_at_the_extremes_for_every_block_of_qu
         queries = np.vstack([np.full(512, 0.04), -np.full(512, 0.04), unit_vectors(2 * per_block, seed=14)])
         query_codes, _, _ = queries_quantise(queries=queries[: 2 * per_block], levels=NUMBA_LEVELS)
         out = np.full((codes.shape[0], 2 * per_block), -1, np.int32)
-        kernel(codes.ctypes.data, codes.shape[0], query_codes.ctypes.data, 2, out.ctypes.data)
+        for first in (0, per_block):  # one call per block, each writing its own columns
+            kernel(
+                codes.ctypes.data,
+                codes.shape[0],
+                query_codes[first].ctypes.data,
+                out[0, first:].ctypes.data,
+                out.shape[1],
+            )
         expected = codes.astype(np.int64) @ query_codes.T.astype(np.int64)
         assert np.abs(expected).max() == 512 * 127 * 32767  # the extreme was reached, not just allowed
         assert np.array_equal(out, expected), f"{per_block} queries a block"
@@ -244,15 +251,18 @@ def test_a_worker_process_compiles_the_exact_kernel_at_start_and_the_codes_one_w
     from matching import tasks
     from matching.services.index import codes_int, exact
 
+    monkeypatch.setattr(codes_int, "_llvm_kernels", None)
     monkeypatch.setattr(codes_int, "_kernel", None)
     monkeypatch.setattr(exact, "_kernel", None)
     settings.INDEX_CODES = False
     tasks._compile_the_search_kernels()
-    assert codes_int._kernel is None  # nothing compiled for codes an index does not have
+    assert codes_int._llvm_kernels is None  # nothing compiled for codes an index does not have
     assert exact._kernel is not None and exact._kernel is exact.exact_kernel()
     settings.INDEX_CODES = True
     tasks._compile_the_search_kernels()
-    assert codes_int._kernel is not None and codes_int._kernel is codes_int.numba_kernel()
+    # This machine has AVX2: the blocked kernel, and not numba's (its memory is paid only without).
+    assert codes_int._llvm_kernels is not None and codes_int._llvm_kernels is codes_int.llvm_kernels()
+    assert codes_int._kernel is None
 
 
 def _resident(row: np.ndarray) -> bool:

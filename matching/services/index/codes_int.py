@@ -73,70 +73,66 @@ def codes_kernel_choose(*, batch: int) -> str:
     return "numba" if batch < ORT_FROM else "ort"
 
 
-def _blocked_ir(queries: int) -> str:
-    """``products_<queries>(codes, rows, query_codes, blocks, out)``: for each row of int8 codes
-    (rows, DIM), its exact int32 products with ``blocks * queries`` int16 query codes, written to
-    ``out`` (rows, blocks * queries); ``queries`` accumulators live in registers for each block."""
-    chunks = DIM // 16
+def _blocked_ir(queries: int, unroll: int) -> str:
+    """``products_<queries>(codes, rows, query_codes, out, out_stride)``: for each row i of int8
+    codes (rows, DIM), its exact int32 products with ``queries`` int16 query codes (queries, DIM),
+    written to ``out[i * out_stride + k]``. ``queries * unroll`` accumulators live in registers:
+    each of ``unroll`` consecutive 16-code chunks has its own, so a small block still keeps several
+    multiply-adds in flight. One block a call: with a loop over blocks inside the row loop, LLVM
+    hoisted the row's 32 sign-extended chunks out of it and spilled them to the stack."""
+    step = 16 * unroll
+    acc = [(k, u) for k in range(queries) for u in range(unroll)]
     lines = [
         f"define void @products_{queries}(ptr noalias readonly %codes, i64 %rows, ptr noalias readonly %q,",
-        "                                 i64 %blocks, ptr noalias %out) {",
+        "                                 ptr noalias %out, i64 %out_stride) {",
         "entry:",
-        f"  %width = mul i64 %blocks, {queries}",
         "  %empty = icmp sle i64 %rows, 0",
         "  br i1 %empty, label %done, label %row",
         "row:",
         "  %i = phi i64 [ 0, %entry ], [ %i.next, %next_row ]",
         f"  %row_at = mul i64 %i, {DIM}",
-        "  %out_row = mul i64 %i, %width",
-        "  br label %block",
-        "block:",
-        "  %b = phi i64 [ 0, %row ], [ %b.next, %next_block ]",
-        f"  %first_query = mul i64 %b, {queries}",
-        f"  %q_at = mul i64 %first_query, {DIM}",
+        "  %out_row = mul i64 %i, %out_stride",
         "  br label %chunk",
         "chunk:",
-        "  %c = phi i64 [ 0, %block ], [ %c.next, %chunk ]",
+        "  %at = phi i64 [ 0, %row ], [ %at.next, %chunk ]",
     ]
     lines += [
-        f"  %acc{k} = phi <8 x i32> [ zeroinitializer, %block ], [ %acc{k}.next, %chunk ]"
-        for k in range(queries)
+        f"  %a{k}_{u} = phi <8 x i32> [ zeroinitializer, %row ], [ %a{k}_{u}.next, %chunk ]" for k, u in acc
     ]
-    lines += [
-        "  %offset = mul i64 %c, 16",
-        "  %x.at = add i64 %row_at, %offset",
-        "  %x.ptr = getelementptr inbounds i8, ptr %codes, i64 %x.at",
-        "  %x8 = load <16 x i8>, ptr %x.ptr, align 1",
-        "  %x = sext <16 x i8> %x8 to <16 x i16>",
-    ]
-    for k in range(queries):
+    for u in range(unroll):
         lines += [
-            f"  %q{k}.at = add i64 %q_at, {k * DIM}",
-            f"  %q{k}.off = add i64 %q{k}.at, %offset",
-            f"  %q{k}.ptr = getelementptr inbounds i16, ptr %q, i64 %q{k}.off",
-            f"  %q{k} = load <16 x i16>, ptr %q{k}.ptr, align 2",
-            f"  %m{k} = call <8 x i32> @llvm.x86.avx2.pmadd.wd(<16 x i16> %x, <16 x i16> %q{k})",
-            f"  %acc{k}.next = add <8 x i32> %acc{k}, %m{k}",
+            f"  %x{u}.off = add i64 %at, {16 * u}",
+            f"  %x{u}.at = add i64 %row_at, %x{u}.off",
+            f"  %x{u}.ptr = getelementptr inbounds i8, ptr %codes, i64 %x{u}.at",
+            f"  %x{u}.8 = load <16 x i8>, ptr %x{u}.ptr, align 1",
+            f"  %x{u} = sext <16 x i8> %x{u}.8 to <16 x i16>",
+        ]
+    for k, u in acc:
+        lines += [
+            f"  %q{k}_{u}.off = add i64 %x{u}.off, {k * DIM}",
+            f"  %q{k}_{u}.ptr = getelementptr inbounds i16, ptr %q, i64 %q{k}_{u}.off",
+            f"  %q{k}_{u} = load <16 x i16>, ptr %q{k}_{u}.ptr, align 2",
+            f"  %m{k}_{u} = call <8 x i32> @llvm.x86.avx2.pmadd.wd(<16 x i16> %x{u}, <16 x i16> %q{k}_{u})",
+            f"  %a{k}_{u}.next = add <8 x i32> %a{k}_{u}, %m{k}_{u}",
         ]
     lines += [
-        "  %c.next = add nuw nsw i64 %c, 1",
-        f"  %more_chunks = icmp slt i64 %c.next, {chunks}",
-        "  br i1 %more_chunks, label %chunk, label %next_block",
-        "next_block:",
+        f"  %at.next = add nuw nsw i64 %at, {step}",
+        f"  %more_chunks = icmp slt i64 %at.next, {DIM}",
+        "  br i1 %more_chunks, label %chunk, label %next_row",
+        "next_row:",
     ]
     for k in range(queries):
+        total = f"%a{k}_0.next"
+        for u in range(1, unroll):
+            lines.append(f"  %t{k}_{u} = add <8 x i32> {total}, %a{k}_{u}.next")
+            total = f"%t{k}_{u}"
         lines += [
-            f"  %sum{k} = call i32 @llvm.vector.reduce.add.v8i32(<8 x i32> %acc{k}.next)",
-            f"  %o{k}.col = add i64 %first_query, {k}",
-            f"  %o{k}.at = add i64 %out_row, %o{k}.col",
+            f"  %sum{k} = call i32 @llvm.vector.reduce.add.v8i32(<8 x i32> {total})",
+            f"  %o{k}.at = add i64 %out_row, {k}",
             f"  %o{k}.ptr = getelementptr inbounds i32, ptr %out, i64 %o{k}.at",
             f"  store i32 %sum{k}, ptr %o{k}.ptr, align 4",
         ]
     lines += [
-        "  %b.next = add nuw nsw i64 %b, 1",
-        "  %more_blocks = icmp slt i64 %b.next, %blocks",
-        "  br i1 %more_blocks, label %block, label %next_row",
-        "next_row:",
         "  %i.next = add nuw nsw i64 %i, 1",
         "  %more_rows = icmp slt i64 %i.next, %rows",
         "  br i1 %more_rows, label %row, label %done",
@@ -147,7 +143,11 @@ def _blocked_ir(queries: int) -> str:
     return "\n".join(lines)
 
 
-_BLOCK_SIZES = (1, 2, 4, 8)  # queries per register block: up to 8 accumulators of the 16 ymm registers
+# Queries per register block, and chunks unrolled for each: 4 to 8 accumulators of the 16 ymm
+# registers (bench/codes_kernels.py: one query with one accumulator scanned 3.1-3.8 GB/s, numba's
+# loop 4.7-6.1).
+_BLOCKS = {1: 4, 2: 4, 4: 2, 8: 1}
+_BLOCK_SIZES = tuple(_BLOCKS)
 _BLOCKED = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p
 )
@@ -164,7 +164,7 @@ def llvm_kernels() -> dict[int, Callable[..., None]]:
                 [
                     "declare <8 x i32> @llvm.x86.avx2.pmadd.wd(<16 x i16>, <16 x i16>)",
                     "declare i32 @llvm.vector.reduce.add.v8i32(<8 x i32>)",
-                    *(_blocked_ir(size) for size in _BLOCK_SIZES),
+                    *(_blocked_ir(size, unroll) for size, unroll in _BLOCKS.items()),
                 ]
             )
             compiled = ir_compile(ir=ir, functions={f"products_{size}": _BLOCKED for size in _BLOCK_SIZES})
@@ -299,7 +299,15 @@ def codes_candidates_int(
     for start in range(0, codes.shape[0], _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, codes.shape[0])
         if kernel == "llvm":
-            blocked(codes[start].ctypes.data, stop - start, padded.ctypes.data, blocks, products.ctypes.data)
+            # One call per block of queries: after the first, the rows come from the CPU's cache.
+            for first in range(0, blocks * per_block, per_block):
+                blocked(
+                    codes[start].ctypes.data,
+                    stop - start,
+                    padded[first].ctypes.data,
+                    products[0, first:].ctypes.data,
+                    blocks * per_block,
+                )
             block = products[: stop - start, :batch]
         elif kernel == "numba":
             block = products[: stop - start]
