@@ -108,7 +108,7 @@ def test_the_blocked_llvm_product_is_exact_at_the_extremes_for_every_block_of_qu
     codes = np.vstack([np.full((3, 512), 127, np.int8), np.full((3, 512), -127, np.int8)])
     codes = np.vstack([codes, rng.integers(-127, 128, size=(301, 512), dtype=np.int8)])
     codes.flags.writeable = False
-    for per_block, kernel in llvm_kernels().items():
+    for per_block, kernel in llvm_kernels().products.items():
         # Two blocks of queries, the extremes (+-32767 in every place) among them.
         queries = np.vstack([np.full(512, 0.04), -np.full(512, 0.04), unit_vectors(2 * per_block, seed=14)])
         query_codes, _, _ = queries_quantise(queries=queries[: 2 * per_block], levels=NUMBA_LEVELS)
@@ -134,12 +134,17 @@ def test_the_llvm_kernel_leaves_exactly_the_candidates_numba_leaves_whatever_the
     vectors = unit_vectors(5000, seed=15)
     queries = np.vstack([vectors[:6], unit_vectors(11, seed=16)])
     codes, scales, errors = codes_encode(vectors=vectors)
-    for batch in (1, 2, 3, 4, 5, 8, 9, 16, 17):
-        common = dict(codes=codes, scales=scales, errors=errors, queries=queries[:batch], threshold=0.15)
-        llvm = codes_candidates_int(**common, kernel="llvm")
-        numba = codes_candidates_int(**common, kernel="numba")
-        assert all(np.array_equal(a, b) for a, b in zip(llvm, numba, strict=True)), f"batch {batch}"
-        assert all(rows.size for rows in llvm[:6][:batch])  # each stored face finds itself
+    # 0.15: the kernel screens as it goes; 0.005: the bound is not positive, so every product is
+    # written out and screened in float64.
+    for threshold in (0.15, 0.005):
+        for batch in (1, 2, 3, 4, 5, 8, 9, 16, 17):
+            common = dict(
+                codes=codes, scales=scales, errors=errors, queries=queries[:batch], threshold=threshold
+            )
+            llvm = codes_candidates_int(**common, kernel="llvm")
+            numba = codes_candidates_int(**common, kernel="numba")
+            assert all(np.array_equal(a, b) for a, b in zip(llvm, numba, strict=True)), f"batch {batch}"
+            assert all(rows.size for rows in llvm[:6][:batch])  # each stored face finds itself
 
 
 @pytest.mark.parametrize("kernel", ["llvm", "numba", "ort"])

@@ -40,6 +40,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -73,25 +74,40 @@ def codes_kernel_choose(*, batch: int) -> str:
     return "numba" if batch < ORT_FROM else "ort"
 
 
-def _blocked_ir(queries: int, unroll: int) -> str:
+def _blocked_ir(queries: int, unroll: int, screen: bool = False) -> str:
     """``products_<queries>(codes, rows, query_codes, out, out_stride)``: for each row i of int8
     codes (rows, DIM), its exact int32 products with ``queries`` int16 query codes (queries, DIM),
-    written to ``out[i * out_stride + k]``. ``queries * unroll`` accumulators live in registers:
-    each of ``unroll`` consecutive 16-code chunks has its own, so a small block still keeps several
-    multiply-adds in flight. One block a call: with a loop over blocks inside the row loop, LLVM
-    hoisted the row's 32 sign-extended chunks out of it and spilled them to the stack."""
+    written to ``out[i * out_stride + k]``. With ``screen``, ``screen_<queries>(codes, rows,
+    query_codes, limits, pair_rows, pair_queries, pair_products) -> pairs`` instead writes only
+    the (row, query, product) of each product >= its query's int32 limit, rows ascending (the
+    arrays need room for rows * queries + 1: every pair is stored, and kept by counting it).
+    ``queries * unroll`` accumulators live in registers: each of ``unroll`` consecutive 16-code
+    chunks has its own, so a small block still keeps several multiply-adds in flight. One block a
+    call: with a loop over blocks inside the row loop, LLVM hoisted the row's 32 sign-extended
+    chunks out of it and spilled them to the stack."""
     step = 16 * unroll
     acc = [(k, u) for k in range(queries) for u in range(unroll)]
+    if screen:
+        head = [
+            f"define i64 @screen_{queries}(ptr noalias readonly %codes, i64 %rows, ptr noalias readonly %q,",
+            "                            ptr noalias readonly %limits, ptr noalias %pair_rows,",
+            "                            ptr noalias %pair_queries, ptr noalias %pair_products) {",
+        ]
+    else:
+        head = [
+            f"define void @products_{queries}(ptr noalias readonly %codes, i64 %rows,",
+            "                                 ptr noalias readonly %q, ptr noalias %out, i64 %out_stride) {",
+        ]
     lines = [
-        f"define void @products_{queries}(ptr noalias readonly %codes, i64 %rows, ptr noalias readonly %q,",
-        "                                 ptr noalias %out, i64 %out_stride) {",
+        *head,
         "entry:",
         "  %empty = icmp sle i64 %rows, 0",
         "  br i1 %empty, label %done, label %row",
         "row:",
         "  %i = phi i64 [ 0, %entry ], [ %i.next, %next_row ]",
+        "  %count = phi i64 [ 0, %entry ], [ %count.next, %next_row ]" if screen else "",
         f"  %row_at = mul i64 %i, {DIM}",
-        "  %out_row = mul i64 %i, %out_stride",
+        "" if screen else "  %out_row = mul i64 %i, %out_stride",
         "  br label %chunk",
         "chunk:",
         "  %at = phi i64 [ 0, %row ], [ %at.next, %chunk ]",
@@ -126,21 +142,41 @@ def _blocked_ir(queries: int, unroll: int) -> str:
         for u in range(1, unroll):
             lines.append(f"  %t{k}_{u} = add <8 x i32> {total}, %a{k}_{u}.next")
             total = f"%t{k}_{u}"
-        lines += [
-            f"  %sum{k} = call i32 @llvm.vector.reduce.add.v8i32(<8 x i32> {total})",
-            f"  %o{k}.at = add i64 %out_row, {k}",
-            f"  %o{k}.ptr = getelementptr inbounds i32, ptr %out, i64 %o{k}.at",
-            f"  store i32 %sum{k}, ptr %o{k}.ptr, align 4",
+        lines.append(f"  %sum{k} = call i32 @llvm.vector.reduce.add.v8i32(<8 x i32> {total})")
+        if not screen:
+            lines += [
+                f"  %o{k}.at = add i64 %out_row, {k}",
+                f"  %o{k}.ptr = getelementptr inbounds i32, ptr %out, i64 %o{k}.at",
+                f"  store i32 %sum{k}, ptr %o{k}.ptr, align 4",
+            ]
+            continue
+        before = "%count" if k == 0 else f"%count{k}"
+        lines += [  # stored whatever it is, kept by counting it: no branch per pair
+            f"  %lim{k}.ptr = getelementptr inbounds i32, ptr %limits, i64 {k}",
+            f"  %lim{k} = load i32, ptr %lim{k}.ptr, align 4",
+            f"  %pass{k} = icmp sge i32 %sum{k}, %lim{k}",
+            f"  %pr{k}.ptr = getelementptr inbounds i64, ptr %pair_rows, i64 {before}",
+            f"  store i64 %i, ptr %pr{k}.ptr, align 8",
+            f"  %pq{k}.ptr = getelementptr inbounds i32, ptr %pair_queries, i64 {before}",
+            f"  store i32 {k}, ptr %pq{k}.ptr, align 4",
+            f"  %pp{k}.ptr = getelementptr inbounds i32, ptr %pair_products, i64 {before}",
+            f"  store i32 %sum{k}, ptr %pp{k}.ptr, align 4",
+            f"  %inc{k} = zext i1 %pass{k} to i64",
+            f"  %count{k + 1} = add i64 {before}, %inc{k}",
         ]
+    if screen:
+        lines.append(f"  %count.next = add i64 %count{queries}, 0")
     lines += [
         "  %i.next = add nuw nsw i64 %i, 1",
         "  %more_rows = icmp slt i64 %i.next, %rows",
         "  br i1 %more_rows, label %row, label %done",
         "done:",
-        "  ret void",
-        "}",
     ]
-    return "\n".join(lines)
+    if screen:
+        lines += ["  %pairs = phi i64 [ 0, %entry ], [ %count.next, %next_row ]", "  ret i64 %pairs", "}"]
+    else:
+        lines += ["  ret void", "}"]
+    return "\n".join(line for line in lines if line)
 
 
 # Queries per register block, and chunks unrolled for each: 4 to 8 accumulators of the 16 ymm
@@ -148,15 +184,25 @@ def _blocked_ir(queries: int, unroll: int) -> str:
 # loop 4.7-6.1).
 _BLOCKS = {1: 4, 2: 4, 4: 2, 8: 1}
 _BLOCK_SIZES = tuple(_BLOCKS)
+# products_k(codes, rows, query_codes, out, out_stride); screen_k(codes, rows, query_codes, limits,
+# pair_rows, pair_queries, pair_products) -> pairs
 _BLOCKED = ctypes.CFUNCTYPE(
-    None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p
+    None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64
 )
+_SCREEN = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, *[ctypes.c_void_p] * 5)
 _llvm_lock = threading.Lock()
-_llvm_kernels: dict[int, Callable[..., None]] | None = None
+_llvm_kernels: LlvmKernels | None = None
 
 
-def llvm_kernels() -> dict[int, Callable[..., None]]:
-    """The blocked products by queries per block (1, 2, 4, 8), compiled once per process (jit.py)."""
+class LlvmKernels(NamedTuple):
+    """The compiled kernels by queries per block (1, 2, 4, 8): every product, or the screen's pairs."""
+
+    products: dict[int, Callable[..., None]]
+    screen: dict[int, Callable[..., int]]
+
+
+def llvm_kernels() -> LlvmKernels:
+    """The blocked kernels, compiled once per process (jit.py)."""
     global _llvm_kernels
     with _llvm_lock:
         if _llvm_kernels is None:
@@ -165,10 +211,20 @@ def llvm_kernels() -> dict[int, Callable[..., None]]:
                     "declare <8 x i32> @llvm.x86.avx2.pmadd.wd(<16 x i16>, <16 x i16>)",
                     "declare i32 @llvm.vector.reduce.add.v8i32(<8 x i32>)",
                     *(_blocked_ir(size, unroll) for size, unroll in _BLOCKS.items()),
+                    *(_blocked_ir(size, unroll, screen=True) for size, unroll in _BLOCKS.items()),
                 ]
             )
-            compiled = ir_compile(ir=ir, functions={f"products_{size}": _BLOCKED for size in _BLOCK_SIZES})
-            _llvm_kernels = {size: compiled[f"products_{size}"] for size in _BLOCK_SIZES}
+            compiled = ir_compile(
+                ir=ir,
+                functions={
+                    **{f"products_{size}": _BLOCKED for size in _BLOCK_SIZES},
+                    **{f"screen_{size}": _SCREEN for size in _BLOCK_SIZES},
+                },
+            )
+            _llvm_kernels = LlvmKernels(
+                products={size: compiled[f"products_{size}"] for size in _BLOCK_SIZES},
+                screen={size: compiled[f"screen_{size}"] for size in _BLOCK_SIZES},
+            )
         return _llvm_kernels
 
 
@@ -279,7 +335,11 @@ def codes_candidates_int(
         if codes.shape[1] != DIM or not codes.flags.c_contiguous:
             raise ValueError(f"the 'llvm' kernel reads C-ordered codes of {DIM} a row, not {codes.shape}")
         per_block = _block_size(batch)
-        blocked = llvm_kernels()[per_block]
+        blocked = llvm_kernels().products[per_block]
+        screen_of = llvm_kernels().screen[per_block]
+        pair_rows = np.empty(rows_max * per_block + 1, np.int64)
+        pair_queries = np.empty(rows_max * per_block + 1, np.int32)
+        pair_products = np.empty(rows_max * per_block + 1, np.int32)
         blocks = -(-batch // per_block)
         padded = np.zeros((blocks * per_block, DIM), dtype=np.int16)  # padding queries score 0
         padded[:batch] = query_codes
@@ -298,30 +358,59 @@ def codes_candidates_int(
     found: list[list[np.ndarray]] = [[] for _ in range(queries.shape[0])]
     for start in range(0, codes.shape[0], _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, codes.shape[0])
-        if kernel == "llvm":
-            # One call per block of queries: after the first, the rows come from the CPU's cache.
-            for first in range(0, blocks * per_block, per_block):
-                blocked(
-                    codes[start].ctypes.data,
-                    stop - start,
-                    padded[first].ctypes.data,
-                    products[0, first:].ctypes.data,
-                    blocks * per_block,
-                )
-            block = products[: stop - start, :batch]
-        elif kernel == "numba":
-            block = products[: stop - start]
-            products_of(codes[start:stop], query_codes, block)
-        else:
-            np.bitwise_xor(codes[start:stop].view(np.uint8), np.uint8(0x80), out=shifted[: stop - start])
-            (block,) = session.run(None, {"codes": shifted[: stop - start], "queries": ort_queries})
         err = errors[start:stop].astype(np.float64)
         coarse = _lowered_int(
             threshold=threshold, norms=norms, errors=float(err.max()), query_errors=query_errors
         )
-        rows, cols = _block_screen(
-            products=block, scales=scales[start:stop], query_scales=query_scales, coarse=coarse
-        )
+        limits = _int_limits(scales=scales[start:stop], query_scales=query_scales, coarse=coarse)
+        if kernel == "llvm" and limits is not None:
+            # The kernel compares as it goes: only the passing pairs come out, no int32 for every row.
+            padded_limits = np.full(
+                blocks * per_block, np.iinfo(np.int32).max, np.int32
+            )  # padding never passes
+            padded_limits[:batch] = limits
+            found_rows, found_cols, found_products = [], [], []
+            for first in range(0, blocks * per_block, per_block):
+                pairs = screen_of(
+                    codes[start].ctypes.data,
+                    stop - start,
+                    padded[first].ctypes.data,
+                    padded_limits[first:].ctypes.data,
+                    pair_rows.ctypes.data,
+                    pair_queries.ctypes.data,
+                    pair_products.ctypes.data,
+                )
+                found_rows.append(pair_rows[:pairs].copy())
+                found_cols.append(pair_queries[:pairs] + first)
+                found_products.append(pair_products[:pairs].astype(np.int64))
+            rows, cols = np.concatenate(found_rows), np.concatenate(found_cols).astype(np.int64)
+            values = np.concatenate(found_products)
+        else:
+            if kernel == "llvm":
+                # One call per block of queries: after the first, the rows come from the CPU's cache.
+                for first in range(0, blocks * per_block, per_block):
+                    blocked(
+                        codes[start].ctypes.data,
+                        stop - start,
+                        padded[first].ctypes.data,
+                        products[0, first:].ctypes.data,
+                        blocks * per_block,
+                    )
+                block = products[: stop - start, :batch]
+            elif kernel == "numba":
+                block = products[: stop - start]
+                products_of(codes[start:stop], query_codes, block)
+            else:
+                np.bitwise_xor(codes[start:stop].view(np.uint8), np.uint8(0x80), out=shifted[: stop - start])
+                (block,) = session.run(None, {"codes": shifted[: stop - start], "queries": ort_queries})
+            rows, cols = _block_screen(
+                products=block,
+                scales=scales[start:stop],
+                query_scales=query_scales,
+                coarse=coarse,
+                limits=limits,
+            )
+            values = block[rows, cols]
         if rows.size == 0:
             continue
         # Each passing pair against its row's own bound (above ``coarse``: a row's error <= the max).
@@ -329,7 +418,7 @@ def codes_candidates_int(
             threshold=threshold, norms=norms[cols], errors=err[rows], query_errors=query_errors[cols]
         )
         pair_scales = scales[start + rows].astype(np.float64) * query_scales[cols]
-        keep = block[rows, cols] * pair_scales >= own
+        keep = values * pair_scales >= own
         rows, cols = rows[keep], cols[keep]
         if kernel == "ort" and rows.size:
             pairs = np.einsum(
@@ -345,19 +434,32 @@ def codes_candidates_int(
     return [np.concatenate(f) if f else np.empty(0, np.int64) for f in found]
 
 
-def _block_screen(
-    *, products: np.ndarray, scales: np.ndarray, query_scales: np.ndarray, coarse: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, queries) of a block whose score s * s_q * p may reach ``coarse``: a superset.
+def _int_limits(*, scales: np.ndarray, query_scales: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
+    """Per query, the int32 product a row of this block needs to reach ``coarse``; None unless every
+    bound is positive.
 
-    For a positive bound the comparison is made on the int32 products themselves, against
-    floor(coarse / (max s * s_q)) - 1 (a score s * s_q * p >= coarse > 0 needs p >= coarse / (s * s_q)
-    >= that; the -1 covers the float64 division's rounding): no float64 score for every row, which
-    took 60% of a batch of 16's time beside onnxruntime's product (bench/codes_kernels.py).
+    A score s * s_q * p >= coarse > 0 needs p >= coarse / (s * s_q) >= coarse / (max s * s_q), so
+    floor of that, minus 1 for the float64 division's rounding, is a limit no candidate is under:
+    the comparison is then made on the int32 products themselves, with no float64 score for every
+    row (which took 60% of a batch of 16's time beside onnxruntime's product, bench/codes_kernels.py).
     """
-    if bool(np.all(coarse > 0)):
-        per_query = np.floor(coarse / (float(scales.max()) * query_scales)) - 1
-        limits = np.clip(per_query, -(2.0**31), 2.0**31 - 1).astype(np.int32)
+    if not bool(np.all(coarse > 0)):
+        return None
+    per_query = np.floor(coarse / (float(scales.max()) * query_scales)) - 1
+    return np.clip(per_query, -(2.0**31), 2.0**31 - 1).astype(np.int32)
+
+
+def _block_screen(
+    *,
+    products: np.ndarray,
+    scales: np.ndarray,
+    query_scales: np.ndarray,
+    coarse: np.ndarray,
+    limits: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, queries) of a block whose score s * s_q * p may reach ``coarse``: a superset. On the
+    int32 products against ``limits`` (``_int_limits``) when there are, else on float64 scores."""
+    if limits is not None:
         return np.nonzero(products >= limits[None, :])
     scores = products * (scales[:, None].astype(np.float64) * query_scales[None, :])
     return np.nonzero(scores >= coarse[None, :])
