@@ -320,7 +320,7 @@ def codes_candidates_int(
     kernel: str | None = None,
 ) -> list[np.ndarray]:
     """``codes_candidates`` by an exact integer product (a superset of the answer), each query's rows
-    ascending. ``kernel``: "numba" or "ort"; by default ``codes_kernel_choose`` picks by batch size."""
+    ascending. ``kernel``: "llvm", "numba" or "ort"; by default ``codes_kernel_choose`` picks."""
     kernel = kernel or codes_kernel_choose(batch=queries.shape[0])
     if kernel not in ("llvm", "numba", "ort"):
         raise ValueError(f"unknown integer kernel {kernel!r}: 'llvm', 'numba' or 'ort'")
@@ -337,9 +337,7 @@ def codes_candidates_int(
         per_block = _block_size(batch)
         blocked = llvm_kernels().products[per_block]
         screen_of = llvm_kernels().screen[per_block]
-        pair_rows = np.empty(rows_max * per_block + 1, np.int64)
-        pair_queries = np.empty(rows_max * per_block + 1, np.int32)
-        pair_products = np.empty(rows_max * per_block + 1, np.int32)
+        pairs = _Pairs(rows_max * per_block + 1)
         blocks = -(-batch // per_block)
         padded = np.zeros((blocks * per_block, DIM), dtype=np.int16)  # padding queries score 0
         padded[:batch] = query_codes
@@ -364,27 +362,14 @@ def codes_candidates_int(
         )
         limits = _int_limits(scales=scales[start:stop], query_scales=query_scales, coarse=coarse)
         if kernel == "llvm" and limits is not None:
-            # The kernel compares as it goes: only the passing pairs come out, no int32 for every row.
-            padded_limits = np.full(
-                blocks * per_block, np.iinfo(np.int32).max, np.int32
-            )  # padding never passes
-            padded_limits[:batch] = limits
-            found_rows, found_cols, found_products = [], [], []
-            for first in range(0, blocks * per_block, per_block):
-                pairs = screen_of(
-                    codes[start].ctypes.data,
-                    stop - start,
-                    padded[first].ctypes.data,
-                    padded_limits[first:].ctypes.data,
-                    pair_rows.ctypes.data,
-                    pair_queries.ctypes.data,
-                    pair_products.ctypes.data,
-                )
-                found_rows.append(pair_rows[:pairs].copy())
-                found_cols.append(pair_queries[:pairs] + first)
-                found_products.append(pair_products[:pairs].astype(np.int64))
-            rows, cols = np.concatenate(found_rows), np.concatenate(found_cols).astype(np.int64)
-            values = np.concatenate(found_products)
+            rows, cols, values = _llvm_screen(
+                screen=screen_of,
+                codes=codes[start:stop],
+                padded=padded,
+                limits=limits,
+                per_block=per_block,
+                pairs=pairs,
+            )
         else:
             if kernel == "llvm":
                 # One call per block of queries: after the first, the rows come from the CPU's cache.
@@ -432,6 +417,46 @@ def codes_candidates_int(
         for q in np.unique(cols).tolist():
             found[q].append(rows[cols == q] + start)
     return [np.concatenate(f) if f else np.empty(0, np.int64) for f in found]
+
+
+class _Pairs:
+    """Room for the (row, query, product) pairs one screen call can write."""
+
+    def __init__(self, size: int) -> None:
+        self.rows = np.empty(size, np.int64)
+        self.queries = np.empty(size, np.int32)
+        self.products = np.empty(size, np.int32)
+
+
+def _llvm_screen(
+    *,
+    screen: Callable[..., int],
+    codes: np.ndarray,
+    padded: np.ndarray,
+    limits: np.ndarray,
+    per_block: int,
+    pairs: _Pairs,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, queries, int64 products) of a block of codes whose product reaches its query's int32
+    limit, by the kernel that compares as it goes (one call per block of queries; after the first,
+    the rows come from the CPU's cache). ``padded``: the query codes padded to whole blocks."""
+    padded_limits = np.full(padded.shape[0], np.iinfo(np.int32).max, np.int32)  # padding never passes
+    padded_limits[: limits.size] = limits
+    rows, cols, values = [], [], []
+    for first in range(0, padded.shape[0], per_block):
+        found = screen(
+            codes.ctypes.data,
+            codes.shape[0],
+            padded[first].ctypes.data,
+            padded_limits[first:].ctypes.data,
+            pairs.rows.ctypes.data,
+            pairs.queries.ctypes.data,
+            pairs.products.ctypes.data,
+        )
+        rows.append(pairs.rows[:found].copy())
+        cols.append(pairs.queries[:found].astype(np.int64) + first)
+        values.append(pairs.products[:found].astype(np.int64))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(values)
 
 
 def _int_limits(*, scales: np.ndarray, query_scales: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
