@@ -69,3 +69,16 @@ def test_a_matrix_product_never_drops_below_the_screen_bound_a_face_over_the_thr
         over = vectors_scores(vectors=vectors, query=queries[q]) >= np.float32(threshold)
         assert over.any()
         assert np.all(product[q, over] >= bounds[q])
+
+
+def test_the_index_refuses_to_store_a_vector_that_is_not_unit_length_and_stores_nothing():
+    # The screens' bounds hold for unit vectors: anything else is refused at the door, clearly.
+    from matching.services.index import index_add, index_load
+
+    good = unit_vectors(3, seed=30)
+    for bad in (good * 1.01, np.vstack([good[:2], np.zeros((1, 512), np.float32)]), good * np.nan):
+        with pytest.raises(ValueError, match="not unit length"):
+            index_add(ids=[1, 2, 3], vectors=bad)
+    _, snapshot = index_load()
+    assert snapshot.manifest.total == 0  # nothing half-written
+    assert index_add(ids=[1, 2, 3], vectors=good) == 3

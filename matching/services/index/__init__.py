@@ -28,6 +28,7 @@ import numpy as np
 from django.conf import settings
 
 from matching.services.index import shards
+from matching.services.index.exact import unit_length_check
 from matching.services.index.pending import pending_clear, pending_owed, pending_record
 from matching.services.index.scan import GEMM_FROM, snapshot_range_search
 from matching.services.index.store import (
@@ -122,6 +123,7 @@ def index_add(*, ids: Iterable[int], vectors: np.ndarray) -> int:
         raise ValueError("ids and vectors differ in length")
     if id_array.size == 0:
         return 0
+    unit_length_check(vectors=matrix)
     if shards.shards_remote():
         return shards.shards_add(ids=id_array)
     folder = index_folder()

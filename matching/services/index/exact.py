@@ -96,9 +96,9 @@ _SIGNATURE = ctypes.CFUNCTYPE(
 
 _kernel_lock = threading.Lock()
 _kernel: Callable[..., int] | None = None
-# A face's vector is unit length: stored normalised in float32, its norm is 1 within a few units
-# in the last place; this margin covers that with room to spare.
-_NORM_MARGIN = 1e-5
+# A stored face's vector is unit length: normalised in float32, its norm is 1 within a few units in
+# the last place. The index refuses any further off (``unit_length_check``), and the bounds allow it.
+UNIT_TOLERANCE = 1e-5
 
 
 def exact_kernel() -> Callable[..., int]:
@@ -149,7 +149,19 @@ def screen_bound(*, threshold: float, norms: np.ndarray) -> np.ndarray:
     """float32 bounds below which another float32 product of a query (norm in ``norms``) and a unit
     vector cannot be when this kernel's score reaches ``threshold``: both are within GAMMA ||q|| ||x||
     of the real product. Computed in float64, rounded to float32 and stepped down once."""
-    slack = 2 * GAMMA * np.asarray(norms, dtype=np.float64) * (1 + _NORM_MARGIN) + 2.0**-23 * (
+    slack = 2 * GAMMA * np.asarray(norms, dtype=np.float64) * (1 + UNIT_TOLERANCE) + 2.0**-23 * (
         abs(threshold) + 1
     )
     return np.nextafter((threshold - slack).astype(np.float32), np.float32(-np.inf))
+
+
+def unit_length_check(*, vectors: np.ndarray) -> None:
+    """Refuse vectors to store that are not unit length (within ``UNIT_TOLERANCE``): the screens'
+    bounds (here and codes.py) hold for unit vectors, and face embeddings are normalised."""
+    norms = np.linalg.norm(np.asarray(vectors, dtype=np.float64), axis=1)
+    off = np.flatnonzero(~(np.abs(norms - 1) <= UNIT_TOLERANCE))  # a NaN norm is off too
+    if off.size:
+        raise ValueError(
+            f"{off.size} of {norms.size} vectors are not unit length (row {int(off[0])}: norm "
+            f"{float(norms[off[0]]):.6g}); the index stores normalised face embeddings"
+        )
