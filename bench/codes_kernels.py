@@ -70,7 +70,8 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     from matching.services.index.codes import codes_candidates, codes_encode, lowered_bound
-    from matching.services.index.codes_int import ORT_FROM, codes_candidates_int, llvm_kernels, numba_kernel
+    from matching.services.index.codes_int import ORT_FROM, codes_candidates_int, numba_kernel
+    from matching.services.index.codes_llvm import llvm_kernels
 
     rng = np.random.default_rng(3)
     vectors = _identity_vectors(rng, args.rows)

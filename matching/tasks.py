@@ -37,7 +37,8 @@ def _compile_the_search_kernels(**_: Any) -> None:
 
     exact_kernel()
     if settings.INDEX_CODES:
-        from matching.services.index.codes_int import codes_kernel_choose, llvm_kernels, numba_kernel
+        from matching.services.index.codes_int import codes_kernel_choose, numba_kernel
+        from matching.services.index.codes_llvm import llvm_kernels
 
         if codes_kernel_choose(batch=1) == "llvm":
             llvm_kernels()

@@ -102,7 +102,8 @@ def test_the_numba_product_is_exact_at_the_extremes_where_int32_comes_closest_to
 
 
 def test_the_blocked_llvm_product_is_exact_at_the_extremes_for_every_block_of_queries():
-    from matching.services.index.codes_int import NUMBA_LEVELS, llvm_kernels, queries_quantise
+    from matching.services.index.codes_int import NUMBA_LEVELS, queries_quantise
+    from matching.services.index.codes_llvm import llvm_kernels
 
     rng = np.random.default_rng(13)
     codes = np.vstack([np.full((3, 512), 127, np.int8), np.full((3, 512), -127, np.int8)])
@@ -254,19 +255,19 @@ def test_a_worker_process_compiles_the_exact_kernel_at_start_and_the_codes_one_w
     settings, monkeypatch
 ):
     from matching import tasks
-    from matching.services.index import codes_int, exact
+    from matching.services.index import codes_int, codes_llvm, exact
 
-    monkeypatch.setattr(codes_int, "_llvm_kernels", None)
+    monkeypatch.setattr(codes_llvm, "_llvm_kernels", None)
     monkeypatch.setattr(codes_int, "_kernel", None)
     monkeypatch.setattr(exact, "_kernel", None)
     settings.INDEX_CODES = False
     tasks._compile_the_search_kernels()
-    assert codes_int._llvm_kernels is None  # nothing compiled for codes an index does not have
+    assert codes_llvm._llvm_kernels is None  # nothing compiled for codes an index does not have
     assert exact._kernel is not None and exact._kernel is exact.exact_kernel()
     settings.INDEX_CODES = True
     tasks._compile_the_search_kernels()
     # This machine has AVX2: the blocked kernel, and not numba's (its memory is paid only without).
-    assert codes_int._llvm_kernels is not None and codes_int._llvm_kernels is codes_int.llvm_kernels()
+    assert codes_llvm._llvm_kernels is not None and codes_llvm._llvm_kernels is codes_llvm.llvm_kernels()
     assert codes_int._kernel is None
 
 
