@@ -29,21 +29,10 @@ def _share_cores_between_pool_processes(**_: Any) -> None:
 
 @worker_process_init.connect
 def _compile_the_search_kernels(**_: Any) -> None:
-    # Compiling, paid here at start rather than by the first request searched (0.1 s for the llvm
-    # kernels, about 1 s for numba's where a CPU has no AVX2).
-    from django.conf import settings
+    # Compiling, paid here at start rather than by the first request searched.
+    from matching.services.index import index_kernels_compile
 
-    from matching.services.index.exact import exact_kernel
-
-    exact_kernel()
-    if settings.INDEX_CODES:
-        from matching.services.index.codes_int import codes_kernel_choose, numba_kernel
-        from matching.services.index.codes_llvm import llvm_kernels
-
-        if codes_kernel_choose(batch=1) == "llvm":
-            llvm_kernels()
-        else:
-            numba_kernel()
+    index_kernels_compile()
 
 
 @shared_task(

@@ -64,6 +64,7 @@ __all__ = [
     "index_cache_clear",
     "index_coverage",
     "index_ids",
+    "index_kernels_compile",
     "index_load",
     "index_maintain",
     "index_range_search",
@@ -362,6 +363,21 @@ def index_range_search(*, vectors: np.ndarray, threshold: float) -> list[tuple[n
         return shards.shards_range_search(queries=matrix, threshold=threshold)
     _, snapshot = index_load()
     return snapshot_range_search(snapshot=snapshot, queries=matrix, threshold=threshold, use_codes=True)
+
+
+def index_kernels_compile() -> None:
+    """Compile the kernels this process's searches will run (0.1 s for the llvm ones, about 1 s
+    for numba's codes kernel where a CPU has no AVX2): a worker does it at start."""
+    from matching.services.index.codes_int import codes_kernel_choose, numba_kernel
+    from matching.services.index.codes_llvm import llvm_kernels
+    from matching.services.index.exact import exact_kernel
+
+    exact_kernel()
+    if settings.INDEX_CODES:
+        if codes_kernel_choose(batch=1) == "llvm":
+            llvm_kernels()
+        else:
+            numba_kernel()
 
 
 def index_cache_clear() -> None:
