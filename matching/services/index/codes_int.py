@@ -4,15 +4,11 @@ The query q is coded too: q' = s_q * c_q with s_q = max|q_j| / L for L levels, a
 e_q = ||q - q'|| (float64, rounded up). The product c.c_q is computed exactly in 32-bit integers,
 by one of three kernels (``codes_kernel_choose``):
 
-- ``llvm``, on every CPU with AVX2 (every x86-64 this project targets), for every batch size: LLVM
-  IR compiled by llvmlite (jit.py), with 16-bit query codes (L = 32767). Each row's codes are
-  loaded 16 at a time and sign-extended to 16 bits, then multiplied with up to 8 queries' codes at
-  once by ``vpmaddwd`` (pairs of int16 products summed into int32), each query (and for blocks of
-  1-4 queries, each of 2-4 consecutive chunks) with its own accumulator register. Each product is
-  compared with its query's int32 limit as it goes, and only the passing pairs are written out.
-  It cannot overflow, as for numba below. Through the whole screen, one thread scanned 1.8-2.6
-  GB/s of codes for 16 queries against 0.8 for numba and 1.1-1.2 for onnxruntime, and 5.7 for one
-  query, level with numba (bench/codes_kernels.py, this AVX2 machine).
+- ``llvm``, on every CPU with AVX2 (every x86-64 this project targets), for every batch size, with
+  16-bit query codes (L = 32767): blocks of up to 8 queries in registers, each product compared
+  with its query's limit as it goes (codes_llvm.py). Through the whole screen, one thread scanned
+  1.8-2.6 GB/s of codes for 16 queries against 0.8 for numba and 1.1-1.2 for onnxruntime, and 5.7
+  for one query, level with numba (bench/codes_kernels.py, this AVX2 machine).
 
 Without AVX2, by batch size:
 
